@@ -1,0 +1,105 @@
+"""Run a simulated fleet: one shared aiohttp session, one pair of tasks per host, a summary at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+
+from agentsim.host import Host, Settings
+from agentsim.identity import PLATFORM_CHOICES, make_identities
+from agentsim.stats import Counters, Stats, Summary, build_summary
+from agentsim.transport import Transport
+
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "concurrency": 64,  # size of the shared connection pool
+    "insecure": False,  # skip TLS verification (self-signed certs)
+    "seed": None,  # reproducible identities
+    "ramp": None,  # stagger host start over this many seconds; default min(10, duration / 4)
+    "gzip": False,  # gzip-compress /log bodies
+    "timeout": 30.0,  # per-request connect/read timeout
+    "grace": 5.0,  # how long in-flight requests may finish after the duration
+    "orbit_config_interval": 30.0,
+    "config_refresh": 60.0,  # used until the osquery config sets options.config_refresh
+    "status_log_interval": 300.0,
+    "token_rotation_interval": 3600.0,
+    "retry_base": 1.0,
+    "retry_max": 60.0,
+    "stop_event": None,  # an asyncio.Event that ends the run early (e.g. on SIGINT)
+}
+
+
+async def run(
+    url: str,
+    enroll_secret: str,
+    hosts: int,
+    platform: str = "linux",
+    duration: float = 60.0,
+    **options: Any,
+) -> Summary:
+    """Simulate ``hosts`` fleetd agents against ``url`` for ``duration`` seconds and summarise the traffic.
+
+    Options (see ``DEFAULT_OPTIONS``): concurrency, insecure, seed, ramp, gzip, timeout, grace,
+    orbit_config_interval, config_refresh, status_log_interval, token_rotation_interval, retry_base,
+    retry_max, stop_event.
+    """
+    unknown = set(options) - set(DEFAULT_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    if platform not in PLATFORM_CHOICES:
+        raise ValueError(f"platform must be one of {PLATFORM_CHOICES}")
+    if hosts < 1:
+        raise ValueError("hosts must be >= 1")
+    opts = {**DEFAULT_OPTIONS, **options}
+    settings = Settings(
+        enroll_secret=enroll_secret,
+        gzip=bool(opts["gzip"]),
+        orbit_config_interval=float(opts["orbit_config_interval"]),
+        config_refresh=float(opts["config_refresh"]),
+        status_log_interval=float(opts["status_log_interval"]),
+        token_rotation_interval=float(opts["token_rotation_interval"]),
+        retry_base=float(opts["retry_base"]),
+        retry_max=float(opts["retry_max"]),
+    )
+    ramp = min(10.0, duration / 4) if opts["ramp"] is None else max(0.0, float(opts["ramp"]))
+    identities = make_identities(hosts, platform, opts["seed"])
+    stats, counters = Stats(), Counters()
+
+    connector = aiohttp.TCPConnector(
+        limit=max(1, int(opts["concurrency"])),
+        limit_per_host=0,
+        ssl=not opts["insecure"],
+        ttl_dns_cache=300,
+    )
+    # No total timeout: waiting for a pooled connection is queueing, not a server failure.
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=opts["timeout"], sock_read=opts["timeout"])
+    started = time.monotonic()
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True) as session:
+        transport = Transport(session, url, stats)
+        sims = [Host(ident, settings, transport, counters, start_delay=ramp * n / hosts)
+                for n, ident in enumerate(identities)]
+        tasks = [task for sim in sims for task in sim.start()]
+        await _wait_for_end(duration, opts["stop_event"])
+        transport.stop()
+        await transport.drain(float(opts["grace"]))
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    elapsed = time.monotonic() - started
+    return build_summary(
+        stats, counters, hosts, platform, elapsed,
+        enrolled=sum(s.osquery_enrolled for s in sims),
+        orbit_enrolled=sum(s.orbit_enrolled for s in sims),
+    )
+
+
+async def _wait_for_end(duration: float, stop_event: asyncio.Event | None) -> None:
+    if stop_event is None:
+        await asyncio.sleep(duration)
+        return
+    try:
+        await asyncio.wait_for(stop_event.wait(), timeout=duration)
+    except TimeoutError:
+        pass

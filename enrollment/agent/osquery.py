@@ -1,0 +1,194 @@
+"""The osquery TLS remote API (fleet-protocol §1): enroll, config, log, distributed, carves."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from carves import service as carve_service
+from enrollment import enroll as enrollment
+from enrollment import secrets
+from enrollment.agent.base import AgentError, AgentView, OsqueryErrorMixin, json_response, require_str
+from fleetsite import agent_options
+from fleetsite.lib.tokens import digest
+from fleetsite.metrics import record_checkin
+from fleetsite.models import FleetConfig
+from hosts import seen
+from hosts.constants import ACCELERATE_SECONDS
+from hosts.distributed import WriteResults, apply_host_results, host_queries
+from hosts.models import Host, online_window
+from queries import destinations
+
+logger = logging.getLogger(__name__)
+
+
+class OsqueryView(OsqueryErrorMixin, AgentView):
+    """An osquery endpoint; `endpoint` names it in metrics."""
+
+    endpoint = ""
+
+
+def authenticate_node(body: dict[str, Any]) -> Host:
+    """§1.7: the host owning `node_key`, or a 401 with `node_invalid` that makes osquery re-enroll."""
+    node_key = body.get("node_key")
+    if not isinstance(node_key, str) or not node_key:
+        raise AgentError("authentication error: missing node key", status=401, node_invalid=True)
+    host = next(iter(Host.objects.select_related("team").filter(node_key_digest=digest(node_key))[:1]), None)
+    if host is None:
+        raise AgentError(f"authentication error: invalid node key: {node_key[:64]}", status=401, node_invalid=True)
+    now = timezone.now()
+    host.seen_time = now
+    host.online_until = now + host.online_interval
+    seen.buffer.mark(host.pk, now, host.online_until)
+    return host
+
+
+class EnrollView(OsqueryView):
+    endpoint = "enroll"
+
+    def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        enroll_secret = require_str(body, "enroll_secret")
+        identifier = require_str(body, "host_identifier")
+        host_details = body.get("host_details") or {}
+        if not isinstance(host_details, dict):
+            raise AgentError("host_details must be an object")
+        secret = secrets.find(enroll_secret)
+        if secret is None:
+            # §1.1 step 1: an unknown secret is a 401 with node_invalid.
+            raise AgentError("enroll failed: invalid secret", status=401, node_invalid=True)
+        enrolled = enrollment.enroll_osquery(secret, identifier, host_details)
+        record_checkin(self.endpoint)
+        return json_response({"node_key": enrolled.node_key})
+
+
+class ConfigView(OsqueryView):
+    endpoint = "config"
+
+    def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        host = authenticate_node(body)
+        options = agent_options.effective(host.team)
+        config = agent_options.osquery_config_for(options, host.platform)
+        _remember_served_intervals(host, config.get("options") or {})
+        record_checkin(self.endpoint)
+        return json_response(config)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _remember_served_intervals(host: Host, options: dict[str, Any]) -> None:
+    """§1.2 side effect: the served intervals feed the online rule, so store them when they change."""
+    served = {
+        "distributed_interval": _as_int(options.get("distributed_interval")),
+        "logger_tls_period": _as_int(options.get("logger_tls_period")),
+        "config_tls_refresh": _as_int(options.get("config_tls_refresh", options.get("config_refresh"))),
+    }
+    changed = {name: value for name, value in served.items() if value is not None and getattr(host, name) != value}
+    if changed:
+        merged = {name: changed.get(name, getattr(host, name)) for name in served}
+        changed["online_until"] = host.seen_time + online_window(merged["distributed_interval"], merged["config_tls_refresh"])
+        Host.objects.filter(pk=host.pk).update(**changed)
+        seen.buffer.mark(host.pk, host.seen_time, changed["online_until"])
+
+
+class LogView(OsqueryView):
+    endpoint = "log"
+
+    def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        host = authenticate_node(body)
+        log_type = body.get("log_type")
+        if log_type not in ("result", "status"):
+            raise AgentError(f"unknown log type: {log_type}")
+        data = body.get("data")
+        if data is None:
+            data = []
+        if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
+            raise AgentError(f"unmarshalling {log_type} logs: data must be a list of objects")
+        destinations.write(log_type, data)
+        record_checkin(f"{self.endpoint}_{log_type}")
+        return json_response({})
+
+
+class DistributedReadView(OsqueryView):
+    endpoint = "distributed_read"
+
+    def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        host = authenticate_node(body)
+        now = timezone.now()
+        pending = host_queries(host, now, FleetConfig.load().features)
+        response: dict[str, Any] = {"queries": pending.queries, "discovery": pending.discovery}
+        if not host.hostname or not host.platform:
+            response["accelerate"] = ACCELERATE_SECONDS
+        record_checkin(self.endpoint)
+        return json_response(response)
+
+
+def parse_write(body: dict[str, Any]) -> WriteResults:
+    """§1.5 parsing: "" or junk rows mean no rows; statuses must be ints or numeric strings."""
+    queries = body.get("queries") or {}
+    statuses = body.get("statuses") or {}
+    messages = body.get("messages") or {}
+    stats = body.get("stats") or {}
+    for key, value in (("queries", queries), ("statuses", statuses), ("messages", messages), ("stats", stats)):
+        if not isinstance(value, dict):
+            raise AgentError(f"{key} must be an object")
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for name, value in queries.items():
+        rows[name] = [row for row in value if isinstance(row, dict)] if isinstance(value, list) else []
+    failed: set[str] = set()
+    for name, status in statuses.items():
+        if isinstance(status, bool) or not isinstance(status, int | str):
+            raise AgentError(f"status of {name} must be an integer, got {type(status).__name__}")
+        if isinstance(status, str):
+            try:
+                status = int(status)
+            except ValueError as exc:
+                raise AgentError(f"status of {name} must be an integer, got {status!r}") from exc
+        if status != 0:
+            failed.add(name)
+            rows.setdefault(name, [])
+    text_messages = {name: str(text) for name, text in messages.items()}
+    return WriteResults(rows=rows, failed=failed, messages=text_messages, stats=stats)
+
+
+class DistributedWriteView(OsqueryView):
+    endpoint = "distributed_write"
+
+    def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        host = authenticate_node(body)
+        results = parse_write(body)
+        now = timezone.now()
+        with transaction.atomic():
+            apply_host_results(host, results, now, getattr(request, "client_ip", ""))
+        record_checkin(self.endpoint)
+        return json_response({})
+
+
+class CarveBeginView(OsqueryView):
+    endpoint = "carve_begin"
+
+    def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        host = authenticate_node(body)
+        carve = carve_service.begin(host, body)
+        record_checkin(self.endpoint)
+        return json_response({"session_id": carve.session_id, "success": True})
+
+
+class CarveBlockView(OsqueryView):
+    endpoint = "carve_block"
+
+    def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        carve_service.add_block(body)
+        record_checkin(self.endpoint)
+        return json_response({"success": True})

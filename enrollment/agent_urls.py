@@ -1,0 +1,43 @@
+"""Agent routes, mounted apart from the UI and REST API (fleet-protocol §0.1).
+
+The osquery list is mounted at `/api/osquery/` and `/api/v1/osquery/`; orbit routes are
+unversioned; device routes exist under every REST version.
+"""
+
+from django.urls import include, path
+
+from enrollment.agent import device, orbit, osquery
+from fleetsite.api.versions import versioned
+
+osquery_patterns = [
+    path("enroll", osquery.EnrollView.as_view()),
+    path("config", osquery.ConfigView.as_view()),
+    path("log", osquery.LogView.as_view()),
+    path("distributed/read", osquery.DistributedReadView.as_view()),
+    path("distributed/write", osquery.DistributedWriteView.as_view()),
+    path("carve/begin", osquery.CarveBeginView.as_view()),
+    path("carve/block", osquery.CarveBlockView.as_view()),
+]
+
+orbit_patterns = [
+    path("enroll", orbit.OrbitEnrollView.as_view()),
+    path("config", orbit.OrbitConfigView.as_view()),
+    path("device_token", orbit.DeviceTokenView.as_view()),
+    path("ping", orbit.PingView.as_view()),
+]
+
+device_patterns = [
+    path("<str:token>", device.DeviceHostView.as_view()),
+    path("<str:token>/ping", device.DevicePingView.as_view()),
+    path("<str:token>/refetch", device.DeviceRefetchView.as_view()),
+    path("<str:token>/desktop", device.DeviceDesktopView.as_view()),
+    path("<str:token>/transparency", device.DeviceTransparencyView.as_view()),
+]
+
+urlpatterns = [
+    path("api/osquery/", include(osquery_patterns)),
+    path("api/v1/osquery/", include(osquery_patterns)),
+    path("api/fleet/orbit/", include(orbit_patterns)),
+    path("api/fleet/device/ping", orbit.PingView.as_view()),
+    *versioned("device/", include(device_patterns)),
+]

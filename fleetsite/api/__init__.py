@@ -1,0 +1,1 @@
+"""Shared REST pieces: Fleet's error bodies, envelopes, pagination and versioned mounting."""

@@ -1,0 +1,18 @@
+"""Mount REST routes under every API version Fleet answers (fleet-protocol §0.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, path
+
+API_VERSIONS = ("v1", "2022-04", "latest")
+
+
+def versioned(route: str, view: Any, name: str | None = None) -> list[URLPattern | URLResolver]:
+    """`route` under /api/<version>/fleet/ for each version; only `latest` carries the name."""
+    patterns = []
+    for version in API_VERSIONS:
+        kwargs = {"name": name} if name and version == "latest" else {}
+        patterns.append(path(f"api/{version}/fleet/{route}", view, **kwargs))
+    return patterns

@@ -1,0 +1,46 @@
+"""ASGI entry points.
+
+`application` is the plain Channels router (Django's ASGI handler for HTTP), for daphne or
+uvicorn deployments that want it. `combined` is what `manage.py serve` runs: websockets go to
+Channels, while HTTP goes to Django's WSGI handler in a thread pool, because Django's ASGI
+handler costs several times the CPU per request (see `make bench`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetsite.settings")
+
+django_asgi_app = get_asgi_application()
+
+from a2wsgi import WSGIMiddleware  # noqa: E402 - Django must be set up before these imports
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from fleetsite.routing import websocket_urlpatterns  # noqa: E402
+from fleetsite.wsgi import application as wsgi_application  # noqa: E402
+
+websocket_app = URLRouter(websocket_urlpatterns)
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})
+
+# Enough threads to keep both cores busy while some requests wait on the database.
+_wsgi_bridge = WSGIMiddleware(wsgi_application, workers=int(os.environ.get("FLEETSITE_WSGI_THREADS", "16")))
+
+
+async def combined(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """One port for everything: HTTP through WSGI, websockets through Channels."""
+    if scope["type"] == "http":
+        await _wsgi_bridge(scope, receive, send)
+    elif scope["type"] == "websocket":
+        await websocket_app(scope, receive, send)
+    elif scope["type"] == "lifespan":
+        message = await receive()
+        while message["type"] != "lifespan.shutdown":
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})

@@ -1,0 +1,79 @@
+"""Client and public IP rules from fleet-protocol §8."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+# What Fleet counts as private: RFC 1918, loopback, link-local, their IPv6 kin, and unique-local.
+# Unlike `ipaddress.is_private`, documentation ranges such as 203.0.113.0/24 stay public.
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "0.0.0.0/8",
+        "100.64.0.0/10",
+        "::1/128",
+        "::/128",
+        "fe80::/10",
+        "fc00::/7",
+    )
+)
+
+
+def parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Parse an address, tolerating a port suffix and IPv6 brackets; None when it is not an IP."""
+    text = value.strip()
+    if not text:
+        return None
+    if text.startswith("["):
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return any(address in network for network in _PRIVATE_NETWORKS if network.version == address.version)
+
+
+def client_ip(meta: Mapping[str, str], trusted_proxies: Iterable[str] = ()) -> str:
+    """The client address: True-Client-IP, X-Real-IP, the first public X-Forwarded-For hop, else the peer.
+
+    Headers are believed from any peer, as Fleet does, unless `trusted_proxies` lists the peers
+    allowed to set them.
+    """
+    peer = meta.get("REMOTE_ADDR", "") or ""
+    trusted = list(trusted_proxies)
+    if trusted and peer not in trusted:
+        return peer
+    for header in ("HTTP_TRUE_CLIENT_IP", "HTTP_X_REAL_IP"):
+        value = meta.get(header, "").strip()
+        if value:
+            return value
+    hops = [hop.strip() for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in hops:
+        address = parse_ip(hop)
+        if address is not None and not is_private(address):
+            return hop
+    if hops:
+        return hops[0]
+    return peer
+
+
+def public_ip(value: str) -> str:
+    """The address as Fleet stores it in `public_ip`: empty when private or unparsable."""
+    address = parse_ip(value)
+    if address is None or is_private(address):
+        return ""
+    return str(address)

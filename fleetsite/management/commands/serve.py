@@ -1,0 +1,76 @@
+"""`manage.py serve`: the whole app, HTTP and websockets, on one port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from fleetsite.lib.selfsigned import ensure_certificate
+
+
+class Command(BaseCommand):
+    help = "Serve Fleetsite (agents, REST, UI and websockets) on one port; stops cleanly on SIGTERM."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8080)
+        parser.add_argument("--workers", type=int, default=1, help="worker processes (more than 1 needs REDIS_URL)")
+        parser.add_argument("--tls", action="store_true", help="serve https; without --cert, a self-signed one")
+        parser.add_argument("--cert", help="PEM certificate (chain) for --tls")
+        parser.add_argument("--key", help="PEM private key for --tls")
+        parser.add_argument("--log-level", default="warning")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        workers = options["workers"]
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
+        if workers > 1 and not settings.REDIS_URL:
+            raise CommandError(
+                "--workers above 1 needs REDIS_URL: without Redis each process has its own cache and channel layer"
+            )
+        ssl: dict[str, str] = {}
+        if options["tls"] or options["cert"] or options["key"]:
+            ssl = self._tls_files(options)
+        if workers > 1:
+            self._prepare_multiprocess_metrics()
+        scheme = "https" if ssl else "http"
+        self.stdout.write(f"Fleetsite serving on {scheme}://{options['host']}:{options['port']} ({workers} worker(s))")
+        uvicorn.run(
+            "fleetsite.asgi:combined",
+            host=options["host"],
+            port=options["port"],
+            workers=workers,
+            log_level=options["log_level"],
+            lifespan="on",
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+            ws_max_size=8096,  # fleet-protocol §4.5
+            **ssl,
+        )
+
+    def _tls_files(self, options: dict[str, Any]) -> dict[str, str]:
+        cert, key = options["cert"], options["key"]
+        if bool(cert) != bool(key):
+            raise CommandError("--cert and --key go together")
+        if not cert:
+            cert_path, key_path = ensure_certificate(Path(settings.DATA_DIR) / "tls", [options["host"]])
+            self.stdout.write(f"Using the self-signed certificate {cert_path} (give it to agents as --tls_server_certs)")
+            return {"ssl_certfile": str(cert_path), "ssl_keyfile": str(key_path)}
+        for path in (cert, key):
+            if not Path(path).is_file():
+                raise CommandError(f"no such file: {path}")
+        return {"ssl_certfile": cert, "ssl_keyfile": key}
+
+    def _prepare_multiprocess_metrics(self) -> None:
+        """Worker processes write metrics to a shared directory that /metrics merges."""
+        directory = Path(settings.DATA_DIR) / "prometheus"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)

@@ -1,0 +1,230 @@
+"""Fleetsite settings: read from the environment only, with an embedded zero-set-up default.
+
+Unset `DATABASE_URL` means a SQLite file under the data directory; unset `REDIS_URL` means a
+local-memory cache, an in-memory channel layer and Celery tasks run in-process.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from fleetsite.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Certificates, carves, the SQLite file, later the TUF repository and packages.
+DATA_DIR = Path(env_str("FLEETSITE_DATA_DIR") or BASE_DIR / "var").resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """Use SECRET_KEY when given; otherwise keep one random key per data directory."""
+    configured = env_str("SECRET_KEY")
+    if configured:
+        return configured
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+    return key_file.read_text(encoding="utf-8").strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+# Agents reach the server under whatever name their package was built with.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_htmx",
+    "channels",
+    "fleetsite",
+    "accounts",
+    "hosts",
+    "enrollment",
+    "carves",
+    "queries",
+    "packaging",
+]
+
+MIDDLEWARE = [
+    "fleetsite.middleware.ClientIPMiddleware",
+    "fleetsite.metrics.MetricsMiddleware",
+    # Agents carry no cookies or sessions: their requests skip everything below.
+    "fleetsite.middleware.AgentFastPathMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "fleetsite.urls"
+WSGI_APPLICATION = "fleetsite.wsgi.application"
+ASGI_APPLICATION = "fleetsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'fleetsite.sqlite3'}"
+try:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the one writer; IMMEDIATE avoids upgrade deadlocks.
+    _db["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    _db["CONN_MAX_AGE"] = 0 if _db["NAME"] == ":memory:" else _db["CONN_MAX_AGE"]
+elif _db["ENGINE"] == "django.db.backends.mysql":
+    _db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
+    _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, channel layer, Celery broker ----------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "fleetsite",
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "fleetsite"},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fleetsite"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+# Without a broker the embedded default runs every task in the calling process.
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Auth -------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- Internationalisation and static files ----------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+
+# --- Django REST framework --------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "fleetsite.api.errors.fleet_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {
+        # fleet-protocol §4.1: login is limited to 10 per minute.
+        "login_ip": env_str("FLEETSITE_LOGIN_RATE_IP", "10/min"),
+        "login_email": env_str("FLEETSITE_LOGIN_RATE_EMAIL", "10/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fleetsite API",
+    "DESCRIPTION": "Fleet-compatible REST API for people and scripts.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Fleet server options (fleet-protocol §1.9), with Fleet's defaults -----------------------
+FLEETSITE_VERSION = "0.1.0"
+FLEETSITE_DETAIL_UPDATE_INTERVAL = env_int("FLEETSITE_OSQUERY_DETAIL_UPDATE_INTERVAL", 3600, minimum=60)
+FLEETSITE_LABEL_UPDATE_INTERVAL = env_int("FLEETSITE_OSQUERY_LABEL_UPDATE_INTERVAL", 3600, minimum=60)
+FLEETSITE_POLICY_UPDATE_INTERVAL = env_int("FLEETSITE_OSQUERY_POLICY_UPDATE_INTERVAL", 3600, minimum=60)
+FLEETSITE_MAX_JITTER_PERCENT = env_int("FLEETSITE_OSQUERY_MAX_JITTER_PERCENT", 10, minimum=0)
+FLEETSITE_NODE_KEY_SIZE = env_int("FLEETSITE_OSQUERY_NODE_KEY_SIZE", 24, minimum=16)
+FLEETSITE_HOST_IDENTIFIER = env_choice(
+    "FLEETSITE_OSQUERY_HOST_IDENTIFIER", "provided", ("provided", "instance", "uuid", "hostname")
+)
+FLEETSITE_ENROLL_COOLDOWN = env_int("FLEETSITE_OSQUERY_ENROLL_COOLDOWN", 0, minimum=0)
+FLEETSITE_SESSION_DURATION = timedelta(seconds=env_int("FLEETSITE_SESSION_DURATION", 5 * 24 * 3600, minimum=60))
+FLEETSITE_LOGIN_FAILURE_DELAY = env_float("FLEETSITE_LOGIN_FAILURE_DELAY", 1.0, minimum=0.0)
+FLEETSITE_DEVICE_TOKEN_TTL = timedelta(seconds=env_int("FLEETSITE_DEVICE_TOKEN_TTL", 3600, minimum=60))
+# Proxy headers are trusted from anyone (Fleet's behaviour) unless proxies are listed here.
+FLEETSITE_TRUSTED_PROXIES = env_list("FLEETSITE_TRUSTED_PROXIES")
+# How often batched host seen times are written, in seconds.
+FLEETSITE_SEEN_FLUSH_INTERVAL = env_float("FLEETSITE_SEEN_FLUSH_INTERVAL", 2.0, minimum=0.0)
+# Largest agent request body accepted, before and after gzip decompression.
+FLEETSITE_AGENT_MAX_BODY = env_int("FLEETSITE_AGENT_MAX_BODY", 16 * 1024 * 1024, minimum=1024)
+FLEETSITE_CARVE_DIR = DATA_DIR / "carves"
+FLEETSITE_METRICS_USERNAME = env_str("FLEETSITE_METRICS_USERNAME")
+FLEETSITE_METRICS_PASSWORD = env_str("FLEETSITE_METRICS_PASSWORD")
+FLEETSITE_SERVER_URL = env_str("FLEETSITE_SERVER_URL")
+
+# The REST API is small JSON; agents get their own, larger cap (FLEETSITE_AGENT_MAX_BODY).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FLEETSITE_MAX_BODY", 2 * 1024 * 1024, minimum=1024)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,31 @@
+"""Routes: agent endpoints, the REST API under every version, health, metrics, docs, admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from fleetsite import health
+
+rest_patterns = [
+    *include("accounts.api.urls")[0].urlpatterns,
+    *include("hosts.api.urls")[0].urlpatterns,
+    *include("enrollment.api.urls")[0].urlpatterns,
+    *include("carves.api.urls")[0].urlpatterns,
+    path("version", health.version),
+]
+
+urlpatterns = [
+    path("", include("enrollment.agent_urls")),
+    *[path(f"api/{version}/fleet/", include(rest_patterns)) for version in ("v1", "2022-04", "latest")],
+    path("healthz", health.healthz, name="healthz"),
+    path("version", health.version, name="version"),
+    path("metrics", health.metrics, name="metrics"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+]
+
+handler404 = "fleetsite.api.errors.handler404"
+handler500 = "fleetsite.api.errors.handler500"

@@ -1,0 +1,116 @@
+"""Host JSON in Fleet's shape (fleet-protocol §4.2), built as plain dicts: host lists are hot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hosts.choices import HostStatus
+from hosts.models import Host
+
+NANOSECONDS = 1_000_000_000
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def host_status(host: Host, now: datetime) -> str:
+    """§5: the host JSON says only online or offline."""
+    return HostStatus.ONLINE if host.online_until > now else HostStatus.OFFLINE
+
+
+_TEXT_FIELDS = (
+    "hostname", "computer_name", "uuid", "platform", "platform_like", "osquery_version", "orbit_version",
+    "fleet_desktop_version", "scripts_enabled", "os_version", "build", "code_name", "memory", "cpu_type",
+    "cpu_subtype", "cpu_brand", "cpu_physical_cores", "cpu_logical_cores", "hardware_vendor", "hardware_model",
+    "hardware_version", "hardware_serial", "primary_ip", "primary_mac", "public_ip", "distributed_interval",
+    "config_tls_refresh", "logger_tls_period", "team_id", "gigs_disk_space_available",
+    "percent_disk_space_available", "gigs_total_disk_space", "gigs_all_disk_space", "timezone",
+    "refetch_requested", "disk_encryption_enabled",
+)  # fmt: skip
+_TIME_FIELDS = (
+    "created_at", "updated_at", "detail_updated_at", "label_updated_at", "policy_updated_at",
+    "last_enrolled_at", "last_restarted_at", "seen_time", "refetch_critical_queries_until",
+)  # fmt: skip
+
+# Fleet's shape for a host that is not MDM-managed.
+_NO_MDM = {
+    "enrollment_status": None,
+    "server_url": None,
+    "name": "",
+    "encryption_key_available": False,
+    "connected_to_fleet": False,
+    "dep_profile_error": False,
+}
+
+
+def host_summary(host: Host, now: datetime, team_name: str | None = None) -> dict[str, Any]:
+    """A host as in `GET /hosts`; `team_name` spares a join when the caller knows it."""
+    data: dict[str, Any] = {"id": host.pk}
+    for name in _TIME_FIELDS:
+        data[name] = rfc3339(getattr(host, name))
+    for name in _TEXT_FIELDS:
+        data[name] = getattr(host, name)
+    name_of_team = team_name if team_name is not None else (host.team.name if host.team_id else None)
+    data.update(
+        display_name=host.display_name,
+        display_text=host.hostname,
+        uptime=host.uptime_seconds * NANOSECONDS,
+        team_name=name_of_team,
+        fleet_id=host.team_id,
+        fleet_name=name_of_team,
+        pack_stats=None,
+        issues={"failing_policies_count": 0, "critical_vulnerabilities_count": 0, "total_issues_count": 0},
+        mdm=dict(_NO_MDM),
+        status=host_status(host, now),
+    )
+    return data
+
+
+def host_detail(host: Host, now: datetime, include_software: bool = True) -> dict[str, Any]:
+    """A host as in `GET /hosts/{id}`: the summary plus labels, users and software."""
+    data = host_summary(host, now)
+    data["labels"] = [
+        {
+            "id": label.id,
+            "name": label.name,
+            "description": label.description,
+            "query": label.query,
+            "platform": label.platform,
+            "label_type": label.label_type,
+            "label_membership_type": label.label_membership_type,
+            "created_at": rfc3339(label.created_at),
+            "updated_at": rfc3339(label.updated_at),
+        }
+        for label in host.labels.order_by("id")
+    ]
+    data["packs"] = []
+    data["policies"] = []
+    data["users"] = [
+        {"uid": user.uid, "username": user.username, "type": user.type, "groupname": user.groupname, "shell": user.shell}
+        for user in host.users.order_by("uid", "username")
+    ]
+    if include_software:
+        data["software"] = [
+            {
+                "id": install.software.pk,
+                "name": install.software.name,
+                "version": install.software.version,
+                "source": install.software.source,
+                "bundle_identifier": install.software.bundle_identifier or None,
+                "extension_for": install.software.extension_for,
+                "vendor": install.software.vendor,
+                "release": install.software.release,
+                "arch": install.software.arch,
+                "installed_paths": [install.installed_path] if install.installed_path else [],
+                "last_opened_at": rfc3339(install.last_opened_at),
+                "vulnerabilities": [],
+            }
+            for install in host.software_installs.select_related("software").order_by("software__name", "software__version")
+        ]
+    data["batteries"] = []
+    data["end_users"] = []
+    return data

@@ -1,0 +1,112 @@
+"""Which queries a host is sent on `distributed/read`, and how their answers are applied.
+
+fleet-protocol §1.4 and §1.5. Live-query campaigns and policies add their own queries through
+`queries`; this module owns detail and label queries.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+
+from hosts import detail_queries, labels
+from hosts.constants import DETAIL_QUERY_PREFIX, LABEL_QUERY_PREFIX
+from hosts.ingest import INGESTERS, HostUpdate, save_host_update
+from hosts.models import Host
+
+logger = logging.getLogger(__name__)
+
+
+def jitter(host_id: int, interval_seconds: int) -> timedelta:
+    """A stable per-host delay of up to max_jitter_percent of the interval, in whole minutes.
+
+    It spreads hourly refreshes of hosts that enrolled together (§1.9).
+    """
+    max_minutes = int(interval_seconds * settings.FLEETSITE_MAX_JITTER_PERCENT / 100 // 60)
+    if max_minutes <= 0:
+        return timedelta(0)
+    return timedelta(minutes=zlib.crc32(str(host_id).encode()) % (max_minutes + 1))
+
+
+def _due(host: Host, last: datetime, interval_seconds: int, now: datetime) -> bool:
+    return host.refetch_requested or last < now - timedelta(seconds=interval_seconds) - jitter(host.pk, interval_seconds)
+
+
+@dataclass
+class PendingQueries:
+    """The body of a distributed/read answer."""
+
+    queries: dict[str, str] = field(default_factory=dict)
+    discovery: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, sql: str, discovery: str = "SELECT 1;") -> None:
+        if sql.strip():  # §1.4: an empty query would put osquery in a check-in loop
+            self.queries[name] = sql
+            self.discovery[name] = discovery
+
+
+def host_queries(host: Host, now: datetime, features: dict) -> PendingQueries:
+    """Detail and label queries that are due for `host`."""
+    pending = PendingQueries()
+    if host.refetch_critical_queries_until and host.refetch_critical_queries_until > now:
+        return pending  # only MDM critical queries would go out, and Fleetsite has none
+    if _due(host, host.detail_updated_at, settings.FLEETSITE_DETAIL_UPDATE_INTERVAL, now):
+        for query in detail_queries.queries_for(host.platform, features):
+            pending.add(DETAIL_QUERY_PREFIX + query.name, query.sql, query.discovery)
+    if _due(host, host.label_updated_at, settings.FLEETSITE_LABEL_UPDATE_INTERVAL, now):
+        for label in labels.dynamic_labels():
+            if label.applies_to(host.platform):
+                pending.add(f"{LABEL_QUERY_PREFIX}{label.id}", label.query)
+    return pending
+
+
+@dataclass
+class WriteResults:
+    """A distributed/write body, already validated, split by what each answer is for."""
+
+    rows: dict[str, list[dict[str, Any]]]
+    failed: set[str]
+    messages: dict[str, str]
+    stats: dict[str, Any]
+
+
+def apply_host_results(host: Host, results: WriteResults, now: datetime, client_ip: str) -> None:
+    """Ingest detail and label answers and clear the refetch flag, in the caller's transaction."""
+    update = HostUpdate()
+    context = {"client_ip": client_ip, "now": now}
+    got_details = False
+    member_of: set[int] = set()
+    not_member_of: set[int] = set()
+    got_labels = False
+    for query in detail_queries.DETAIL_QUERIES:  # fixed order: os_version before os_version_windows
+        name = DETAIL_QUERY_PREFIX + query.name
+        if name not in results.rows or name in results.failed:
+            continue
+        try:
+            INGESTERS[query.ingester](host, results.rows[name], update, context)
+        except Exception:  # §1.5: ingestion errors are logged; the check-in still succeeds
+            logger.exception("ingesting %s for host %s failed", name, host.pk)
+            continue
+        got_details = got_details or not query.side_table
+    for name in results.rows:
+        if name.startswith(LABEL_QUERY_PREFIX):
+            got_labels = True
+            label_id = name[len(LABEL_QUERY_PREFIX) :]
+            if not label_id.isdigit() or name in results.failed:
+                continue
+            (member_of if results.rows[name] else not_member_of).add(int(label_id))
+        elif name.startswith(DETAIL_QUERY_PREFIX) and name[len(DETAIL_QUERY_PREFIX) :] not in detail_queries.BY_NAME:
+            logger.info("unknown detail query %s from host %s", name, host.pk)
+    if got_details:
+        update.set(detail_updated_at=now)
+    if got_labels:
+        update.set(label_updated_at=now)
+        labels.record_results(host, member_of, not_member_of)
+    if host.refetch_requested:
+        update.set(refetch_requested=False)
+    save_host_update(host, update)

@@ -1,0 +1,313 @@
+"""Turn detail-query rows into host fields and side tables (fleet-protocol §1.8).
+
+Ingesters are tolerant: agents send strings, sometimes blank, and one bad value must not cost
+the rest of a check-in. A `HostUpdate` gathers everything a check-in learned so the host row is
+written once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from fleetsite.lib.netaddr import public_ip
+from hosts.models import Host, HostSoftware, HostUser, Software, online_window
+
+logger = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+_JUNK_SERIAL = re.compile(r"default|serial|string", re.IGNORECASE)
+_RESTART_TOLERANCE = timedelta(seconds=30)
+
+
+@dataclass
+class HostUpdate:
+    """What one check-in learned about a host: column values plus side-table replacements."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    users: list[Row] | None = None
+    software: list[Row] | None = None
+
+    def set(self, **values: Any) -> None:
+        self.fields.update(values)
+
+
+def _text(row: Row, key: str) -> str:
+    value = row.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(float(str(value).strip()))
+    except (TypeError, ValueError):
+        return default
+
+
+def _float(value: Any) -> float | None:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _first(rows: list[Row]) -> Row | None:
+    return rows[0] if rows and isinstance(rows[0], dict) else None
+
+
+# --- Ingesters: (host, rows, update, context) -------------------------------------------------
+
+
+def ingest_network_interface(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    row = _first(rows)
+    if row is not None:
+        update.set(primary_ip=_text(row, "address")[:45], primary_mac=_text(row, "mac")[:17])
+    # §8: public_ip is reset, then set from the request when it parses as a public address.
+    update.set(public_ip=public_ip(context.get("client_ip", "")))
+
+
+def _assemble_version(row: Row) -> str:
+    version = _text(row, "version")
+    # "22.04.3 LTS (Jammy Jellyfish)" reads better without the code name.
+    version = re.sub(r"\s*\(.*\)\s*$", "", version)
+    if version:
+        return version
+    assembled = ".".join(part for part in (_text(row, key) for key in ("major", "minor", "patch")) if part)
+    extra = " ".join(value for value in (_text(row, "extra"), _text(row, "build")) if value)
+    return f"{assembled} {extra}".strip()
+
+
+def ingest_os_version(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    row = _first(rows)
+    if row is None:
+        return
+    name = _text(row, "name")
+    platform = _text(row, "platform")
+    if not platform and "centos" in name.lower():
+        platform = "centos"  # CentOS 6 reports an empty platform.
+    update.set(
+        platform=platform[:64],
+        platform_like=_text(row, "platform_like")[:64],
+        code_name=_text(row, "codename")[:64],
+        build=_text(row, "build")[:64],
+    )
+    if platform != "windows":
+        update.set(os_version=f"{name} {_assemble_version(row)}".strip()[:255])
+
+
+def ingest_os_version_windows(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    row = _first(rows)
+    if row is None:
+        return
+    name = _text(row, "name").removeprefix("Microsoft ").strip()
+    server_core = " (Server Core)" if _text(row, "installation_type") == "Server Core" else ""
+    words = [name, _text(row, "display_version") + server_core, _text(row, "version")]
+    update.set(os_version=" ".join(word for word in words if word)[:255])
+
+
+def ingest_osquery_flags(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    flags = {_text(row, "name"): _text(row, "value") for row in rows if isinstance(row, dict)}
+    config_refresh = flags.get("config_tls_refresh") or flags.get("config_refresh") or "0"
+    update.set(
+        distributed_interval=_int(flags.get("distributed_interval")),
+        config_tls_refresh=_int(config_refresh),
+        logger_tls_period=_int(flags.get("logger_tls_period")),
+    )
+
+
+def ingest_osquery_info(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    row = _first(rows)
+    if row is not None and _text(row, "version"):
+        update.set(osquery_version=_text(row, "version")[:64])
+
+
+_SYSTEM_INFO_TEXT = (
+    "hostname", "uuid", "computer_name", "cpu_type", "cpu_subtype", "cpu_brand",
+    "hardware_vendor", "hardware_model", "hardware_version",
+)  # fmt: skip
+
+
+def ingest_system_info(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    row = _first(rows)
+    if row is None:
+        return
+    values: dict[str, Any] = {key: _text(row, key)[:255] for key in _SYSTEM_INFO_TEXT if key in row}
+    if "physical_memory" in row:
+        values["memory"] = _int(row.get("physical_memory"))
+    for key in ("cpu_physical_cores", "cpu_logical_cores"):
+        if key in row:
+            values[key] = _int(row.get(key))
+    serial = _text(row, "hardware_serial")
+    if serial != "-1" and "hardware_serial" in row:
+        values["hardware_serial"] = "" if _JUNK_SERIAL.search(serial) else serial[:255]
+    update.set(**values)
+
+
+def ingest_uptime(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    row = _first(rows)
+    if row is None:
+        return
+    seconds = _int(row.get("total_seconds"), default=-1)
+    if seconds < 0:
+        return
+    now = context.get("now") or timezone.now()
+    restarted = now - timedelta(seconds=seconds)
+    update.set(uptime_seconds=seconds)
+    previous = host.last_restarted_at
+    if previous is None or abs(restarted - previous) > _RESTART_TOLERANCE:
+        update.set(last_restarted_at=restarted)
+
+
+def ingest_disk_space(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    row = _first(rows)
+    if row is None:
+        return
+    values = {}
+    for key in ("percent_disk_space_available", "gigs_disk_space_available", "gigs_total_disk_space"):
+        number = _float(row.get(key))
+        if number is not None:
+            values[key] = round(number, 2)
+    if "gigs_all_disk_space" in row:
+        values["gigs_all_disk_space"] = _float(row.get("gigs_all_disk_space"))
+    update.set(**values)
+
+
+def ingest_orbit_info(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    row = _first(rows)
+    if row is None:
+        return
+    scripts = _text(row, "scripts_enabled")
+    update.set(
+        orbit_version=_text(row, "version")[:64] or None,
+        fleet_desktop_version=_text(row, "desktop_version")[:64] or None,
+        scripts_enabled=None if scripts == "" else scripts == "1",
+    )
+
+
+def ingest_users(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    update.users = [row for row in rows if isinstance(row, dict) and _text(row, "username")]
+
+
+def ingest_software(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    update.software = [row for row in rows if isinstance(row, dict) and _text(row, "name")]
+
+
+INGESTERS = {
+    "network_interface": ingest_network_interface,
+    "os_version": ingest_os_version,
+    "os_version_windows": ingest_os_version_windows,
+    "osquery_flags": ingest_osquery_flags,
+    "osquery_info": ingest_osquery_info,
+    "system_info": ingest_system_info,
+    "uptime": ingest_uptime,
+    "disk_space": ingest_disk_space,
+    "orbit_info": ingest_orbit_info,
+    "users": ingest_users,
+    "software": ingest_software,
+}
+
+
+# --- Writing ------------------------------------------------------------------------------------
+
+
+def save_host_update(host: Host, update: HostUpdate) -> None:
+    """Write what a check-in learned: one UPDATE for the row, a few statements per side table."""
+    fields = dict(update.fields)
+    if {"distributed_interval", "config_tls_refresh"} & fields.keys():
+        window = online_window(
+            fields.get("distributed_interval", host.distributed_interval),
+            fields.get("config_tls_refresh", host.config_tls_refresh),
+        )
+        fields["online_until"] = max(host.online_until, host.seen_time + window)
+    if fields:
+        fields["updated_at"] = timezone.now()
+        Host.objects.filter(pk=host.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(host, name, value)
+    if update.users is not None:
+        _replace_users(host, update.users)
+    if update.software is not None:
+        _replace_software(host, update.software)
+
+
+def _replace_users(host: Host, rows: list[Row]) -> None:
+    seen: set[tuple[int, str]] = set()
+    users = []
+    for row in rows:
+        key = (_int(row.get("uid"), default=-1), _text(row, "username")[:255])
+        if key in seen:
+            continue
+        seen.add(key)
+        users.append(
+            HostUser(
+                host=host,
+                uid=key[0],
+                username=key[1],
+                type=_text(row, "type")[:64],
+                groupname=_text(row, "groupname")[:255],
+                shell=_text(row, "shell")[:255],
+            )
+        )
+    HostUser.objects.filter(host=host).delete()
+    HostUser.objects.bulk_create(users)
+
+
+_SOFTWARE_KEYS = ("name", "version", "source", "bundle_identifier", "extension_for", "vendor", "release", "arch")
+
+
+def software_checksum(values: dict[str, str]) -> str:
+    """The identity of a software row across hosts."""
+    joined = "\x00".join(values[key] for key in _SOFTWARE_KEYS)
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _opened_at(value: Any) -> datetime | None:
+    seconds = _float(value)
+    if not seconds or seconds <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _replace_software(host: Host, rows: list[Row]) -> None:
+    """Match rows to the shared catalogue (creating what is new), then sync the host's links."""
+    wanted: dict[str, tuple[dict[str, str], Row]] = {}
+    for row in rows:
+        values = {key: _text(row, key)[: 64 if key in ("source", "extension_for", "release") else 255] for key in _SOFTWARE_KEYS}
+        values["arch"] = values["arch"][:32]
+        wanted.setdefault(software_checksum(values), (values, row))
+    ids = dict(Software.objects.filter(checksum__in=list(wanted)).values_list("checksum", "id"))
+    missing = [checksum for checksum in wanted if checksum not in ids]
+    if missing:
+        Software.objects.bulk_create(
+            [Software(checksum=checksum, **wanted[checksum][0]) for checksum in missing], ignore_conflicts=True
+        )
+        ids.update(Software.objects.filter(checksum__in=missing).values_list("checksum", "id"))
+    current = set(HostSoftware.objects.filter(host=host).values_list("software_id", flat=True))
+    target = {ids[checksum]: wanted[checksum][1] for checksum in wanted if checksum in ids}
+    removed = current - target.keys()
+    if removed:
+        HostSoftware.objects.filter(host=host, software_id__in=removed).delete()
+    added = [
+        HostSoftware(
+            host=host,
+            software_id=software_id,
+            last_opened_at=_opened_at(row.get("last_opened_at")),
+            installed_path=_text(row, "installed_path")[:1024],
+        )
+        for software_id, row in target.items()
+        if software_id not in current
+    ]
+    HostSoftware.objects.bulk_create(added, ignore_conflicts=True)

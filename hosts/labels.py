@@ -1,0 +1,66 @@
+"""Dynamic label queries for check-ins and membership updates from their results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from hosts.choices import LabelMembershipType
+from hosts.constants import ALL_HOSTS_LABEL
+from hosts.models import Host, Label, LabelMembership
+
+_CACHE_KEY = "labels:dynamic:v1"
+# Other processes see label edits within this time even on a per-process cache.
+_CACHE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class LabelQuery:
+    id: int
+    platform: str
+    query: str
+
+    def applies_to(self, platform: str) -> bool:
+        return not self.platform or platform in {p.strip() for p in self.platform.split(",")}
+
+
+def dynamic_labels() -> list[LabelQuery]:
+    """Every dynamic label with a query, cached so check-ins do not read the label table."""
+    labels = cache.get(_CACHE_KEY)
+    if labels is None:
+        labels = [
+            LabelQuery(id=row[0], platform=row[1], query=row[2])
+            for row in Label.objects.filter(label_membership_type=LabelMembershipType.DYNAMIC)
+            .exclude(query="")
+            .values_list("id", "platform", "query")
+        ]
+        cache.set(_CACHE_KEY, labels, _CACHE_SECONDS)
+    return labels
+
+
+@receiver([post_save, post_delete], sender=Label)
+def _forget_labels(**_: object) -> None:
+    cache.delete(_CACHE_KEY)
+
+
+def record_results(host: Host, member_of: set[int], not_member_of: set[int]) -> None:
+    """Apply label query results: rows mean member, no rows mean not; failed queries are left out."""
+    if not_member_of:
+        LabelMembership.objects.filter(host=host, label_id__in=not_member_of).delete()
+    if member_of:
+        now = timezone.now()
+        LabelMembership.objects.bulk_create(
+            [LabelMembership(host=host, label_id=label_id, updated_at=now) for label_id in member_of],
+            ignore_conflicts=True,
+        )
+
+
+def add_to_all_hosts(host: Host) -> None:
+    """Every enrolled host is in "All Hosts" (fleet-protocol §1.1 step 6)."""
+    label_id = Label.objects.filter(name=ALL_HOSTS_LABEL).values_list("id", flat=True).first()
+    if label_id is not None:
+        LabelMembership.objects.get_or_create(host=host, label_id=label_id)

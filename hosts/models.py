@@ -1,0 +1,187 @@
+"""Hosts and what their agents report about them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.utils import timezone
+
+from hosts.choices import LabelMembershipType, LabelType
+from hosts.constants import NEVER_UPDATED, ONLINE_INTERVAL_BUFFER
+
+
+def online_window(distributed_interval: int, config_tls_refresh: int) -> timedelta:
+    """fleet-protocol §5: how long after a check-in a host still counts as online."""
+    return timedelta(seconds=min(distributed_interval or 0, config_tls_refresh or 0) + ONLINE_INTERVAL_BUFFER)
+
+
+def _never() -> datetime:
+    return NEVER_UPDATED
+
+
+class Host(models.Model):
+    """One computer, whichever of its agents (osquery, orbit) enrolled first.
+
+    Node keys are stored as SHA-256 digests. `online_until` is `seen_time` plus the online window,
+    kept beside it so that status filters are plain indexed comparisons on every database.
+    """
+
+    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="hosts")
+    osquery_host_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    node_key_digest = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    orbit_node_key_digest = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    device_token_digest = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    device_token_updated_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    detail_updated_at = models.DateTimeField(default=_never)
+    label_updated_at = models.DateTimeField(default=_never)
+    policy_updated_at = models.DateTimeField(default=_never)
+    last_enrolled_at = models.DateTimeField(default=timezone.now)
+    last_restarted_at = models.DateTimeField(null=True, blank=True)
+    seen_time = models.DateTimeField(default=timezone.now, db_index=True)
+    online_until = models.DateTimeField(default=timezone.now, db_index=True)
+    refetch_requested = models.BooleanField(default=True)
+    refetch_critical_queries_until = models.DateTimeField(null=True, blank=True)
+
+    hostname = models.CharField(max_length=255, blank=True, db_index=True)
+    computer_name = models.CharField(max_length=255, blank=True)
+    uuid = models.CharField(max_length=255, blank=True, db_index=True)
+    platform = models.CharField(max_length=64, blank=True, db_index=True)
+    platform_like = models.CharField(max_length=64, blank=True)
+    osquery_version = models.CharField(max_length=64, blank=True)
+    orbit_version = models.CharField(max_length=64, blank=True, null=True)
+    fleet_desktop_version = models.CharField(max_length=64, blank=True, null=True)
+    scripts_enabled = models.BooleanField(null=True, blank=True)
+    os_version = models.CharField(max_length=255, blank=True)
+    build = models.CharField(max_length=64, blank=True)
+    code_name = models.CharField(max_length=64, blank=True)
+    timezone = models.CharField(max_length=64, blank=True, null=True)
+
+    uptime_seconds = models.BigIntegerField(default=0)
+    memory = models.BigIntegerField(default=0)
+    cpu_type = models.CharField(max_length=255, blank=True)
+    cpu_subtype = models.CharField(max_length=255, blank=True)
+    cpu_brand = models.CharField(max_length=255, blank=True)
+    cpu_physical_cores = models.IntegerField(default=0)
+    cpu_logical_cores = models.IntegerField(default=0)
+    hardware_vendor = models.CharField(max_length=255, blank=True)
+    hardware_model = models.CharField(max_length=255, blank=True)
+    hardware_version = models.CharField(max_length=255, blank=True)
+    hardware_serial = models.CharField(max_length=255, blank=True, db_index=True)
+
+    primary_ip = models.CharField(max_length=45, blank=True, db_index=True)
+    primary_mac = models.CharField(max_length=17, blank=True)
+    public_ip = models.CharField(max_length=45, blank=True)
+
+    distributed_interval = models.IntegerField(default=0)
+    config_tls_refresh = models.IntegerField(default=0)
+    logger_tls_period = models.IntegerField(default=0)
+
+    gigs_disk_space_available = models.FloatField(default=0)
+    percent_disk_space_available = models.FloatField(default=0)
+    gigs_total_disk_space = models.FloatField(default=0)
+    gigs_all_disk_space = models.FloatField(null=True, blank=True)
+    disk_encryption_enabled = models.BooleanField(null=True, blank=True)
+
+    additional = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["team", "online_until"], name="host_team_online")]
+
+    def __str__(self) -> str:
+        return self.display_name or f"host {self.pk}"
+
+    @property
+    def display_name(self) -> str:
+        """Fleet shows the computer name when the agent reported one, else the hostname."""
+        return self.computer_name or self.hostname
+
+    @property
+    def online_interval(self) -> timedelta:
+        return online_window(self.distributed_interval, self.config_tls_refresh)
+
+
+class HostUser(models.Model):
+    """A local account on a host, from the `users` detail query."""
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="users")
+    uid = models.BigIntegerField()
+    username = models.CharField(max_length=255)
+    type = models.CharField(max_length=64, blank=True)
+    groupname = models.CharField(max_length=255, blank=True)
+    shell = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "uid", "username"], name="unique_host_user")]
+
+
+class Software(models.Model):
+    """One software title at one version, shared across the hosts that have it."""
+
+    name = models.CharField(max_length=255)
+    version = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=64)
+    bundle_identifier = models.CharField(max_length=255, blank=True)
+    extension_for = models.CharField(max_length=64, blank=True)
+    vendor = models.CharField(max_length=255, blank=True)
+    release = models.CharField(max_length=64, blank=True)
+    arch = models.CharField(max_length=32, blank=True)
+    # A digest of the identifying columns: MariaDB cannot put a unique index on all of them.
+    checksum = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        verbose_name_plural = "software"
+        indexes = [models.Index(fields=["name", "source"], name="software_title")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class HostSoftware(models.Model):
+    """Which software a host has installed, as of its last software detail query."""
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="software_installs")
+    software = models.ForeignKey(Software, on_delete=models.CASCADE, related_name="installs")
+    last_opened_at = models.DateTimeField(null=True, blank=True)
+    installed_path = models.CharField(max_length=1024, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "software"], name="unique_host_software")]
+
+
+class Label(models.Model):
+    """A set of hosts: built in, dynamic (an SQL query the hosts run) or manual."""
+
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True)
+    query = models.TextField(blank=True)
+    platform = models.CharField(max_length=255, blank=True)
+    label_type = models.CharField(max_length=16, choices=LabelType.choices, default=LabelType.REGULAR)
+    label_membership_type = models.CharField(
+        max_length=16, choices=LabelMembershipType.choices, default=LabelMembershipType.DYNAMIC
+    )
+    author = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL)
+    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.CASCADE)
+    hosts = models.ManyToManyField(Host, through="LabelMembership", related_name="labels")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LabelMembership(models.Model):
+    """A host is in a label; absence means it is not (or not known to be)."""
+
+    label = models.ForeignKey(Label, on_delete=models.CASCADE)
+    host = models.ForeignKey(Host, on_delete=models.CASCADE)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["label", "host"], name="unique_label_member")]
