@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -18,14 +19,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--url", required=True, help="Fleet server base URL, e.g. https://127.0.0.1:8080")
     p.add_argument("--enroll-secret", required=True)
     p.add_argument("--hosts", type=int, required=True, help="number of simulated hosts")
-    p.add_argument("--platform", choices=PLATFORM_CHOICES, default="linux",
-                   help="mixed = 50%% linux, 30%% darwin, 20%% windows")
+    p.add_argument(
+        "--platform", choices=PLATFORM_CHOICES, default="linux", help="mixed = 50%% linux, 30%% darwin, 20%% windows"
+    )
     p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
     p.add_argument("--concurrency", type=int, default=64, help="HTTP connection pool size (default 64)")
     p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     p.add_argument("--seed", type=int, default=None, help="make host identities reproducible")
-    p.add_argument("--ramp", type=float, default=None,
-                   help="spread host start-up over this many seconds (default min(10, duration/4))")
+    p.add_argument(
+        "--ramp",
+        type=float,
+        default=None,
+        help="spread host start-up over this many seconds (default min(10, duration/4))",
+    )
     p.add_argument("--gzip", action="store_true", help="gzip /api/v1/osquery/log bodies")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request connect/read timeout")
     p.add_argument("--report-json", metavar="FILE", help="also write the summary as JSON")
@@ -42,14 +48,21 @@ async def _main(args: argparse.Namespace) -> Summary:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # e.g. Windows has no signal handlers
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # e.g. Windows
-            pass
     return await run(
-        args.url, args.enroll_secret, args.hosts, platform=args.platform, duration=args.duration,
-        concurrency=args.concurrency, insecure=args.insecure, seed=args.seed, ramp=args.ramp, gzip=args.gzip,
-        timeout=args.timeout, stop_event=stop,
+        args.url,
+        args.enroll_secret,
+        args.hosts,
+        platform=args.platform,
+        duration=args.duration,
+        concurrency=args.concurrency,
+        insecure=args.insecure,
+        seed=args.seed,
+        ramp=args.ramp,
+        gzip=args.gzip,
+        timeout=args.timeout,
+        stop_event=stop,
     )
 
 

@@ -7,6 +7,7 @@ otherwise a result for a stable, hash-chosen half of the hosts.
 
 from __future__ import annotations
 
+import operator
 import re
 import zlib
 from collections.abc import Mapping
@@ -30,6 +31,17 @@ _COND = re.compile(
 )
 _JOIN_WORD = re.compile(r"(and|or)\b\s*", re.DOTALL)
 _LITERALS = re.compile(_LIT)
+
+_OPS = {
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<>": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 
 Row = dict[str, str]
 
@@ -77,17 +89,10 @@ def _compare(actual: str, op: str, expected: Any) -> bool:
         return (actual.lower() in [e.lower() for e in expected]) == (op == "in")
     if op in ("like", "not like"):
         return _like(actual, expected) == (op == "like")
-    a: float | str
-    b: float | str
     try:
-        a, b = float(actual), float(expected)
+        return bool(_OPS[op](float(actual), float(expected)))
     except ValueError:
-        a, b = actual.lower(), str(expected).lower()
-    if op in ("=", "=="):
-        return a == b
-    if op in ("!=", "<>"):
-        return a != b
-    return {">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]  # type: ignore[operator]
+        return bool(_OPS[op](actual.lower(), str(expected).lower()))
 
 
 def filter_rows(rows: list[Row], clause: str) -> list[Row]:
@@ -128,7 +133,7 @@ def answer_query(name: str, sql: str, host: HostData) -> Answer:
     if _FAIL.search(sql.lower()):
         return Answer([], 1, FAIL_MESSAGE)
     if name.startswith(DETAIL_PREFIX):
-        rows = host.detail(name[len(DETAIL_PREFIX):])
+        rows = host.detail(name[len(DETAIL_PREFIX) :])
         return Answer(rows if rows is not None else [])
     return run_sql(sql, host)
 

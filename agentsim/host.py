@@ -64,8 +64,14 @@ def _positive(value: Any, default: float) -> float:
 class Host:
     """State machine of one fleetd install; hosts never share mutable state except stats/counters."""
 
-    def __init__(self, ident: HostIdentity, settings: Settings, transport: Transport, counters: Counters,
-                 start_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        ident: HostIdentity,
+        settings: Settings,
+        transport: Transport,
+        counters: Counters,
+        start_delay: float = 0.0,
+    ) -> None:
         self.ident = ident
         self.data = HostData(ident)
         self.settings = settings
@@ -121,7 +127,7 @@ class Host:
         res = await self.transport.request(method, path, payload, ORBIT_HEADERS)
         if res.ok:
             self._failures = 0
-        elif res.status == 401 and path != ORBIT_ENROLL:
+        elif res.status == 401 and path not in (ORBIT_ENROLL, ORBIT_PING):  # ping is unauthenticated
             self.orbit_node_key = None  # orbit re-enrolls on its next cycle
             self.counters.orbit_reenrolls += 1
         return res
@@ -143,11 +149,19 @@ class Host:
     # -- orbit ---------------------------------------------------------------------------------------
     async def _orbit_enroll(self) -> bool:
         i = self.ident
-        res = await self._orbit(ORBIT_ENROLL, {
-            "enroll_secret": self.settings.enroll_secret, "hardware_uuid": i.hardware_uuid,
-            "hardware_serial": i.hardware_serial, "hostname": i.hostname, "platform": i.platform,
-            "osquery_identifier": "", "computer_name": i.computer_name, "hardware_model": i.hardware_model,
-        })
+        res = await self._orbit(
+            ORBIT_ENROLL,
+            {
+                "enroll_secret": self.settings.enroll_secret,
+                "hardware_uuid": i.hardware_uuid,
+                "hardware_serial": i.hardware_serial,
+                "hostname": i.hostname,
+                "platform": i.platform,
+                "osquery_identifier": "",
+                "computer_name": i.computer_name,
+                "hardware_model": i.hardware_model,
+            },
+        )
         key = res.data.get("orbit_node_key") if res.ok and isinstance(res.data, Mapping) else None
         if res.ok and not (isinstance(key, str) and key):
             self.transport.protocol_error(ORBIT_ENROLL, "response without orbit_node_key")
@@ -184,8 +198,10 @@ class Host:
             if now >= next_token:
                 if next_token:  # orbit rotates its device token periodically
                     self.data.device_auth_token = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-                res = await self._orbit(ORBIT_DEVICE_TOKEN, {"orbit_node_key": self.orbit_node_key,
-                                                             "device_auth_token": self.data.device_auth_token})
+                res = await self._orbit(
+                    ORBIT_DEVICE_TOKEN,
+                    {"orbit_node_key": self.orbit_node_key, "device_auth_token": self.data.device_auth_token},
+                )
                 if self.orbit_node_key is None:
                     await asyncio.sleep(self._backoff())
                     continue
@@ -197,10 +213,15 @@ class Host:
 
     # -- osqueryd ------------------------------------------------------------------------------------
     async def _osquery_enroll(self) -> bool:
-        res, _ = await self._osquery(OSQUERY_ENROLL, {
-            "enroll_secret": self.settings.enroll_secret, "host_identifier": self.ident.hardware_uuid,
-            "platform_type": self.ident.platform_type, "host_details": self.data.host_details(),
-        })
+        res, _ = await self._osquery(
+            OSQUERY_ENROLL,
+            {
+                "enroll_secret": self.settings.enroll_secret,
+                "host_identifier": self.ident.hardware_uuid,
+                "platform_type": self.ident.platform_type,
+                "host_details": self.data.host_details(),
+            },
+        )
         key = res.data.get("node_key") if res.ok and isinstance(res.data, Mapping) else None
         if res.ok and not (isinstance(key, str) and key):
             self.transport.protocol_error(OSQUERY_ENROLL, "response without node_key")
@@ -235,12 +256,14 @@ class Host:
         while True:
             now = self._now()
             if self.node_key is None:
+                first_enroll = not self.osquery_enrolled
                 if not await self._osquery_enroll():
                     await asyncio.sleep(self._backoff())
                     continue
                 next_config = next_read = next_log = now
-                next_status = now + self.settings.status_log_interval
-                self._status_buffer.extend(startup_status(self.data, time.time()))
+                if first_enroll:  # a re-enroll does not restart osqueryd, so no start-up logs then
+                    next_status = now + self.settings.status_log_interval
+                    self._status_buffer.extend(startup_status(self.data, time.time()))
             if now >= next_config:
                 res, invalid = await self._osquery(OSQUERY_CONFIG, {"node_key": self.node_key})
                 if invalid:
@@ -298,8 +321,10 @@ class Host:
         for query in self.schedule.values():
             if query.due(now):
                 self._result_buffer.extend(query.run(self.data, ts, now))
-        for log_type, buffer, counter in (("status", self._status_buffer, "status_log_entries"),
-                                          ("result", self._result_buffer, "result_log_entries")):
+        for log_type, buffer, counter in (
+            ("status", self._status_buffer, "status_log_entries"),
+            ("result", self._result_buffer, "result_log_entries"),
+        ):
             if not buffer:
                 continue
             del buffer[:-MAX_BUFFERED_LOGS]

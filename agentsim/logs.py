@@ -172,8 +172,14 @@ def startup_status(host: HostData, ts: float) -> list[dict]:
     return [
         status_entry(host, ts, "init.cpp", 421, f"osquery initialized [version={OSQUERY_VERSION}]"),
         status_entry(host, ts, "extensions.cpp", 367, "Extension manager service starting: /opt/orbit/osquery.em"),
-        status_entry(host, ts, "events.cpp", 875, "Event publisher not enabled: BPFEventPublisher: Publisher disabled"
-                     " via configuration", severity=1),
+        status_entry(
+            host,
+            ts,
+            "events.cpp",
+            875,
+            "Event publisher not enabled: BPFEventPublisher: Publisher disabled via configuration",
+            severity=1,
+        ),
     ]
 
 

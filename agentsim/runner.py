@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -78,9 +79,13 @@ async def run(
     started = time.monotonic()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True) as session:
         transport = Transport(session, url, stats)
-        sims = [Host(ident, settings, transport, counters, start_delay=ramp * n / hosts)
-                for n, ident in enumerate(identities)]
+        sims = [
+            Host(ident, settings, transport, counters, start_delay=ramp * n / hosts)
+            for n, ident in enumerate(identities)
+        ]
         tasks = [task for sim in sims for task in sim.start()]
+        lags: list[float] = []
+        tasks.append(asyncio.create_task(_measure_lag(lags)))
         await _wait_for_end(duration, opts["stop_event"])
         transport.stop()
         await transport.drain(float(opts["grace"]))
@@ -89,17 +94,31 @@ async def run(
         await asyncio.gather(*tasks, return_exceptions=True)
     elapsed = time.monotonic() - started
     return build_summary(
-        stats, counters, hosts, platform, elapsed,
+        stats,
+        counters,
+        hosts,
+        platform,
+        elapsed,
         enrolled=sum(s.osquery_enrolled for s in sims),
         orbit_enrolled=sum(s.orbit_enrolled for s in sims),
+        lags=lags,
     )
+
+
+async def _measure_lag(lags: list[float], period: float = 0.1) -> None:
+    """Sample how late the event loop wakes us: if this grows, agentsim cannot keep its own schedule."""
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(period)
+        lags.append(max(0.0, loop.time() - start - period))
+        if len(lags) > 100_000:
+            del lags[:50_000]
 
 
 async def _wait_for_end(duration: float, stop_event: asyncio.Event | None) -> None:
     if stop_event is None:
         await asyncio.sleep(duration)
         return
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop_event.wait(), timeout=duration)
-    except TimeoutError:
-        pass

@@ -175,8 +175,15 @@ def _darwin() -> list[Package]:
     for name, bundle, vendor, versions in _fields(_DARWIN_APPS):
         out.append(
             [
-                _row(name, v, "apps", bundle_identifier=bundle, vendor=vendor, last_opened_at=_LAST_OPENED,
-                     installed_path=f"/Applications/{name}")
+                _row(
+                    name,
+                    v,
+                    "apps",
+                    bundle_identifier=bundle,
+                    vendor=vendor,
+                    last_opened_at=_LAST_OPENED,
+                    installed_path=f"/Applications/{name}",
+                )
                 for v in versions.split()
             ]
         )
@@ -193,15 +200,29 @@ def _windows() -> list[Package]:
         code = "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, "agentsim:" + name)).upper() + "}"
         out.append(
             [
-                _row(name, v, "programs", vendor=vendor, upgrade_code=code,
-                     installed_path=f"C:\\Program Files\\{name.split(' (')[0]}")
+                _row(
+                    name,
+                    v,
+                    "programs",
+                    vendor=vendor,
+                    upgrade_code=code,
+                    installed_path=f"C:\\Program Files\\{name.split(' (')[0]}",
+                )
                 for v in versions.split()
             ]
         )
     for name, *versions in _words(_CHOCO):
         out.append(
-            [_row(name, v, "chocolatey_packages", upgrade_code="",
-                  installed_path=f"C:\\ProgramData\\chocolatey\\lib\\{name}") for v in versions]
+            [
+                _row(
+                    name,
+                    v,
+                    "chocolatey_packages",
+                    upgrade_code="",
+                    installed_path=f"C:\\ProgramData\\chocolatey\\lib\\{name}",
+                )
+                for v in versions
+            ]
         )
     return out
 

@@ -94,6 +94,7 @@ class Summary:
     hosts_enrolled: int = 0
     orbit_enrolled: int = 0
     results: dict[str, int] = field(default_factory=dict)
+    loop_lag_ms: dict[str, float] = field(default_factory=dict)  # p50/p95/max; high = simulator overloaded
 
     @property
     def total_requests(self) -> int:
@@ -132,6 +133,9 @@ class Summary:
         rate = self.total_requests / self.duration_s if self.duration_s else 0.0
         lines.append(f"{'total':<36} {self.total_requests:>9} {self.total_errors:>7}  ({rate:.1f} req/s)")
         lines.append("results: " + ", ".join(f"{k}={v}" for k, v in self.results.items()))
+        if self.loop_lag_ms:
+            lag = ", ".join(f"{k} {v:.1f} ms" for k, v in self.loop_lag_ms.items())
+            lines.append(f"simulator event-loop lag: {lag} (high values mean agentsim itself is the bottleneck)")
         if self.error_samples:
             lines.append("error samples:")
             lines.extend(f"  {s}" for s in self.error_samples)
@@ -139,8 +143,27 @@ class Summary:
         return "\n".join(lines)
 
 
+def lag_summary(lags: list[float]) -> dict[str, float]:
+    """p50/p95/max of event-loop lag samples (seconds in, milliseconds out)."""
+    ordered = sorted(lags)
+    if not ordered:
+        return {}
+    return {
+        "p50": round(_percentile(ordered, 0.5) * 1000, 2),
+        "p95": round(_percentile(ordered, 0.95) * 1000, 2),
+        "max": round(ordered[-1] * 1000, 2),
+    }
+
+
 def build_summary(
-    stats: Stats, counters: Counters, hosts: int, platform: str, duration_s: float, enrolled: int, orbit_enrolled: int
+    stats: Stats,
+    counters: Counters,
+    hosts: int,
+    platform: str,
+    duration_s: float,
+    enrolled: int,
+    orbit_enrolled: int,
+    lags: list[float] | None = None,
 ) -> Summary:
     """Freeze live accounting into a plain Summary."""
     return Summary(
@@ -155,4 +178,5 @@ def build_summary(
         hosts_enrolled=enrolled,
         orbit_enrolled=orbit_enrolled,
         results=asdict(counters),
+        loop_lag_ms=lag_summary(lags or []),
     )

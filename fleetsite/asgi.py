@@ -2,8 +2,8 @@
 
 `application` is the plain Channels router (Django's ASGI handler for HTTP), for daphne or
 uvicorn deployments that want it. `combined` is what `manage.py serve` runs: websockets go to
-Channels, while HTTP goes to Django's WSGI handler in a thread pool, because Django's ASGI
-handler costs several times the CPU per request (see `make bench`).
+Channels, while HTTP goes to Django's WSGI handler through `fleetsite.wsgi_bridge`, because
+Django's ASGI handler costs several times the CPU per request (see `make bench`).
 """
 
 from __future__ import annotations
@@ -17,18 +17,24 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetsite.settings")
 
 django_asgi_app = get_asgi_application()
 
-from a2wsgi import WSGIMiddleware  # noqa: E402 - Django must be set up before these imports
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - Django must be set up first
+from django.conf import settings  # noqa: E402
 
 from fleetsite.routing import websocket_urlpatterns  # noqa: E402
 from fleetsite.wsgi import application as wsgi_application  # noqa: E402
+from fleetsite.wsgi_bridge import WSGIBridge  # noqa: E402
 
 websocket_app = URLRouter(websocket_urlpatterns)
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})
 
-# Enough threads to keep both cores busy while some requests wait on the database.
-_wsgi_bridge = WSGIMiddleware(wsgi_application, workers=int(os.environ.get("FLEETSITE_WSGI_THREADS", "16")))
+# Bodies past the agent cap plus slack are refused before Django; Django answers smaller
+# oversize bodies itself, in the error shape of the endpoint.
+_wsgi_bridge = WSGIBridge(
+    wsgi_application,
+    threads=settings.FLEETSITE_WSGI_THREADS,
+    max_body=max(settings.FLEETSITE_AGENT_MAX_BODY, settings.DATA_UPLOAD_MAX_MEMORY_SIZE) + 1024 * 1024,
+)
 
 
 async def combined(scope: dict[str, Any], receive: Any, send: Any) -> None:

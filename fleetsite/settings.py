@@ -212,7 +212,8 @@ FLEETSITE_TRUSTED_PROXIES = env_list("FLEETSITE_TRUSTED_PROXIES")
 FLEETSITE_SEEN_FLUSH_INTERVAL = env_float("FLEETSITE_SEEN_FLUSH_INTERVAL", 2.0, minimum=0.0)
 # Largest agent request body accepted, before and after gzip decompression.
 FLEETSITE_AGENT_MAX_BODY = env_int("FLEETSITE_AGENT_MAX_BODY", 16 * 1024 * 1024, minimum=1024)
-FLEETSITE_CARVE_DIR = DATA_DIR / "carves"
+# Threads per server process running Django requests (each may hold a database connection).
+FLEETSITE_WSGI_THREADS = env_int("FLEETSITE_WSGI_THREADS", 8, minimum=1)
 FLEETSITE_METRICS_USERNAME = env_str("FLEETSITE_METRICS_USERNAME")
 FLEETSITE_METRICS_PASSWORD = env_str("FLEETSITE_METRICS_PASSWORD")
 FLEETSITE_SERVER_URL = env_str("FLEETSITE_SERVER_URL")

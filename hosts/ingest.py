@@ -117,10 +117,11 @@ def ingest_os_version_windows(host: Host, rows: list[Row], update: HostUpdate, c
 
 def ingest_osquery_flags(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
     flags = {_text(row, "name"): _text(row, "value") for row in rows if isinstance(row, dict)}
-    config_refresh = flags.get("config_tls_refresh") or flags.get("config_refresh") or "0"
+    # config_tls_refresh when set (non-zero), else config_refresh, which fleetd sets to 60.
+    config_refresh = _int(flags.get("config_tls_refresh")) or _int(flags.get("config_refresh"))
     update.set(
         distributed_interval=_int(flags.get("distributed_interval")),
-        config_tls_refresh=_int(config_refresh),
+        config_tls_refresh=config_refresh,
         logger_tls_period=_int(flags.get("logger_tls_period")),
     )
 

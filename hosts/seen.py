@@ -40,6 +40,11 @@ class SeenBuffer:
         with self._lock:
             return len(self._pending)
 
+    def discard(self) -> None:
+        """Drop pending times without writing them (tests start from a clean buffer)."""
+        with self._lock:
+            self._pending.clear()
+
     def flush(self) -> int:
         """Write every pending seen time; returns how many hosts were updated."""
         with self._lock:

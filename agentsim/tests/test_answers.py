@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from agentsim.answers import FAIL_MESSAGE, answer_query, build_distributed_write, filter_rows, run_sql
+from agentsim.answers import (
+    FAIL_MESSAGE,
+    answer_query,
+    build_distributed_write,
+    filter_rows,
+    run_sql,
+)
 from agentsim.catalogue import HostData
 from agentsim.identity import make_identities, make_identity
 

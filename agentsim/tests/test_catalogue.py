@@ -8,16 +8,61 @@ from agentsim.catalogue import DETAIL_QUERIES, HostData, software_columns
 from agentsim.identity import make_identities, make_identity
 from agentsim.software import CATALOGUE, catalogue_size
 
-OS_VERSION_COLS = {"name", "version", "major", "minor", "patch", "build", "platform", "platform_like", "codename",
-                   "arch", "extra"}
-OSQUERY_INFO_COLS = {"pid", "uuid", "instance_id", "version", "config_hash", "config_valid", "extensions",
-                     "build_platform", "build_distro", "start_time", "watcher", "platform_mask"}
-SYSTEM_INFO_COLS = {"hostname", "uuid", "cpu_type", "cpu_subtype", "cpu_brand", "cpu_physical_cores",
-                    "cpu_logical_cores", "physical_memory", "hardware_vendor", "hardware_model", "hardware_version",
-                    "hardware_serial", "computer_name", "local_hostname"}
+OS_VERSION_COLS = {
+    "name",
+    "version",
+    "major",
+    "minor",
+    "patch",
+    "build",
+    "platform",
+    "platform_like",
+    "codename",
+    "arch",
+    "extra",
+}
+OSQUERY_INFO_COLS = {
+    "pid",
+    "uuid",
+    "instance_id",
+    "version",
+    "config_hash",
+    "config_valid",
+    "extensions",
+    "build_platform",
+    "build_distro",
+    "start_time",
+    "watcher",
+    "platform_mask",
+}
+SYSTEM_INFO_COLS = {
+    "hostname",
+    "uuid",
+    "cpu_type",
+    "cpu_subtype",
+    "cpu_brand",
+    "cpu_physical_cores",
+    "cpu_logical_cores",
+    "physical_memory",
+    "hardware_vendor",
+    "hardware_model",
+    "hardware_version",
+    "hardware_serial",
+    "computer_name",
+    "local_hostname",
+}
 DISK = {"percent_disk_space_available", "gigs_disk_space_available", "gigs_total_disk_space"}
-SOFTWARE_BASE = {"name", "version", "source", "bundle_identifier", "extension_id", "extension_for", "vendor",
-                 "last_opened_at", "installed_path"}
+SOFTWARE_BASE = {
+    "name",
+    "version",
+    "source",
+    "bundle_identifier",
+    "extension_id",
+    "extension_for",
+    "vendor",
+    "last_opened_at",
+    "installed_path",
+}
 
 EXPECTED_COLUMNS = {
     "network_interface_unix": {"address", "mac"},
@@ -36,7 +81,11 @@ EXPECTED_COLUMNS = {
     "orbit_info": {"version", "device_auth_token", "desktop_version", "scripts_enabled"},
 }
 SOFTWARE = {
-    "linux": ("software_linux", SOFTWARE_BASE | {"release", "arch"}, {"deb_packages", "rpm_packages", "python_packages"}),
+    "linux": (
+        "software_linux",
+        SOFTWARE_BASE | {"release", "arch"},
+        {"deb_packages", "rpm_packages", "python_packages"},
+    ),
     "darwin": ("software_macos", SOFTWARE_BASE, {"apps", "homebrew_packages"}),
     "windows": ("software_windows", SOFTWARE_BASE | {"upgrade_code"}, {"programs", "chocolatey_packages"}),
 }

@@ -28,9 +28,24 @@ from agentsim.host import (
 )
 
 SECRET = "s3cret"
-DETAIL_NAMES = ("os_version", "osquery_info", "system_info", "uptime", "users", "osquery_flags", "orbit_info",
-                "network_interface_unix", "network_interface_windows", "os_version_windows", "disk_space_unix",
-                "disk_space_darwin", "disk_space_windows", "software_linux", "software_macos", "software_windows")
+DETAIL_NAMES = (
+    "os_version",
+    "osquery_info",
+    "system_info",
+    "uptime",
+    "users",
+    "osquery_flags",
+    "orbit_info",
+    "network_interface_unix",
+    "network_interface_windows",
+    "os_version_windows",
+    "disk_space_unix",
+    "disk_space_darwin",
+    "disk_space_windows",
+    "software_linux",
+    "software_macos",
+    "software_windows",
+)
 CONFIG = {
     "options": {"distributed_interval": 1, "logger_tls_period": 1, "pack_delimiter": "/"},
     "decorators": {"load": ["SELECT uuid AS host_uuid FROM system_info;"]},
@@ -102,8 +117,16 @@ class FakeFleet:
         body = await self.body(request)
         if "orbit_endpoints" not in request.headers.get("X-Fleet-Capabilities", ""):
             self.problems.append("missing capabilities header")
-        expected = {"enroll_secret", "hardware_uuid", "hardware_serial", "hostname", "platform",
-                    "osquery_identifier", "computer_name", "hardware_model"}
+        expected = {
+            "enroll_secret",
+            "hardware_uuid",
+            "hardware_serial",
+            "hostname",
+            "platform",
+            "osquery_identifier",
+            "computer_name",
+            "hardware_model",
+        }
         if set(body) != expected or body["enroll_secret"] != SECRET:
             self.problems.append(f"bad orbit enroll {body}")
             return web.json_response({"error": "bad"}, status=401)
@@ -272,8 +295,26 @@ def test_cli_writes_json_report(tmp_path: Path) -> None:
     assert ready.wait(5)
     report = tmp_path / "report.json"
     try:
-        code = main(["--url", fake.url, "--enroll-secret", SECRET, "--hosts", "4", "--duration", "1.5",
-                     "--ramp", "0.2", "--platform", "windows", "--seed", "1", "--report-json", str(report)])
+        code = main(
+            [
+                "--url",
+                fake.url,
+                "--enroll-secret",
+                SECRET,
+                "--hosts",
+                "4",
+                "--duration",
+                "1.5",
+                "--ramp",
+                "0.2",
+                "--platform",
+                "windows",
+                "--seed",
+                "1",
+                "--report-json",
+                str(report),
+            ]
+        )
     finally:
         asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)

@@ -41,8 +41,11 @@ def test_names_from_packs() -> None:
 
 
 def test_pack_delimiter_and_schedule() -> None:
-    cfg = {"options": {"pack_delimiter": "_"}, "packs": {"Global": CONFIG["packs"]["Global"]},
-           "schedule": {"plain": {"query": "SELECT 1", "interval": 5}}}
+    cfg = {
+        "options": {"pack_delimiter": "_"},
+        "packs": {"Global": CONFIG["packs"]["Global"]},
+        "schedule": {"plain": {"query": "SELECT 1", "interval": 5}},
+    }
     names = {s.name for s in scheduled_queries(cfg, "linux")}
     assert names == {"pack_Global_uptime", "pack_Global_Users list", "plain"}
 
@@ -89,8 +92,17 @@ def test_differential_entries() -> None:
 def test_status_entries_are_strings() -> None:
     host = HostData(make_identity(0, "darwin", 1))
     entries = startup_status(host, 1_700_000_000.0) + periodic_status(host, 1_700_000_000.0, {})
-    keys = {"hostIdentifier", "calendarTime", "unixTime", "severity", "filename", "line", "message", "version",
-            "decorations"}
+    keys = {
+        "hostIdentifier",
+        "calendarTime",
+        "unixTime",
+        "severity",
+        "filename",
+        "line",
+        "message",
+        "version",
+        "decorations",
+    }
     for e in entries:
         assert set(e) == keys
         assert all(isinstance(e[k], str) for k in keys - {"decorations"})

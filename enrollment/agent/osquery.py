@@ -136,10 +136,9 @@ class DistributedReadView(OsqueryView):
 
 def parse_write(body: dict[str, Any]) -> WriteResults:
     """§1.5 parsing: "" or junk rows mean no rows; statuses must be ints or numeric strings."""
-    queries = body.get("queries") or {}
-    statuses = body.get("statuses") or {}
-    messages = body.get("messages") or {}
-    stats = body.get("stats") or {}
+    queries, statuses, messages, stats = (
+        {} if body.get(key) is None else body[key] for key in ("queries", "statuses", "messages", "stats")
+    )
     for key, value in (("queries", queries), ("statuses", statuses), ("messages", messages), ("stats", stats)):
         if not isinstance(value, dict):
             raise AgentError(f"{key} must be an object")

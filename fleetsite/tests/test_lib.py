@@ -1,0 +1,194 @@
+"""Client-IP and public-IP rules (fleet-protocol §8), typed env readers and random keys."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from fleetsite.lib import env, netaddr, tokens
+
+# --- client_ip ----------------------------------------------------------------------------------
+
+
+def test_true_client_ip_wins_over_every_other_source() -> None:
+    meta = {
+        "REMOTE_ADDR": "10.0.0.9",
+        "HTTP_TRUE_CLIENT_IP": "198.51.100.1",
+        "HTTP_X_REAL_IP": "198.51.100.2",
+        "HTTP_X_FORWARDED_FOR": "198.51.100.3",
+    }
+    assert netaddr.client_ip(meta) == "198.51.100.1"
+
+
+def test_x_real_ip_wins_over_forwarded_for_and_peer() -> None:
+    meta = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_REAL_IP": "198.51.100.2", "HTTP_X_FORWARDED_FOR": "198.51.100.3"}
+    assert netaddr.client_ip(meta) == "198.51.100.2"
+
+
+def test_forwarded_for_gives_first_public_hop() -> None:
+    meta = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "10.1.2.3, 192.168.1.1, 203.0.113.5, 8.8.8.8"}
+    assert netaddr.client_ip(meta) == "203.0.113.5"
+
+
+def test_forwarded_for_with_only_private_hops_gives_the_first_hop() -> None:
+    meta = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": " 192.168.1.7 , 10.1.2.3"}
+    assert netaddr.client_ip(meta) == "192.168.1.7"
+
+
+def test_peer_address_is_used_without_proxy_headers() -> None:
+    assert netaddr.client_ip({"REMOTE_ADDR": "203.0.113.77"}) == "203.0.113.77"
+
+
+def test_blank_proxy_headers_fall_through_to_the_peer() -> None:
+    meta = {"REMOTE_ADDR": "203.0.113.77", "HTTP_TRUE_CLIENT_IP": "  ", "HTTP_X_FORWARDED_FOR": " , "}
+    assert netaddr.client_ip(meta) == "203.0.113.77"
+
+
+def test_proxy_headers_from_an_untrusted_peer_are_ignored() -> None:
+    meta = {"REMOTE_ADDR": "198.51.100.66", "HTTP_TRUE_CLIENT_IP": "203.0.113.5", "HTTP_X_FORWARDED_FOR": "8.8.8.8"}
+    assert netaddr.client_ip(meta, trusted_proxies=["10.0.0.1"]) == "198.51.100.66"
+
+
+def test_proxy_headers_from_a_trusted_peer_are_believed() -> None:
+    meta = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5, 10.0.0.1"}
+    assert netaddr.client_ip(meta, trusted_proxies=["10.0.0.1"]) == "203.0.113.5"
+
+
+# --- public_ip and parse_ip ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.1.2.3",
+        "172.16.0.1",
+        "172.31.255.254",
+        "192.168.0.10",
+        "127.0.0.1",
+        "169.254.10.20",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "[::1]:8080",
+        "10.0.0.1:443",
+    ],
+)
+def test_private_addresses_are_not_public(address: str) -> None:
+    assert netaddr.public_ip(address) == ""
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("203.0.113.5", "203.0.113.5"),
+        ("8.8.8.8", "8.8.8.8"),
+        ("172.32.0.1", "172.32.0.1"),
+        ("8.8.8.8:53", "8.8.8.8"),
+        ("[2001:4860:4860::8888]:443", "2001:4860:4860::8888"),
+        ("2001:4860:4860::8888", "2001:4860:4860::8888"),
+        (" 203.0.113.5 ", "203.0.113.5"),
+    ],
+)
+def test_public_addresses_are_kept_without_port_or_brackets(given: str, stored: str) -> None:
+    assert netaddr.public_ip(given) == stored
+
+
+@pytest.mark.parametrize("junk", ["", "   ", "not-an-ip", "999.1.1.1", "unknown"])
+def test_unparsable_addresses_give_an_empty_public_ip(junk: str) -> None:
+    assert netaddr.public_ip(junk) == ""
+
+
+def test_ipv4_mapped_ipv6_is_judged_as_ipv4() -> None:
+    assert netaddr.public_ip("::ffff:10.0.0.1") == ""
+    assert netaddr.public_ip("::ffff:8.8.8.8") == "8.8.8.8"
+
+
+# --- env helpers -------------------------------------------------------------------------------
+
+
+def test_env_int_rejects_a_non_integer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEETSITE_TEST_INT", "ten")
+    with pytest.raises(ImproperlyConfigured, match="FLEETSITE_TEST_INT"):
+        env.env_int("FLEETSITE_TEST_INT", 5)
+
+
+def test_env_int_rejects_a_value_below_the_minimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEETSITE_TEST_INT", "3")
+    with pytest.raises(ImproperlyConfigured, match="at least 16"):
+        env.env_int("FLEETSITE_TEST_INT", 24, minimum=16)
+
+
+def test_env_int_reads_a_value_and_defaults_when_unset_or_blank(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLEETSITE_TEST_INT", raising=False)
+    assert env.env_int("FLEETSITE_TEST_INT", 5) == 5
+    monkeypatch.setenv("FLEETSITE_TEST_INT", " ")
+    assert env.env_int("FLEETSITE_TEST_INT", 5) == 5
+    monkeypatch.setenv("FLEETSITE_TEST_INT", "42")
+    assert env.env_int("FLEETSITE_TEST_INT", 5) == 42
+
+
+def test_env_float_rejects_a_non_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEETSITE_TEST_FLOAT", "1,5")
+    with pytest.raises(ImproperlyConfigured, match="FLEETSITE_TEST_FLOAT"):
+        env.env_float("FLEETSITE_TEST_FLOAT", 1.0)
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "enabled"])
+def test_env_bool_rejects_an_unknown_word(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("FLEETSITE_TEST_BOOL", raw)
+    with pytest.raises(ImproperlyConfigured, match="FLEETSITE_TEST_BOOL"):
+        env.env_bool("FLEETSITE_TEST_BOOL")
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("TRUE", True), ("yes", True), ("off", False), ("0", False)])
+def test_env_bool_reads_common_spellings(monkeypatch: pytest.MonkeyPatch, raw: str, value: bool) -> None:
+    monkeypatch.setenv("FLEETSITE_TEST_BOOL", raw)
+    assert env.env_bool("FLEETSITE_TEST_BOOL", default=not value) is value
+
+
+def test_env_choice_rejects_a_value_outside_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEETSITE_TEST_CHOICE", "serial")
+    with pytest.raises(ImproperlyConfigured, match="provided, uuid"):
+        env.env_choice("FLEETSITE_TEST_CHOICE", "provided", ("provided", "uuid"))
+
+
+def test_env_choice_accepts_a_listed_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEETSITE_TEST_CHOICE", "uuid")
+    assert env.env_choice("FLEETSITE_TEST_CHOICE", "provided", ("provided", "uuid")) == "uuid"
+
+
+def test_env_str_reads_a_secret_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    secret_file = tmp_path / "secret"  # type: ignore[operator]
+    secret_file.write_text("s3cret\n")
+    monkeypatch.setenv("FLEETSITE_TEST_STR_FILE", str(secret_file))
+    assert env.env_str("FLEETSITE_TEST_STR") == "s3cret"
+
+
+def test_env_str_with_an_unreadable_file_is_improperly_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEETSITE_TEST_STR_FILE", "/nonexistent/fleetsite/secret")
+    with pytest.raises(ImproperlyConfigured, match="FLEETSITE_TEST_STR_FILE"):
+        env.env_str("FLEETSITE_TEST_STR")
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+
+def test_random_key_is_base64_of_the_requested_number_of_bytes() -> None:
+    key = tokens.random_key(24)
+    assert len(key) == 32
+    assert len(base64.b64decode(key, validate=True)) == 24
+
+
+def test_random_key_differs_on_each_call() -> None:
+    keys = {tokens.random_key(24) for _ in range(20)}
+    assert len(keys) == 20
+
+
+def test_digest_is_stable_and_does_not_contain_the_key() -> None:
+    key = tokens.random_key(24)
+    assert tokens.digest(key) == tokens.digest(key)
+    assert key not in tokens.digest(key)
+    assert tokens.digest(key) != tokens.digest(tokens.random_key(24))
