@@ -87,15 +87,17 @@ def add_block(body: dict[str, Any]) -> None:
         except (binascii.Error, ValueError) as exc:
             raise AgentError("Bad request: data is not base64") from exc
         problem = _block_problem(carve, block_id, data)
-        if problem:
-            Carve.objects.filter(pk=carve.pk).update(error=problem)
-            raise AgentError(f"Bad request: {problem}")
-        try:
-            with transaction.atomic():
-                CarveBlock.objects.create(carve=carve, block_id=block_id, data=data)
-        except IntegrityError as exc:
-            raise AgentError(f"Bad request: block {block_id} already received") from exc
-        Carve.objects.filter(pk=carve.pk).update(max_block=block_id)
+        if not problem:
+            try:
+                with transaction.atomic():
+                    CarveBlock.objects.create(carve=carve, block_id=block_id, data=data)
+            except IntegrityError as exc:
+                raise AgentError(f"Bad request: block {block_id} already received") from exc
+            Carve.objects.filter(pk=carve.pk).update(max_block=block_id)
+            return
+    # Recorded outside the block's transaction, which the error would roll back.
+    Carve.objects.filter(pk=carve.pk).update(error=problem)
+    raise AgentError(f"Bad request: {problem}")
 
 
 def _block_problem(carve: Carve, block_id: int, data: bytes) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fleetsite.lib.selfsigned import ensure_certificate
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 class Command(BaseCommand):
@@ -39,6 +45,10 @@ class Command(BaseCommand):
             ssl = self._tls_files(options)
         if workers > 1:
             self._prepare_multiprocess_metrics()
+        # uvicorn shuts down gracefully, then re-raises the signal it caught; reaching this handler
+        # means the shutdown finished, so the process exits 0 as service managers expect.
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, _exit_cleanly)
         scheme = "https" if ssl else "http"
         self.stdout.write(f"Fleetsite serving on {scheme}://{options['host']}:{options['port']} ({workers} worker(s))")
         uvicorn.run(
