@@ -16,6 +16,7 @@ from accounts.choices import Role
 from accounts.models import Team, TeamMembership, User
 from accounts.tokens import issue_session
 from enrollment import secrets as enroll_secrets
+from fleetsite.lib import memo
 from hosts import seen
 
 pytest_plugins = ["enrollment.tests.fixtures"]
@@ -29,7 +30,9 @@ def _isolated_cache_prefix() -> Iterator[None]:
     from django.conf import settings
 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    caches = {name: {**config, "KEY_PREFIX": f"test-{worker}-{os.getpid()}"} for name, config in settings.CACHES.items()}
+    caches = {
+        name: {**config, "KEY_PREFIX": f"test-{worker}-{os.getpid()}"} for name, config in settings.CACHES.items()
+    }
     with override_settings(CACHES=caches):
         yield
 
@@ -41,9 +44,11 @@ def _test_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.FLEETSITE_SEEN_FLUSH_INTERVAL = 0
     settings.FLEETSITE_LOGIN_FAILURE_DELAY = 0
     cache.clear()
+    memo.clear_local()
     seen.buffer.discard()
     yield
     seen.buffer.discard()
+    memo.clear_local()
     cache.clear()
 
 
@@ -97,7 +102,9 @@ class APIClient:
     def _call(self, method: str, path: str, body: Any = None, **extra: Any) -> Any:
         data = orjson.dumps(body) if body is not None else b""
         kwargs = {"content_type": "application/json"} if method != "get" else {}
-        return getattr(self.client, method)(path, data=data if method != "get" else body, headers=self.headers, **kwargs, **extra)
+        return getattr(self.client, method)(
+            path, data=data if method != "get" else body, headers=self.headers, **kwargs, **extra
+        )
 
     def get(self, path: str, params: dict | None = None) -> Any:
         return self.client.get(path, params or {}, headers=self.headers)
@@ -143,7 +150,13 @@ class AgentClient:
         self.client = Client()
 
     def post(
-        self, path: str, body: Any, gzip: bool = False, raw: bytes | None = None, environ: dict | None = None, **headers: str
+        self,
+        path: str,
+        body: Any,
+        gzip: bool = False,
+        raw: bytes | None = None,
+        environ: dict | None = None,
+        **headers: str,
     ) -> Any:
         """POST `body` as JSON (or `raw` bytes); `environ` sets WSGI keys such as REMOTE_ADDR."""
         data = raw if raw is not None else orjson.dumps(body)

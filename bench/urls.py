@@ -3,7 +3,8 @@
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from fleetsite.urls import handler404, handler500, urlpatterns as fleetsite_urlpatterns  # noqa: F401
+from fleetsite.urls import handler404, handler500  # noqa: F401
+from fleetsite.urls import urlpatterns as fleetsite_urlpatterns
 
 
 def empty(request: HttpRequest) -> JsonResponse:

@@ -72,8 +72,8 @@ class LiveServer:
             FLEETSITE_DATA_DIR=str(self.data_dir),
             DATABASE_URL=self.database_url or f"sqlite:///{self.data_dir / 'server.sqlite3'}",
             FLEETSITE_SEEN_FLUSH_INTERVAL="0.5",
-            **self.extra_env,
         )
+        env.update(self.extra_env)
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         return env
@@ -81,7 +81,12 @@ class LiveServer:
     def manage(self, *args: str) -> str:
         """Run a management command against the server's database; returns its stdout."""
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=self.env(), capture_output=True, text=True, check=False
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import copy
 
-from django.core.cache import cache
 from django.db import models
 
 from fleetsite.constants import DEFAULT_AGENT_OPTIONS, DEFAULT_FEATURES
+from fleetsite.lib import memo
 
 _CACHE_KEY = "fleet-config:v1"
 
@@ -38,13 +38,9 @@ class FleetConfig(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
-        cache.delete(_CACHE_KEY)
+        memo.forget(_CACHE_KEY)
 
     @classmethod
     def load(cls) -> FleetConfig:
-        """The configuration row, cached: agents read it on every config check-in."""
-        config = cache.get(_CACHE_KEY)
-        if config is None:
-            config, _ = cls.objects.get_or_create(pk=1)
-            cache.set(_CACHE_KEY, config, 60)
-        return config
+        """The configuration row, cached: agents read it on every check-in."""
+        return memo.cached(_CACHE_KEY, lambda: cls.objects.get_or_create(pk=1)[0])

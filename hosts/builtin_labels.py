@@ -12,6 +12,11 @@ BUILTIN_LABELS = (
         "SELECT 1 FROM os_version WHERE platform = 'centos' OR name LIKE '%CentOS%';",
         "centos",
     ),
-    ("Red Hat Linux", "All Red Hat Enterprise Linux hosts", "SELECT 1 FROM os_version WHERE name LIKE '%Red Hat%';", "rhel"),
+    (
+        "Red Hat Linux",
+        "All Red Hat Enterprise Linux hosts",
+        "SELECT 1 FROM os_version WHERE name LIKE '%Red Hat%';",
+        "rhel",
+    ),
     ("chrome", "All Chrome hosts", "SELECT 1 FROM os_version WHERE platform = 'chrome';", "chrome"),
 )

@@ -203,7 +203,12 @@ DETAIL_QUERIES: tuple[DetailQuery, ...] = (
         feature="enable_software_inventory",
     ),
     DetailQuery(
-        "software_macos", _SOFTWARE_MACOS, DARWIN, ingester="software", side_table=True, feature="enable_software_inventory"
+        "software_macos",
+        _SOFTWARE_MACOS,
+        DARWIN,
+        ingester="software",
+        side_table=True,
+        feature="enable_software_inventory",
     ),
     DetailQuery(
         "software_windows",
@@ -225,4 +230,3 @@ def queries_for(platform: str, features: dict) -> list[DetailQuery]:
         for query in DETAIL_QUERIES
         if query.runs_on(platform) and (not query.feature or features.get(query.feature, True))
     ]
-

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from hosts import detail_queries, labels
 from hosts.constants import DETAIL_QUERY_PREFIX, LABEL_QUERY_PREFIX
-from hosts.ingest import INGESTERS, HostUpdate, save_host_update
+from hosts.ingest import INGESTERS, HostUpdate
 from hosts.models import Host
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,9 @@ def jitter(host_id: int, interval_seconds: int) -> timedelta:
 
 
 def _due(host: Host, last: datetime, interval_seconds: int, now: datetime) -> bool:
-    return host.refetch_requested or last < now - timedelta(seconds=interval_seconds) - jitter(host.pk, interval_seconds)
+    return host.refetch_requested or last < now - timedelta(seconds=interval_seconds) - jitter(
+        host.pk, interval_seconds
+    )
 
 
 @dataclass
@@ -75,13 +77,11 @@ class WriteResults:
     stats: dict[str, Any]
 
 
-def apply_host_results(host: Host, results: WriteResults, now: datetime, client_ip: str) -> None:
-    """Ingest detail and label answers and clear the refetch flag, in the caller's transaction."""
+def collect_host_results(host: Host, results: WriteResults, now: datetime, client_ip: str) -> HostUpdate:
+    """Turn detail and label answers into one HostUpdate, without writing anything yet."""
     update = HostUpdate()
     context = {"client_ip": client_ip, "now": now}
     got_details = False
-    member_of: set[int] = set()
-    not_member_of: set[int] = set()
     got_labels = False
     for query in detail_queries.DETAIL_QUERIES:  # fixed order: os_version before os_version_windows
         name = DETAIL_QUERY_PREFIX + query.name
@@ -99,14 +99,13 @@ def apply_host_results(host: Host, results: WriteResults, now: datetime, client_
             label_id = name[len(LABEL_QUERY_PREFIX) :]
             if not label_id.isdigit() or name in results.failed:
                 continue
-            (member_of if results.rows[name] else not_member_of).add(int(label_id))
+            (update.member_of if results.rows[name] else update.not_member_of).add(int(label_id))
         elif name.startswith(DETAIL_QUERY_PREFIX) and name[len(DETAIL_QUERY_PREFIX) :] not in detail_queries.BY_NAME:
             logger.info("unknown detail query %s from host %s", name, host.pk)
     if got_details:
         update.set(detail_updated_at=now)
     if got_labels:
         update.set(label_updated_at=now)
-        labels.record_results(host, member_of, not_member_of)
     if host.refetch_requested:
         update.set(refetch_requested=False)
-    save_host_update(host, update)
+    return update

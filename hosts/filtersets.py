@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
@@ -14,7 +15,7 @@ ORDER_KEYS = {
     "id": "id",
     "hostname": "hostname",
     "computer_name": "computer_name",
-    "display_name": "hostname",
+    "display_name": "display_name_sort",
     "seen_time": "seen_time",
     "created_at": "created_at",
     "updated_at": "updated_at",
@@ -80,5 +81,8 @@ class HostFilterSet(filters.FilterSet):
         data = self.form.cleaned_data if self.is_bound and self.form.is_valid() else {}
         key = data.get("order_key") or "id"
         column = ORDER_KEYS[key]
+        if column == "display_name_sort":
+            # Host.display_name: the computer name when the agent reported one, else the hostname.
+            queryset = queryset.annotate(display_name_sort=Coalesce(NullIf("computer_name", Value("")), "hostname"))
         prefix = "-" if data.get("order_direction") == "desc" else ""
         return queryset.order_by(f"{prefix}{column}", f"{prefix}id")

@@ -34,6 +34,11 @@ class HostUpdate:
     fields: dict[str, Any] = field(default_factory=dict)
     users: list[Row] | None = None
     software: list[Row] | None = None
+    # Software rows matched to catalogue ids by `prepare_shared_rows`, before the host transaction.
+    software_ids: dict[int, Row] | None = None
+    # Label ids the host is now in / not in; labels whose query failed are in neither.
+    member_of: set[int] = field(default_factory=set)
+    not_member_of: set[int] = field(default_factory=set)
 
     def set(self, **values: Any) -> None:
         self.fields.update(values)
@@ -238,7 +243,13 @@ def save_host_update(host: Host, update: HostUpdate) -> None:
     if update.users is not None:
         _replace_users(host, update.users)
     if update.software is not None:
-        _replace_software(host, update.software)
+        if update.software_ids is None:
+            prepare_shared_rows(update)
+        _link_software(host, update.software_ids or {})
+    if update.member_of or update.not_member_of:
+        from hosts.labels import record_results  # labels import this module
+
+        record_results(host, update.member_of, update.not_member_of)
 
 
 def _replace_users(host: Host, rows: list[Row]) -> None:
@@ -282,22 +293,36 @@ def _opened_at(value: Any) -> datetime | None:
         return None
 
 
-def _replace_software(host: Host, rows: list[Row]) -> None:
-    """Match rows to the shared catalogue (creating what is new), then sync the host's links."""
+def prepare_shared_rows(update: HostUpdate) -> None:
+    """Create the fleet-wide software rows a check-in mentions, outside the host's transaction.
+
+    Many hosts report the same packages at once; inserting the shared rows in their own short
+    statements, in one global order, keeps concurrent check-ins from deadlocking on them.
+    Creating a catalogue row that no host ends up linking is harmless.
+    """
+    if update.software is None:
+        return
     wanted: dict[str, tuple[dict[str, str], Row]] = {}
-    for row in rows:
-        values = {key: _text(row, key)[: 64 if key in ("source", "extension_for", "release") else 255] for key in _SOFTWARE_KEYS}
+    for row in update.software:
+        values = {
+            key: _text(row, key)[: 64 if key in ("source", "extension_for", "release") else 255]
+            for key in _SOFTWARE_KEYS
+        }
         values["arch"] = values["arch"][:32]
         wanted.setdefault(software_checksum(values), (values, row))
     ids = dict(Software.objects.filter(checksum__in=list(wanted)).values_list("checksum", "id"))
-    missing = [checksum for checksum in wanted if checksum not in ids]
+    missing = sorted(checksum for checksum in wanted if checksum not in ids)
     if missing:
         Software.objects.bulk_create(
             [Software(checksum=checksum, **wanted[checksum][0]) for checksum in missing], ignore_conflicts=True
         )
         ids.update(Software.objects.filter(checksum__in=missing).values_list("checksum", "id"))
+    update.software_ids = {ids[checksum]: wanted[checksum][1] for checksum in wanted if checksum in ids}
+
+
+def _link_software(host: Host, target: dict[int, Row]) -> None:
+    """Make the host's software links exactly `target` (catalogue id -> reported row)."""
     current = set(HostSoftware.objects.filter(host=host).values_list("software_id", flat=True))
-    target = {ids[checksum]: wanted[checksum][1] for checksum in wanted if checksum in ids}
     removed = current - target.keys()
     if removed:
         HostSoftware.objects.filter(host=host, software_id__in=removed).delete()
@@ -308,7 +333,7 @@ def _replace_software(host: Host, rows: list[Row]) -> None:
             last_opened_at=_opened_at(row.get("last_opened_at")),
             installed_path=_text(row, "installed_path")[:1024],
         )
-        for software_id, row in target.items()
+        for software_id, row in sorted(target.items())
         if software_id not in current
     ]
     HostSoftware.objects.bulk_create(added, ignore_conflicts=True)

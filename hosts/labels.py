@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from fleetsite.lib import memo
 from hosts.choices import LabelMembershipType
 from hosts.constants import ALL_HOSTS_LABEL
 from hosts.models import Host, Label, LabelMembership
 
 _CACHE_KEY = "labels:dynamic:v1"
-# Other processes see label edits within this time even on a per-process cache.
-_CACHE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -30,21 +28,20 @@ class LabelQuery:
 
 def dynamic_labels() -> list[LabelQuery]:
     """Every dynamic label with a query, cached so check-ins do not read the label table."""
-    labels = cache.get(_CACHE_KEY)
-    if labels is None:
-        labels = [
+    return memo.cached(
+        _CACHE_KEY,
+        lambda: [
             LabelQuery(id=row[0], platform=row[1], query=row[2])
             for row in Label.objects.filter(label_membership_type=LabelMembershipType.DYNAMIC)
             .exclude(query="")
             .values_list("id", "platform", "query")
-        ]
-        cache.set(_CACHE_KEY, labels, _CACHE_SECONDS)
-    return labels
+        ],
+    )
 
 
 @receiver([post_save, post_delete], sender=Label)
 def _forget_labels(**_: object) -> None:
-    cache.delete(_CACHE_KEY)
+    memo.forget(_CACHE_KEY)
 
 
 def record_results(host: Host, member_of: set[int], not_member_of: set[int]) -> None:

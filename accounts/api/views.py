@@ -125,10 +125,10 @@ class TeamListView(FleetAPIView):
             .prefetch_related("secrets")
         )
         visible = [team_json(team, team.n_hosts, team.n_users) for team in teams]
-        if not permissions.is_global(request.user):
-            for team, data in zip(teams, visible, strict=True):
-                if not permissions.can_manage_team_secrets(request.user, team.pk):
-                    data["secrets"] = []
+        # Observers, global ones included, never see secrets: a secret enrolls hosts.
+        for team, data in zip(teams, visible, strict=True):
+            if not permissions.can_manage_team_secrets(request.user, team.pk):
+                data["secrets"] = []
         return Response({"teams": visible, "fleets": visible})
 
     def post(self, request: Request) -> Response:

@@ -6,46 +6,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('hosts', '0001_initial'),
+        ("hosts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Carve',
+            name="Carve",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('session_id', models.CharField(max_length=36, unique=True)),
-                ('request_id', models.CharField(max_length=255)),
-                ('carve_id', models.CharField(max_length=255)),
-                ('block_count', models.BigIntegerField()),
-                ('block_size', models.BigIntegerField()),
-                ('carve_size', models.BigIntegerField()),
-                ('max_block', models.BigIntegerField(default=-1)),
-                ('error', models.TextField(blank=True, null=True)),
-                ('expired', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('host', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='carves', to='hosts.host')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=255)),
+                ("session_id", models.CharField(max_length=36, unique=True)),
+                ("request_id", models.CharField(max_length=255)),
+                ("carve_id", models.CharField(max_length=255)),
+                ("block_count", models.BigIntegerField()),
+                ("block_size", models.BigIntegerField()),
+                ("carve_size", models.BigIntegerField()),
+                ("max_block", models.BigIntegerField(default=-1)),
+                ("error", models.TextField(blank=True, null=True)),
+                ("expired", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "host",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="carves", to="hosts.host"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='CarveBlock',
+            name="CarveBlock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('block_id', models.BigIntegerField()),
-                ('data', models.BinaryField()),
-                ('carve', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='blocks', to='carves.carve')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("block_id", models.BigIntegerField()),
+                ("data", models.BinaryField()),
+                (
+                    "carve",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="blocks", to="carves.carve"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['block_id'],
-                'constraints': [models.UniqueConstraint(fields=('carve', 'block_id'), name='unique_carve_block')],
+                "ordering": ["block_id"],
+                "constraints": [models.UniqueConstraint(fields=("carve", "block_id"), name="unique_carve_block")],
             },
         ),
     ]

@@ -43,7 +43,10 @@ def test_a_carve_uploads_in_order_and_downloads_whole(agent, ubuntu_host, api):
     ("overrides", "reason"),
     [
         ({"carve_size": 0}, "carve_size must be greater than 0"),
-        ({"block_size": 300 * 1024 * 1024, "carve_size": 300 * 1024 * 1024, "block_count": 1}, "block_size exceeds max"),
+        (
+            {"block_size": 300 * 1024 * 1024, "carve_size": 300 * 1024 * 1024, "block_count": 1},
+            "block_size exceeds max",
+        ),
         ({"carve_size": 9 * 1024**3, "block_size": 8 * 1024 * 1024, "block_count": 1152}, "carve_size exceeds max"),
         ({"block_count": 3}, "carve_size does not match block_size and block_count"),
         ({"block_count": "2"}, "block_count must be an integer"),

@@ -26,6 +26,7 @@ from enrollment.agent.base import (
 from fleetsite import agent_options
 from fleetsite.lib.tokens import digest
 from fleetsite.metrics import record_checkin
+from hosts.lookup import host_by_key
 from hosts.models import Host
 
 # Server capabilities announced to fleetd; it adapts its behaviour to them.
@@ -48,7 +49,7 @@ def authenticate_orbit(body: dict[str, Any]) -> Host:
     key = body.get("orbit_node_key")
     if not isinstance(key, str) or not key:
         raise AuthRequired()
-    host = next(iter(Host.objects.select_related("team").filter(orbit_node_key_digest=digest(key))[:1]), None)
+    host = host_by_key("orbit_node_key_digest", digest(key))
     if host is None:
         raise AuthRequired()
     return host
@@ -77,7 +78,7 @@ class OrbitEnrollView(OrbitView):
 
 def orbit_config(host: Host) -> dict[str, Any]:
     """§2.2: OrbitConfig; `notifications` is always present, the rest only when configured."""
-    options = agent_options.effective(host.team)
+    options = agent_options.effective(host.team_id)
     config: dict[str, Any] = {"notifications": {}}
     timeout = options.get("script_execution_timeout")
     if timeout:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -14,12 +13,15 @@ from enrollment import enroll as enrollment
 from enrollment import secrets
 from enrollment.agent.base import AgentError, AgentView, OsqueryErrorMixin, json_response, require_str
 from fleetsite import agent_options
+from fleetsite.lib.db import atomic_with_retry
 from fleetsite.lib.tokens import digest
 from fleetsite.metrics import record_checkin
 from fleetsite.models import FleetConfig
 from hosts import seen
 from hosts.constants import ACCELERATE_SECONDS
-from hosts.distributed import WriteResults, apply_host_results, host_queries
+from hosts.distributed import WriteResults, collect_host_results, host_queries
+from hosts.ingest import prepare_shared_rows, save_host_update
+from hosts.lookup import host_by_key
 from hosts.models import Host, online_window
 from queries import destinations
 
@@ -37,7 +39,7 @@ def authenticate_node(body: dict[str, Any]) -> Host:
     node_key = body.get("node_key")
     if not isinstance(node_key, str) or not node_key:
         raise AgentError("authentication error: missing node key", status=401, node_invalid=True)
-    host = next(iter(Host.objects.select_related("team").filter(node_key_digest=digest(node_key))[:1]), None)
+    host = host_by_key("node_key_digest", digest(node_key))
     if host is None:
         raise AgentError(f"authentication error: invalid node key: {node_key[:64]}", status=401, node_invalid=True)
     now = timezone.now()
@@ -70,7 +72,7 @@ class ConfigView(OsqueryView):
 
     def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
         host = authenticate_node(body)
-        options = agent_options.effective(host.team)
+        options = agent_options.effective(host.team_id)
         config = agent_options.osquery_config_for(options, host.platform)
         _remember_served_intervals(host, config.get("options") or {})
         record_checkin(self.endpoint)
@@ -97,7 +99,9 @@ def _remember_served_intervals(host: Host, options: dict[str, Any]) -> None:
     changed = {name: value for name, value in served.items() if value is not None and getattr(host, name) != value}
     if changed:
         merged = {name: changed.get(name, getattr(host, name)) for name in served}
-        changed["online_until"] = host.seen_time + online_window(merged["distributed_interval"], merged["config_tls_refresh"])
+        changed["online_until"] = host.seen_time + online_window(
+            merged["distributed_interval"], merged["config_tls_refresh"]
+        )
         Host.objects.filter(pk=host.pk).update(**changed)
         seen.buffer.mark(host.pk, host.seen_time, changed["online_until"])
 
@@ -106,7 +110,7 @@ class LogView(OsqueryView):
     endpoint = "log"
 
     def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
-        host = authenticate_node(body)
+        authenticate_node(body)
         log_type = body.get("log_type")
         if log_type not in ("result", "status"):
             raise AgentError(f"unknown log type: {log_type}")
@@ -167,9 +171,9 @@ class DistributedWriteView(OsqueryView):
     def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
         host = authenticate_node(body)
         results = parse_write(body)
-        now = timezone.now()
-        with transaction.atomic():
-            apply_host_results(host, results, now, getattr(request, "client_ip", ""))
+        update = collect_host_results(host, results, timezone.now(), getattr(request, "client_ip", ""))
+        prepare_shared_rows(update)
+        atomic_with_retry(lambda: save_host_update(host, update))
         record_checkin(self.endpoint)
         return json_response({})
 

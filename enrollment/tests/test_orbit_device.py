@@ -14,7 +14,10 @@ from hosts.models import Host
 ORBIT_ENROLL = "/api/fleet/orbit/enroll"
 ORBIT_CONFIG = "/api/fleet/orbit/config"
 DEVICE_TOKEN = "/api/fleet/orbit/device_token"
-AUTH_REQUIRED = {"message": "Authentication required", "errors": [{"name": "base", "reason": "Authentication required"}]}
+AUTH_REQUIRED = {
+    "message": "Authentication required",
+    "errors": [{"name": "base", "reason": "Authentication required"}],
+}
 
 
 @pytest.fixture

@@ -177,7 +177,11 @@ def test_label_results_set_membership(agent, ubuntu_host):
                 f"fleet_label_query_{macos.pk}": "",
                 f"fleet_label_query_{linux.pk}": [],
             },
-            statuses={f"fleet_label_query_{ubuntu.pk}": 0, f"fleet_label_query_{macos.pk}": "0", f"fleet_label_query_{linux.pk}": 1},
+            statuses={
+                f"fleet_label_query_{ubuntu.pk}": 0,
+                f"fleet_label_query_{macos.pk}": "0",
+                f"fleet_label_query_{linux.pk}": 1,
+            },
         ),
     )
     names = set(LabelMembership.objects.filter(host=ubuntu_host.host).values_list("label__name", flat=True))
@@ -188,7 +192,9 @@ def test_label_results_set_membership(agent, ubuntu_host):
 
 
 def test_new_dynamic_label_is_sent_on_the_next_label_refresh(agent, ubuntu_host, api):
-    created = api.post("/api/latest/fleet/labels", {"name": "Has curl", "query": "SELECT 1 FROM deb_packages WHERE name='curl';"})
+    created = api.post(
+        "/api/latest/fleet/labels", {"name": "Has curl", "query": "SELECT 1 FROM deb_packages WHERE name='curl';"}
+    )
     label_id = created.json()["label"]["id"]
     assert f"fleet_label_query_{label_id}" in agent.json(READ, ubuntu_host.body())["queries"]
 
@@ -204,7 +210,11 @@ def test_new_dynamic_label_is_sent_on_the_next_label_refresh(agent, ubuntu_host,
     ],
 )
 def test_malformed_writes_are_400_and_write_nothing(agent, ubuntu_host, body, reason):
-    body = {**body, "queries": {**(body.get("queries") or {}), "fleet_detail_query_system_info": [{"hostname": "x"}]}} if isinstance(body.get("queries"), dict) else body
+    body = (
+        {**body, "queries": {**(body.get("queries") or {}), "fleet_detail_query_system_info": [{"hostname": "x"}]}}
+        if isinstance(body.get("queries"), dict)
+        else body
+    )
     response = agent.json(WRITE, ubuntu_host.body(**body), expect=400)
     assert reason in response["error"]
     assert ubuntu_host.refresh().hostname == "web-01.example.com"
@@ -226,7 +236,10 @@ def test_unknown_detail_query_is_ignored(agent, ubuntu_host):
 def _make_fleet(count: int, labels: int) -> None:
     now = timezone.now()
     Host.objects.bulk_create(
-        [Host(osquery_host_id=f"bulk-{i}", hostname=f"bulk-{i}", platform="ubuntu", seen_time=now) for i in range(count)]
+        [
+            Host(osquery_host_id=f"bulk-{i}", hostname=f"bulk-{i}", platform="ubuntu", seen_time=now)
+            for i in range(count)
+        ]
     )
     Label.objects.bulk_create([Label(name=f"label-{i}", query=f"SELECT {i};") for i in range(labels)])
 
@@ -244,7 +257,9 @@ def test_idle_distributed_read_costs_one_query_whatever_the_fleet_size(
 
 
 @pytest.mark.parametrize(("hosts", "labels"), [(1, 0), (300, 40)])
-def test_config_check_in_costs_constant_queries(agent, enroll_host, team_secret, django_assert_max_num_queries, hosts, labels):
+def test_config_check_in_costs_constant_queries(
+    agent, enroll_host, team_secret, django_assert_max_num_queries, hosts, labels
+):
     _make_fleet(hosts, labels)
     enrolled = enroll_host(secret=team_secret)
     agent.json(CONFIG, enrolled.body())
@@ -258,7 +273,9 @@ def test_label_refresh_read_costs_constant_queries(agent, ubuntu_host, django_as
     agent.json(READ, ubuntu_host.body())  # warms the label cache
     with django_assert_max_num_queries(1):
         body = agent.json(READ, ubuntu_host.body())
-    assert sum(name.startswith("fleet_label_query_") for name in body["queries"]) == 3 + labels  # All Hosts, All Linux, Ubuntu Linux + ours
+    assert (
+        sum(name.startswith("fleet_label_query_") for name in body["queries"]) == 3 + labels
+    )  # All Hosts, All Linux, Ubuntu Linux + ours
 
 
 @pytest.mark.parametrize("software_rows", [3, 60])
@@ -285,7 +302,9 @@ def test_check_ins_batch_the_seen_time(agent, ubuntu_host):
 # --- log ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "file"), [("log_result", "osqueryd.results.log"), ("log_status", "osqueryd.status.log")])
+@pytest.mark.parametrize(
+    ("name", "file"), [("log_result", "osqueryd.results.log"), ("log_status", "osqueryd.status.log")]
+)
 def test_logs_are_appended_as_json_lines(agent, ubuntu_host, settings, name, file):
     body = payload(name)
     assert agent.json(LOG, ubuntu_host.body(**body), gzip=True) == {}

@@ -90,7 +90,13 @@ def host_detail(host: Host, now: datetime, include_software: bool = True) -> dic
     data["packs"] = []
     data["policies"] = []
     data["users"] = [
-        {"uid": user.uid, "username": user.username, "type": user.type, "groupname": user.groupname, "shell": user.shell}
+        {
+            "uid": user.uid,
+            "username": user.username,
+            "type": user.type,
+            "groupname": user.groupname,
+            "shell": user.shell,
+        }
         for user in host.users.order_by("uid", "username")
     ]
     if include_software:
@@ -109,7 +115,9 @@ def host_detail(host: Host, now: datetime, include_software: bool = True) -> dic
                 "last_opened_at": rfc3339(install.last_opened_at),
                 "vulnerabilities": [],
             }
-            for install in host.software_installs.select_related("software").order_by("software__name", "software__version")
+            for install in host.software_installs.select_related("software").order_by(
+                "software__name", "software__version"
+            )
         ]
     data["batteries"] = []
     data["end_users"] = []

@@ -71,7 +71,9 @@ class Command(BaseCommand):
             raise CommandError("--cert and --key go together")
         if not cert:
             cert_path, key_path = ensure_certificate(Path(settings.DATA_DIR) / "tls", [options["host"]])
-            self.stdout.write(f"Using the self-signed certificate {cert_path} (give it to agents as --tls_server_certs)")
+            self.stdout.write(
+                f"Using the self-signed certificate {cert_path} (give it to agents as --tls_server_certs)"
+            )
             return {"ssl_certfile": str(cert_path), "ssl_keyfile": str(key_path)}
         for path in (cert, key):
             if not Path(path).is_file():
