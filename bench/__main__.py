@@ -116,7 +116,8 @@ def main() -> None:
             rows = asyncio.run(checkin_phases(server, pid, secret, args.hosts, args.rounds))
             print_table(baseline, serve_empty, rows)
             capacity = hosts_per_core(rows)
-            print(f"\nhosts per core at default intervals (0.6 x 1000 / sum(rate x CPU-ms)): {capacity:,.0f}  (target >= 3,000)")
+            print(f"\nhosts per core at default intervals (0.6 x 1000 / sum(rate x CPU-ms)): {capacity:,.0f}", end="")
+            print("  (target >= 3,000)")
             if args.soak_hosts:
                 asyncio.run(soak(server, pid, secret, args.soak_hosts, args.soak_seconds))
         except Exception:
