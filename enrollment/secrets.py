@@ -42,15 +42,20 @@ def validate(secrets: list[str]) -> None:
         raise SecretError("the same enroll secret is listed twice")
 
 
+def validate_for_scope(team: Team | None, secrets: list[str]) -> None:
+    """Everything `replace` would refuse, including secrets another scope already uses (for dry runs)."""
+    validate(secrets)
+    digests = [digest(value) for value in secrets]
+    if EnrollSecret.objects.filter(secret_digest__in=digests).exclude(team=team).exists():
+        raise SecretError("enroll secret is already in use by another team or globally")
+
+
 @transaction.atomic
 def replace(team: Team | None, secrets: Iterable[str]) -> list[EnrollSecret]:
     """Make `secrets` the whole set of the scope (Fleet's PATCH/POST semantics), keeping created_at."""
     wanted = list(secrets)
-    validate(wanted)
+    validate_for_scope(team, wanted)
     digests = {digest(value): value for value in wanted}
-    clash = EnrollSecret.objects.filter(secret_digest__in=digests).exclude(team=team).first()
-    if clash is not None:
-        raise SecretError("enroll secret is already in use by another team or globally")
     scope = EnrollSecret.objects.filter(team=team)
     scope.exclude(secret_digest__in=digests).delete()
     existing = set(scope.values_list("secret_digest", flat=True))

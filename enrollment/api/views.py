@@ -13,7 +13,6 @@ from enrollment import secrets
 from enrollment.models import EnrollSecret
 from fleetsite.api.errors import FleetAPIError, validation_failed
 from fleetsite.api.views import FleetAPIView
-from fleetsite.lib.tokens import digest
 from hosts.api.serializers import rfc3339
 
 
@@ -46,11 +45,7 @@ def _replace(team: Team | None, values: list[str], dry_run: bool = False) -> lis
     """Replace a scope's secrets, answering Fleet's 422 for a set it would refuse."""
     try:
         if dry_run:
-            secrets.validate(values)
-            # A dry run must refuse what the real run would: secrets are unique across scopes.
-            digests = [digest(value) for value in values]
-            if EnrollSecret.objects.filter(secret_digest__in=digests).exclude(team=team).exists():
-                raise secrets.SecretError("enroll secret is already in use by another team or globally")
+            secrets.validate_for_scope(team, values)
             return []
         return secrets.replace(team, values)
     except secrets.SecretError as exc:
