@@ -28,9 +28,7 @@ BAD_BODIES = {
 
 
 def _snapshot() -> tuple[int, ...]:
-    return tuple(
-        model.objects.count() for model in (Host, HostUser, HostSoftware, LabelMembership, Carve, CarveBlock)
-    )
+    return tuple(model.objects.count() for model in (Host, HostUser, HostSoftware, LabelMembership, Carve, CarveBlock))
 
 
 def _assert_shape(path: str, body: dict) -> None:
