@@ -218,6 +218,19 @@ FLEETSITE_METRICS_USERNAME = env_str("FLEETSITE_METRICS_USERNAME")
 FLEETSITE_METRICS_PASSWORD = env_str("FLEETSITE_METRICS_PASSWORD")
 FLEETSITE_SERVER_URL = env_str("FLEETSITE_SERVER_URL")
 
+# --- Packaging: fleetd installers, the TUF repository, the packager service ------------------
+# The TUF repository (metadata, targets, keys) that `manage.py updates` manages and /tuf/ serves.
+FLEETSITE_TUF_DIR = Path(env_str("FLEETSITE_TUF_DIR") or DATA_DIR / "tuf")
+FLEETSITE_TUF_URL_PATH = env_str("FLEETSITE_TUF_URL_PATH", "/tuf/")
+# Passphrase that encrypts the TUF signing keys at rest (unset: keys are stored 0600 unencrypted).
+FLEETSITE_TUF_KEY_PASSPHRASE = env_str("FLEETSITE_TUF_KEY_PASSPHRASE")
+# Built installers; meant for an encrypted volume. Files are 0600 and securely deleted on expiry.
+PACKAGER_DIR = Path(env_str("PACKAGER_DIR") or DATA_DIR / "packages")
+PACKAGER_TARGET_CACHE = Path(env_str("PACKAGER_TARGET_CACHE") or DATA_DIR / "target-cache")
+PACKAGER_EXPIRY_SECONDS = env_int("PACKAGER_EXPIRY_SECONDS", 30 * 60, minimum=60)
+# "all" mounts everything; "packager" mounts only the packager endpoints (its own service).
+FLEETSITE_MODE = env_choice("FLEETSITE_MODE", "all", ("all", "packager"))
+
 # The REST API is small JSON; agents get their own, larger cap (FLEETSITE_AGENT_MAX_BODY).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FLEETSITE_MAX_BODY", 2 * 1024 * 1024, minimum=1024)
 

@@ -1,5 +1,6 @@
 """Routes: agent endpoints, the REST API under every version, health, metrics, docs, admin."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
@@ -26,6 +27,18 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
 ]
+
+if settings.FLEETSITE_MODE == "packager":
+    # The packager service on its own (seed 003, option B): health and the packager API only.
+    from packaging.urls import packager_patterns
+
+    urlpatterns = [
+        path("healthz", health.healthz, name="healthz"),
+        path("version", health.version, name="version"),
+        *packager_patterns,
+    ]
+else:
+    urlpatterns.insert(-1, path("", include("packaging.urls")))
 
 handler404 = "fleetsite.api.errors.handler404"
 handler500 = "fleetsite.api.errors.handler500"
