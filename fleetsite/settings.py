@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "hosts",
     "enrollment",
     "carves",
+    "activities",
     "queries",
     "packaging",
 ]
