@@ -2,8 +2,8 @@
 
 Prints CPU-ms per request for each agent endpoint, the ratio to the gunicorn empty view
 measured in the same run, and the hosts one core can carry at default intervals with 40%
-headroom: 0.6 x 1000 / sum(rate x CPU-ms). Then it runs agentsim against the server and reports
-the CPU the server actually used.
+headroom: 0.6 x 1000 / sum(rate x CPU-ms). Then it runs agentsim against the server, reports
+the CPU the server actually used, and times a live query to the whole simulated fleet.
 """
 
 from __future__ import annotations
@@ -12,17 +12,15 @@ import argparse
 import asyncio
 import os
 import tempfile
-import time
 from pathlib import Path
 
-from agentsim import run as run_agents
 from bench.checkins import (
     Measurement,
     checkin_phases,
     empty_view,
-    process_cpu_seconds,
     start_gunicorn_baseline,
 )
+from bench.live_query import prepare_admin, soak_with_live_query
 from fleetsite.liveserver import LiveServer, isolated_database_url
 
 # Requests per host per second at Fleet's defaults: distributed/read every 10 s, config every
@@ -44,7 +42,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--hosts", type=int, default=500, help="simulated hosts in the per-endpoint phases")
     parser.add_argument("--rounds", type=int, default=4, help="requests per host in each phase")
     parser.add_argument("--soak-hosts", type=int, default=1000)
-    parser.add_argument("--soak-seconds", type=float, default=90)
+    parser.add_argument("--soak-seconds", type=float, default=150)
     return parser.parse_args()
 
 
@@ -65,29 +63,6 @@ def hosts_per_core(rows: list[Measurement]) -> float:
     by_name = {row.name: row.per_request for row in rows}
     load_ms_per_host_second = sum(rate * by_name[name] for name, rate in RATES.items())
     return 0.6 * 1000 / load_ms_per_host_second
-
-
-async def soak(server: LiveServer, pid: int, secret: str, hosts: int, seconds: float) -> None:
-    """agentsim at default intervals; the server CPU of the second half is the steady state."""
-    half = seconds / 2
-    measured: dict[str, float] = {}
-
-    async def sample() -> None:
-        await asyncio.sleep(half)
-        measured["cpu"], measured["t"] = process_cpu_seconds(pid), time.monotonic()
-
-    sampler = asyncio.create_task(sample())
-    summary = await run_agents(server.url, secret, hosts, platform="mixed", duration=seconds, seed=5, ramp=10)
-    await sampler
-    cpu_fraction = (process_cpu_seconds(pid) - measured["cpu"]) / (time.monotonic() - measured["t"])
-    errors = sum(summary.errors.values())
-    print(
-        f"\nagentsim soak: {hosts} hosts, {seconds:.0f} s, {sum(summary.requests.values())} requests, {errors} errors"
-    )
-    print(f"  steady-state server CPU: {cpu_fraction * 100:.1f}% of one core "
-          f"-> {hosts * 0.6 / max(cpu_fraction, 1e-6):,.0f} hosts per core at 60% load")  # fmt: skip
-    if errors:
-        print("  error samples:", summary.error_samples[:3])
 
 
 def main() -> None:
@@ -119,7 +94,8 @@ def main() -> None:
             print(f"\nhosts per core at default intervals (0.6 x 1000 / sum(rate x CPU-ms)): {capacity:,.0f}", end="")
             print("  (target >= 3,000)")
             if args.soak_hosts:
-                asyncio.run(soak(server, pid, secret, args.soak_hosts, args.soak_seconds))
+                prepare_admin(server)
+                asyncio.run(soak_with_live_query(server, pid, secret, args.soak_hosts, args.soak_seconds))
         except Exception:
             print("server log (tail):\n" + server.log())
             raise

@@ -117,3 +117,16 @@ def iter_file(carve: Carve) -> Iterator[bytes]:
         if data is None:
             return
         yield bytes(data)
+
+
+def expire_old(max_age_days: int) -> int:
+    """Expire carves older than `max_age_days` and free their blocks (Fleet expires carves too)."""
+    from datetime import timedelta
+
+    cutoff = timezone.now() - timedelta(days=max_age_days)
+    old = Carve.objects.filter(created_at__lt=cutoff, expired=False)
+    ids = list(old.values_list("id", flat=True))
+    if ids:
+        CarveBlock.objects.filter(carve_id__in=ids).delete()
+        Carve.objects.filter(pk__in=ids).update(expired=True)
+    return len(ids)

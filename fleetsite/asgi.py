@@ -8,6 +8,7 @@ Django's ASGI handler costs several times the CPU per request (see `make bench`)
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.conf import settings  # noqa: E402
 from fleetsite.routing import websocket_urlpatterns  # noqa: E402
 from fleetsite.wsgi import application as wsgi_application  # noqa: E402
 from fleetsite.wsgi_bridge import WSGIBridge  # noqa: E402
+from queries import live  # noqa: E402
 
 websocket_app = URLRouter(websocket_urlpatterns)
 
@@ -47,6 +49,8 @@ async def combined(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         while message["type"] != "lifespan.shutdown":
             if message["type"] == "lifespan.startup":
+                # Results received in WSGI threads are handed to this loop's websockets.
+                live.register_loop(asyncio.get_running_loop())
                 await send({"type": "lifespan.startup.complete"})
             message = await receive()
         await send({"type": "lifespan.shutdown.complete"})

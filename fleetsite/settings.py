@@ -145,7 +145,24 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+# Jobs and their cadence; `manage.py run_job NAME` runs one now. Interval schedules restart
+# when beat restarts, which is harmless: every job is idempotent. `expires` ≈ 1.5x the period.
+CELERY_BEAT_SCHEDULE: dict = {
+    # Expired campaigns must stop being sent to hosts soon after their expiry.
+    "cleanup-campaigns": {"task": "cleanup-campaigns", "schedule": 60.0, "options": {"expires": 90}},
+    # Counts shown in the UI; Fleet refreshes them periodically too.
+    "refresh-policy-counts": {"task": "refresh-policy-counts", "schedule": 300.0, "options": {"expires": 450}},
+    # A host that starts failing should reach the webhook within a couple of minutes.
+    "failing-policies-webhook": {"task": "failing-policies-webhook", "schedule": 120.0, "options": {"expires": 180}},
+    # Tokens live an hour; a 10-minute sweep keeps the table tidy.
+    "expire-device-tokens": {"task": "expire-device-tokens", "schedule": 600.0, "options": {"expires": 900}},
+    "expire-carves": {"task": "expire-carves", "schedule": 3600.0, "options": {"expires": 5400}},
+    "expire-hosts": {"task": "expire-hosts", "schedule": 3600.0, "options": {"expires": 5400}},
+    # Installers carry enroll secrets: delete them soon after PACKAGER_EXPIRY_SECONDS (30 min).
+    "expire-packages": {"task": "expire-packages", "schedule": 300.0, "options": {"expires": 450}},
+    # The TUF timestamp lives days; hourly re-signing renews it long before orbit would see it expire.
+    "tuf-resign": {"task": "tuf-resign", "schedule": 3600.0, "options": {"expires": 5400}},
+}
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -156,8 +173,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# Admin UI sessions end after this many idle seconds (each request restarts the clock).
+SESSION_COOKIE_AGE = env_int("FLEETSITE_UI_SESSION_TIMEOUT", 8 * 3600, minimum=60)
+SESSION_SAVE_EVERY_REQUEST = True
+# Invite and password-reset links are valid this long.
+FLEETSITE_INVITE_TTL = timedelta(days=env_int("FLEETSITE_INVITE_TTL_DAYS", 5, minimum=1))
+PASSWORD_RESET_TIMEOUT = env_int("FLEETSITE_PASSWORD_RESET_TIMEOUT", 24 * 3600, minimum=300)
+
+# --- Email: invites and password resets (console by default, SMTP when EMAIL_HOST is set) -----
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not EMAIL_USE_SSL)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "fleetsite@localhost")
 
 # --- Internationalisation and static files ----------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -219,6 +257,19 @@ FLEETSITE_METRICS_USERNAME = env_str("FLEETSITE_METRICS_USERNAME")
 FLEETSITE_METRICS_PASSWORD = env_str("FLEETSITE_METRICS_PASSWORD")
 FLEETSITE_SERVER_URL = env_str("FLEETSITE_SERVER_URL")
 
+# --- Queries ---------------------------------------------------------------------------------
+# Completed live-query campaigns (and their stored results) are deleted after this many days.
+FLEETSITE_CAMPAIGN_RETENTION_DAYS = env_int("FLEETSITE_CAMPAIGN_RETENTION_DAYS", 7, minimum=1)
+# `POST /queries/{id}/run` waits this long for answers (Fleet's FLEET_LIVE_QUERY_REST_PERIOD).
+FLEETSITE_LIVE_QUERY_REST_PERIOD = env_int("FLEETSITE_LIVE_QUERY_REST_PERIOD", 90, minimum=1)
+# Hosts that start failing a policy with the automation on are posted here.
+FLEETSITE_FAILING_POLICIES_WEBHOOK_URL = env_str("FLEETSITE_FAILING_POLICIES_WEBHOOK_URL")
+
+# Carves are kept this many days (blocks are large).
+FLEETSITE_CARVE_RETENTION_DAYS = env_int("FLEETSITE_CARVE_RETENTION_DAYS", 7, minimum=1)
+# Fleet's host expiry: hosts unseen this many days are deleted (0 = never).
+FLEETSITE_HOST_EXPIRY_DAYS = env_int("FLEETSITE_HOST_EXPIRY_DAYS", 0, minimum=0)
+
 # --- Packaging: fleetd installers, the TUF repository, the packager service ------------------
 # The TUF repository (metadata, targets, keys) that `manage.py updates` manages and /tuf/ serves.
 FLEETSITE_TUF_DIR = Path(env_str("FLEETSITE_TUF_DIR") or DATA_DIR / "tuf")
@@ -231,6 +282,22 @@ PACKAGER_TARGET_CACHE = Path(env_str("PACKAGER_TARGET_CACHE") or DATA_DIR / "tar
 PACKAGER_EXPIRY_SECONDS = env_int("PACKAGER_EXPIRY_SECONDS", 30 * 60, minimum=60)
 # "all" mounts everything; "packager" mounts only the packager endpoints (its own service).
 FLEETSITE_MODE = env_choice("FLEETSITE_MODE", "all", ("all", "packager"))
+# The timestamp role's lifetime; the `tuf-resign` job renews it when half of it is gone.
+FLEETSITE_TUF_TIMESTAMP_DAYS = env_int("FLEETSITE_TUF_TIMESTAMP_DAYS", 7, minimum=1)
+# The public URL of this server's TUF repository (the default --update-url of new packages).
+# Empty: FLEETSITE_SERVER_URL + FLEETSITE_TUF_URL_PATH, else the package's fleet URL + that path.
+FLEETSITE_UPDATE_URL = env_str("FLEETSITE_UPDATE_URL")
+# Authenticode certificate and key (PEM files) that sign built msi packages; unset: unsigned.
+PACKAGER_MSI_SIGN_CERT = env_str("PACKAGER_MSI_SIGN_CERT")
+PACKAGER_MSI_SIGN_KEY = env_str("PACKAGER_MSI_SIGN_KEY")
+# Seconds to wait for the update server per request while fetching targets.
+PACKAGER_FETCH_TIMEOUT = env_int("PACKAGER_FETCH_TIMEOUT", 30, minimum=1)
+# Without a Celery broker, builds run on this many in-process threads (0: inside the request).
+PACKAGER_THREADS = env_int("PACKAGER_THREADS", 2, minimum=0)
+# Rate limits: `create` per client IP, `status` and `download` per package id.
+PACKAGER_RATE_CREATE = env_str("PACKAGER_RATE_CREATE", "30/hour")
+PACKAGER_RATE_STATUS = env_str("PACKAGER_RATE_STATUS", "120/min")
+PACKAGER_RATE_DOWNLOAD = env_str("PACKAGER_RATE_DOWNLOAD", "10/min")
 
 # The REST API is small JSON; agents get their own, larger cap (FLEETSITE_AGENT_MAX_BODY).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FLEETSITE_MAX_BODY", 2 * 1024 * 1024, minimum=1024)

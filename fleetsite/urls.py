@@ -13,6 +13,8 @@ rest_patterns = [
     *include("hosts.api.urls")[0].urlpatterns,
     *include("enrollment.api.urls")[0].urlpatterns,
     *include("carves.api.urls")[0].urlpatterns,
+    *include("queries.api.live_urls")[0].urlpatterns,
+    *include("queries.api.policy_urls")[0].urlpatterns,
     path("version", health.version),
 ]
 

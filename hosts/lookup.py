@@ -12,7 +12,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from hosts.models import Host
 
 CHECKIN_FIELDS = (
-    "id", "team_id", "platform", "hostname", "refetch_requested", "refetch_critical_queries_until",
+    "id", "team_id", "platform", "hostname", "computer_name", "refetch_requested", "refetch_critical_queries_until",
     "detail_updated_at", "label_updated_at", "policy_updated_at", "distributed_interval", "config_tls_refresh",
     "logger_tls_period", "seen_time", "online_until", "last_restarted_at",
 )  # fmt: skip

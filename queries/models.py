@@ -82,6 +82,8 @@ class Policy(TeamScoped):
     platform = models.CharField(max_length=255, blank=True)
     critical = models.BooleanField(default=False)
     calendar_events_enabled = models.BooleanField(default=False)
+    # The failing-policy automation: hosts that start failing are posted to the webhook.
+    webhook_enabled = models.BooleanField(default=False)
     author = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL)
     passing_host_count = models.PositiveIntegerField(default=0)
     failing_host_count = models.PositiveIntegerField(default=0)
@@ -105,6 +107,8 @@ class PolicyMembership(models.Model):
     host = models.ForeignKey("hosts.Host", on_delete=models.CASCADE, related_name="policy_memberships")
     passes = models.BooleanField(null=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Set when the host flips to failing; the webhook job sends and clears it.
+    webhook_pending = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["policy", "host"], name="unique_policy_member")]

@@ -23,7 +23,7 @@ from hosts.distributed import WriteResults, collect_host_results, host_queries
 from hosts.ingest import prepare_shared_rows, save_host_update
 from hosts.lookup import host_by_key
 from hosts.models import Host, online_window
-from queries import destinations
+from queries import checkin, destinations, schedule
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,9 @@ class ConfigView(OsqueryView):
         host = authenticate_node(body)
         options = agent_options.effective(host.team_id)
         config = agent_options.osquery_config_for(options, host.platform)
+        packs = schedule.packs_for(host.team_id)
+        if packs:
+            config["packs"] = packs
         _remember_served_intervals(host, config.get("options") or {})
         record_checkin(self.endpoint)
         return json_response(config)
@@ -131,6 +134,7 @@ class DistributedReadView(OsqueryView):
         host = authenticate_node(body)
         now = timezone.now()
         pending = host_queries(host, now, FleetConfig.load().features)
+        checkin.add_pending(host, pending, now)
         response: dict[str, Any] = {"queries": pending.queries, "discovery": pending.discovery}
         if not host.hostname or not host.platform:
             response["accelerate"] = ACCELERATE_SECONDS
@@ -171,9 +175,17 @@ class DistributedWriteView(OsqueryView):
     def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
         host = authenticate_node(body)
         results = parse_write(body)
-        update = collect_host_results(host, results, timezone.now(), getattr(request, "client_ip", ""))
+        now = timezone.now()
+        update = collect_host_results(host, results, now, getattr(request, "client_ip", ""))
+        answers = checkin.collect(host, results, now)
         prepare_shared_rows(update)
-        atomic_with_retry(lambda: save_host_update(host, update))
+
+        def save() -> None:
+            save_host_update(host, update)
+            checkin.save(host, answers, now)
+
+        atomic_with_retry(save)
+        checkin.after_commit(host, answers)
         record_checkin(self.endpoint)
         return json_response({})
 

@@ -251,7 +251,7 @@ def test_idle_distributed_read_costs_one_query_whatever_the_fleet_size(
     _make_fleet(hosts, labels)
     agent.json(WRITE, detail_write(ubuntu_host))
     Host.objects.filter(pk=ubuntu_host.host.pk).update(label_updated_at=timezone.now())
-    FleetConfig.load()  # warm the config cache as the server process would be
+    agent.json(READ, ubuntu_host.body())  # warms the config, policy and campaign caches, as in a running server
     with django_assert_max_num_queries(1):
         assert agent.json(READ, ubuntu_host.body())["queries"] == {}
 
@@ -262,7 +262,7 @@ def test_config_check_in_costs_constant_queries(
 ):
     _make_fleet(hosts, labels)
     enrolled = enroll_host(secret=team_secret)
-    agent.json(CONFIG, enrolled.body())
+    agent.json(CONFIG, enrolled.body())  # warms the config and schedule caches
     with django_assert_max_num_queries(1):
         agent.json(CONFIG, enrolled.body())
 

@@ -22,7 +22,9 @@ SHARED_SECONDS = 300
 _local: dict[str, tuple[float, object]] = {}
 
 
-def cached(key: str, loader: Callable[[], T]) -> T:
+def cached(
+    key: str, loader: Callable[[], T], local_seconds: float = LOCAL_SECONDS, shared_seconds: int = SHARED_SECONDS
+) -> T:
     """The value for `key`: from this process, else the shared cache, else `loader()`."""
     now = time.monotonic()
     entry = _local.get(key)
@@ -31,8 +33,8 @@ def cached(key: str, loader: Callable[[], T]) -> T:
     value = cache.get(key)
     if value is None:
         value = loader()
-        cache.set(key, value, SHARED_SECONDS)
-    _local[key] = (now + LOCAL_SECONDS, value)
+        cache.set(key, value, shared_seconds)
+    _local[key] = (now + local_seconds, value)
     return value
 
 
@@ -40,6 +42,11 @@ def forget(key: str) -> None:
     """Drop `key` here and in the shared cache, after the value changed."""
     _local.pop(key, None)
     cache.delete(key)
+
+
+def forget_local(key: str) -> None:
+    """Drop `key` from this process only (the shared value was updated in place)."""
+    _local.pop(key, None)
 
 
 def clear_local() -> None:

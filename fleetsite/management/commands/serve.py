@@ -49,6 +49,11 @@ class Command(BaseCommand):
         # means the shutdown finished, so the process exits 0 as service managers expect.
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
             signal.signal(stop_signal, _exit_cleanly)
+        if not settings.REDIS_URL:
+            # No broker, so no beat or worker processes: run the schedule in this process.
+            from fleetsite.scheduler import InProcessScheduler
+
+            InProcessScheduler().start()
         scheme = "https" if ssl else "http"
         self.stdout.write(f"Fleetsite serving on {scheme}://{options['host']}:{options['port']} ({workers} worker(s))")
         uvicorn.run(

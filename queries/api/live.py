@@ -1,0 +1,276 @@
+"""Live-query REST API (fleet-protocol §4.5): start campaigns, run saved queries synchronously, read results."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import permissions
+from accounts.choices import Role
+from accounts.models import User
+from activities.record import record
+from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
+from fleetsite.api.views import FleetAPIView
+from fleetsite.models import FleetConfig
+from hosts.api.serializers import rfc3339
+from hosts.models import Host, Label
+from queries import campaigns
+from queries.choices import TargetStatus
+from queries.models import Campaign, CampaignResult, CampaignTarget, Query
+from queries.sql import SQLError, validate_read_only
+
+# Beyond Fleet: how long a campaign may be kept open for hosts that come online later.
+MAX_KEEP_OPEN = timedelta(days=7)
+
+
+class SelectedSerializer(serializers.Serializer):
+    hosts = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    labels = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    teams = serializers.ListField(child=serializers.IntegerField(min_value=0), required=False, default=list)
+
+
+class RunSerializer(serializers.Serializer):
+    query = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    query_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    selected = SelectedSerializer(required=False)
+    keep_open_seconds = serializers.IntegerField(
+        required=False, min_value=0, max_value=int(MAX_KEEP_OPEN.total_seconds())
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("query") and not attrs.get("query_id"):
+            raise serializers.ValidationError({"query": "one of query or query_id must be specified"})
+        return attrs
+
+
+def checked_sql(sql: str, field: str = "query") -> str:
+    """SQL that osquery can run and that only reads, else Fleet's 422 with the position."""
+    try:
+        validate_read_only(sql)
+    except SQLError as exc:
+        raise validation_failed(field, str(exc)) from exc
+    return sql
+
+
+def may_run(user: User, query: Query | None) -> bool:
+    """Admins and maintainers run anything; observer+ too; observers only saved queries they are allowed."""
+    roles = {user.global_role, *permissions.team_roles(user).values()}
+    if roles & {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER_PLUS}:
+        return True
+    return query is not None and query.saved and query.observer_can_run
+
+
+def visible_query(user: User, query_id: int) -> Query:
+    query = Query.objects.filter(pk=query_id).first()
+    if query is None or (query.team_id is not None and not permissions.can_read_team(user, query.team_id)):
+        raise not_found(f"Query {query_id} was not found in the datastore")
+    return query
+
+
+def campaign_json(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "id": campaign.pk,
+        "query_id": campaign.query_id,
+        "status": campaign.status,
+        "user_id": campaign.user_id,
+        "keep_open_until": rfc3339(campaign.keep_open_until),
+        "created_at": rfc3339(campaign.created_at),
+        "updated_at": rfc3339(campaign.updated_at),
+        "Metrics": campaigns.metrics(campaign),
+    }
+
+
+def _ensure_live_queries_enabled() -> None:
+    if FleetConfig.load().live_query_disabled:
+        raise FleetAPIError(403, "Permission Denied", "live queries are disabled in the settings")
+
+
+def _start(request: Request, query: Query, selected: dict, keep_open: timedelta | None = None) -> Campaign:
+    try:
+        campaign = campaigns.start(request.user, query, selected, keep_open)
+    except campaigns.NoHostsTargeted as exc:
+        raise bad_request("no hosts targeted") from exc
+    record(
+        request.user,
+        "live_query",
+        {
+            "query_id": query.pk if query.saved else None,
+            "query_sql": query.query,
+            "targets_count": campaign.targets.count(),
+        },
+    )
+    return campaign
+
+
+def _query_for_run(request: Request, data: dict[str, Any]) -> Query:
+    if data.get("query_id"):
+        query = visible_query(request.user, data["query_id"])
+    else:
+        sql = checked_sql(data["query"])
+        query = Query.objects.create(
+            name=f"distributed_{request.user.email}_{time.time_ns()}", query=sql, saved=False, author=request.user
+        )
+    if not may_run(request.user, query):
+        raise FleetAPIError(403, "Permission Denied", "forbidden")
+    return query
+
+
+class RunByIdentifiersSerializer(serializers.Serializer):
+    query = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    query_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    selected = serializers.DictField(child=serializers.ListField(child=serializers.CharField(max_length=255)))
+
+    validate = RunSerializer.validate
+
+
+class RunByIdentifiersView(FleetAPIView):
+    """`POST /queries/run_by_identifiers` (and the older `run_by_names`): hosts by name, uuid or serial."""
+
+    def post(self, request: Request) -> Response:
+        _ensure_live_queries_enabled()
+        serializer = RunByIdentifiersSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        query = _query_for_run(request, data)
+        identifiers = data["selected"].get("hosts", [])
+        label_names = data["selected"].get("labels", [])
+        label_ids = list(Label.objects.filter(name__in=label_names).values_list("id", flat=True))
+        if len(label_ids) != len(set(label_names)):
+            known = set(Label.objects.filter(name__in=label_names).values_list("name", flat=True))
+            raise bad_request(f"invalid label name(s): {', '.join(sorted(set(label_names) - known))}")
+        host_ids = list(
+            Host.objects.filter(
+                Q(hostname__in=identifiers) | Q(uuid__in=identifiers) | Q(hardware_serial__in=identifiers)
+                | Q(osquery_host_id__in=identifiers)
+            ).values_list("id", flat=True)
+        )  # fmt: skip
+        campaign = _start(request, query, {"hosts": host_ids, "labels": label_ids, "teams": []})
+        return Response({"campaign": campaign_json(campaign)})
+
+
+def _wait_for_answers(campaign: Campaign, period: float) -> None:
+    deadline = time.monotonic() + period
+    while time.monotonic() < deadline:
+        if not CampaignTarget.objects.filter(campaign=campaign, status=TargetStatus.PENDING).exists():
+            return
+        time.sleep(0.5)
+
+
+def _results_json(campaign: Campaign) -> list[dict[str, Any]]:
+    return [
+        {"host_id": result.host_id, "rows": result.rows, "error": result.error}
+        for result in CampaignResult.objects.filter(campaign=campaign)
+    ]
+
+
+class HostIdsSerializer(serializers.Serializer):
+    host_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+
+
+class RunSavedQueryView(FleetAPIView):
+    """`POST /queries/{id}/run`: run a saved query on hosts and wait for their answers (for scripts)."""
+
+    def post(self, request: Request, query_id: int) -> Response:
+        _ensure_live_queries_enabled()
+        serializer = HostIdsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        query = visible_query(request.user, query_id)
+        if not may_run(request.user, query):
+            raise FleetAPIError(403, "Permission Denied", "forbidden")
+        campaign = _start(request, query, {"hosts": serializer.validated_data["host_ids"]})
+        targeted = campaign.targets.count()
+        _wait_for_answers(campaign, settings.FLEETSITE_LIVE_QUERY_REST_PERIOD)
+        campaigns.stop(campaign)
+        results = _results_json(campaign)
+        return Response(
+            {
+                "query_id": query.pk,
+                "targeted_host_count": targeted,
+                "responded_host_count": len(results),
+                "results": results,
+            }
+        )
+
+
+class SyncRunSerializer(serializers.Serializer):
+    query_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    host_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+
+
+class SyncRunView(FleetAPIView):
+    """`GET /queries/run` with a JSON body (yes, a GET): several saved queries, wait, then all results."""
+
+    def get(self, request: Request) -> Response:
+        _ensure_live_queries_enabled()
+        serializer = SyncRunSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        queries = [visible_query(request.user, query_id) for query_id in serializer.validated_data["query_ids"]]
+        for query in queries:
+            if not may_run(request.user, query):
+                raise FleetAPIError(403, "Permission Denied", "forbidden")
+        started = [
+            (query, _start(request, query, {"hosts": serializer.validated_data["host_ids"]})) for query in queries
+        ]
+        deadline = time.monotonic() + settings.FLEETSITE_LIVE_QUERY_REST_PERIOD
+        for _, campaign in started:
+            _wait_for_answers(campaign, max(0.0, deadline - time.monotonic()))
+        responded: set[int] = set()
+        output = []
+        for query, campaign in started:
+            campaigns.stop(campaign)
+            results = _results_json(campaign)
+            responded.update(result["host_id"] for result in results if result["host_id"])
+            output.append({"query_id": query.pk, "results": results})
+        targeted = campaigns.target_hosts(request.user, {"hosts": serializer.validated_data["host_ids"]}).count()
+        summary = {"targeted_host_count": targeted, "responded_host_count": len(responded)}
+        return Response({"summary": summary, "live_query_results": output})
+
+
+class RunCampaignView(SyncRunView):
+    """`POST /queries/run` starts a campaign whose results stream over the websocket; GET is the synchronous run."""
+
+    def post(self, request: Request) -> Response:
+        _ensure_live_queries_enabled()
+        serializer = RunSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        query = _query_for_run(request, data)
+        keep_open = timedelta(seconds=data["keep_open_seconds"]) if data.get("keep_open_seconds") else None
+        selected = data.get("selected") or {"hosts": [], "labels": [], "teams": []}
+        return Response({"campaign": campaign_json(_start(request, query, selected, keep_open))})
+
+
+def visible_campaign(request: Request, campaign_id: int) -> Campaign:
+    campaign = Campaign.objects.select_related("query").filter(pk=campaign_id).first()
+    if campaign is None or (campaign.user_id != request.user.pk and not permissions.is_global_admin(request.user)):
+        raise not_found(f"Campaign {campaign_id} was not found in the datastore")
+    return campaign
+
+
+class CampaignResultsView(FleetAPIView):
+    """Beyond Fleet: a campaign's stored results, readable after its websocket closed."""
+
+    def get(self, request: Request, campaign_id: int) -> Response:
+        campaign = visible_campaign(request, campaign_id)
+        frames = campaigns.stored_frames(campaign)
+        return Response(
+            {
+                "campaign": campaign_json(campaign),
+                "query": campaign.query.query,
+                "answered_host_count": campaigns.answered(campaign),
+                "results": frames,
+            }
+        )
+
+
+class CampaignStopView(FleetAPIView):
+    def post(self, request: Request, campaign_id: int) -> Response:
+        campaigns.stop(visible_campaign(request, campaign_id))
+        return Response({})

@@ -1,0 +1,172 @@
+"""Policies REST API (fleet-protocol §4.7): global `/policies` (v1 `/global/policies`), team `/teams/{id}/policies`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import permissions
+from accounts.api.views import get_team
+from accounts.models import Team
+from activities.record import record
+from fleetsite.api.errors import FleetAPIError, conflict, not_found
+from fleetsite.api.views import FleetAPIView
+from hosts.api.serializers import rfc3339
+from queries.api.live import checked_sql
+from queries.models import Policy, Query
+
+
+def policy_json(policy: Policy) -> dict[str, Any]:
+    author = policy.author
+    return {
+        "id": policy.pk,
+        "name": policy.name,
+        "query": policy.query,
+        "description": policy.description,
+        "resolution": policy.resolution,
+        "platform": policy.platform,
+        "critical": policy.critical,
+        "author_id": policy.author_id,
+        "author_name": author.name if author else "",
+        "author_email": author.email if author else "",
+        "team_id": policy.team_id,
+        "passing_host_count": policy.passing_host_count,
+        "failing_host_count": policy.failing_host_count,
+        "host_count_updated_at": rfc3339(policy.host_count_updated_at),
+        "calendar_events_enabled": policy.calendar_events_enabled,
+        "webhook_enabled": policy.webhook_enabled,
+        "type": "dynamic",
+        "created_at": rfc3339(policy.created_at),
+        "updated_at": rfc3339(policy.updated_at),
+    }
+
+
+_PLATFORMS = {"darwin", "windows", "linux", "chrome"}
+
+
+class PolicySerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    query = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    query_id = serializers.IntegerField(required=False, min_value=1)
+    description = serializers.CharField(required=False, allow_blank=True)
+    resolution = serializers.CharField(required=False, allow_blank=True)
+    platform = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    critical = serializers.BooleanField(required=False)
+    calendar_events_enabled = serializers.BooleanField(required=False)
+    webhook_enabled = serializers.BooleanField(required=False)
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("policy name cannot be empty")
+        return value.strip()
+
+    def validate_platform(self, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        unknown = set(parts) - _PLATFORMS
+        if unknown:
+            raise serializers.ValidationError(f"unknown platform(s): {', '.join(sorted(unknown))}")
+        return ",".join(parts)
+
+
+def _forbid_unless(allowed: bool) -> None:
+    if not allowed:
+        raise FleetAPIError(403, "Permission Denied", "forbidden")
+
+
+def _apply(policy: Policy, data: dict[str, Any], user: Any, creating: bool) -> Policy:
+    if data.get("query_id"):
+        source = Query.objects.filter(pk=data["query_id"]).first()
+        if source is None:
+            raise not_found(f"Query {data['query_id']} was not found in the datastore")
+        data["query"] = source.query
+    if creating and not data.get("query", "").strip():
+        raise FleetAPIError(422, "Validation Failed", "policy query cannot be empty", name="query")
+    if "query" in data:
+        data["query"] = checked_sql(data["query"])
+    for field in ("name", "query", "description", "resolution", "platform", "critical", "calendar_events_enabled",
+                  "webhook_enabled"):  # fmt: skip
+        if field in data:
+            setattr(policy, field, data[field])
+    try:
+        with transaction.atomic():
+            policy.save()
+    except IntegrityError as exc:
+        raise conflict(f"a policy named {policy.name!r} already exists") from exc
+    activity = "created_policy" if creating else "edited_policy"
+    record(user, activity, {"policy_id": policy.pk, "policy_name": policy.name}, team=policy.team)
+    return policy
+
+
+class PolicyScopeMixin:
+    """Global routes have no team id; team routes check the user may see the team."""
+
+    def team_of(self, request: Request, team_id: int | None) -> Team | None:
+        return None if team_id is None else get_team(request, team_id)
+
+    def policies(self, team: Team | None) -> QuerySet:
+        queryset = Policy.objects.select_related("author")
+        return queryset.filter(team__isnull=True) if team is None else queryset.filter(team=team)
+
+    def get_policy(self, request: Request, team: Team | None, policy_id: int) -> Policy:
+        policy = self.policies(team).filter(pk=policy_id).first()
+        if policy is None:
+            raise not_found(f"Policy {policy_id} was not found in the datastore")
+        return policy
+
+
+class PolicyListView(PolicyScopeMixin, FleetAPIView):
+    def get(self, request: Request, team_id: int | None = None) -> Response:
+        team = self.team_of(request, team_id)
+        body: dict[str, Any] = {"policies": [policy_json(policy) for policy in self.policies(team)]}
+        if team is not None:
+            body["inherited_policies"] = [policy_json(policy) for policy in self.policies(None)]
+        return Response(body)
+
+    def post(self, request: Request, team_id: int | None = None) -> Response:
+        team = self.team_of(request, team_id)
+        _forbid_unless(permissions.can_write_team(request.user, team.pk if team else None))
+        serializer = PolicySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        policy = _apply(Policy(team=team, author=request.user), dict(serializer.validated_data), request.user, True)
+        return Response({"policy": policy_json(policy)})
+
+
+class PolicyDetailView(PolicyScopeMixin, FleetAPIView):
+    def get(self, request: Request, policy_id: int, team_id: int | None = None) -> Response:
+        return Response({"policy": policy_json(self.get_policy(request, self.team_of(request, team_id), policy_id))})
+
+    def patch(self, request: Request, policy_id: int, team_id: int | None = None) -> Response:
+        team = self.team_of(request, team_id)
+        _forbid_unless(permissions.can_write_team(request.user, team.pk if team else None))
+        policy = self.get_policy(request, team, policy_id)
+        serializer = PolicySerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        return Response({"policy": policy_json(_apply(policy, dict(serializer.validated_data), request.user, False))})
+
+
+class IdsSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+
+
+class PolicyDeleteView(PolicyScopeMixin, FleetAPIView):
+    def post(self, request: Request, team_id: int | None = None) -> Response:
+        team = self.team_of(request, team_id)
+        _forbid_unless(permissions.can_write_team(request.user, team.pk if team else None))
+        serializer = IdsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        doomed = self.policies(team).filter(pk__in=serializer.validated_data["ids"])
+        names = list(doomed.values_list("name", flat=True))
+        deleted, _ = doomed.delete()
+        if names:
+            record(request.user, "deleted_multiple_policies", {"policy_names": names}, team=team)
+        return Response({"deleted": len(names)})
+
+
+class PolicyCountView(PolicyScopeMixin, FleetAPIView):
+    def get(self, request: Request, team_id: int | None = None) -> Response:
+        return Response({"count": self.policies(self.team_of(request, team_id)).count()})

@@ -1,0 +1,254 @@
+"""Live-query campaigns (fleet-protocol §4.5): targeting, delivery on check-in, results.
+
+A campaign's targets are fixed when it starts. Hosts get `fleet_distributed_query_<id>` on
+their next distributed/read until they answer; answers are stored and published to the
+campaign's channel group, so a websocket hears them whichever process received them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from accounts import permissions
+from accounts.models import User
+from fleetsite.lib import memo
+from hosts.constants import DISTRIBUTED_QUERY_PREFIX, MISSING_AFTER
+from hosts.distributed import PendingQueries, WriteResults
+from hosts.models import Host, LabelMembership
+from queries import live
+from queries.choices import CampaignStatus, TargetStatus
+from queries.models import Campaign, CampaignResult, CampaignTarget, Query
+
+# How long an unwatched, finished-or-not campaign lives before the cleanup job completes it.
+DEFAULT_LIFETIME = timedelta(hours=1)
+_ACTIVE_KEY = "campaigns:active:v1"
+# Other processes notice a new campaign within this time; it bounds the delivery delay.
+_ACTIVE_LOCAL_SECONDS = 1.0
+
+
+class NoHostsTargeted(ValueError):
+    """fleet-protocol §4.5: `400 no hosts targeted`."""
+
+
+def target_hosts(user: User, selected: dict[str, list[int]]) -> QuerySet:
+    """Hosts named directly, in the labels or in the teams, limited to what `user` may see."""
+    host_ids = [int(i) for i in selected.get("hosts") or []]
+    label_ids = [int(i) for i in selected.get("labels") or []]
+    team_ids = [int(i) for i in selected.get("teams") or []]
+    condition = Q(pk__in=host_ids)
+    if label_ids:
+        condition |= Q(pk__in=LabelMembership.objects.filter(label_id__in=label_ids).values("host_id"))
+    if team_ids:
+        condition |= Q(team_id__in=team_ids)
+    return permissions.scope_to_teams(Host.objects.filter(condition), user)
+
+
+@transaction.atomic
+def start(user: User, query: Query, selected: dict[str, list[int]], keep_open: timedelta | None = None) -> Campaign:
+    """Create a campaign and its targets; raises NoHostsTargeted when the selection is empty."""
+    host_ids = list(target_hosts(user, selected).values_list("id", flat=True))
+    if not host_ids:
+        raise NoHostsTargeted("no hosts targeted")
+    now = timezone.now()
+    keep_open_until = now + keep_open if keep_open else None
+    campaign = Campaign.objects.create(
+        query=query,
+        user=user,
+        selected=selected,
+        keep_open_until=keep_open_until,
+        expires_at=max(now + DEFAULT_LIFETIME, keep_open_until or now),
+        created_at=now,
+    )
+    CampaignTarget.objects.bulk_create(
+        [CampaignTarget(campaign=campaign, host_id=host_id) for host_id in host_ids], batch_size=2000
+    )
+    transaction.on_commit(forget_active)  # other processes must not cache the list without it
+    return campaign
+
+
+def stop(campaign: Campaign) -> None:
+    """Complete a campaign: it is no longer sent to hosts."""
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.COMPLETE, updated_at=timezone.now())
+    forget_active()
+
+
+def forget_active() -> None:
+    memo.forget(_ACTIVE_KEY)
+
+
+def _load_active() -> dict[int, str]:
+    open_campaigns = Campaign.objects.filter(status__lt=CampaignStatus.COMPLETE, expires_at__gt=timezone.now())
+    return dict(open_campaigns.values_list("id", "query__query"))
+
+
+def active_campaigns() -> dict[int, str]:
+    """Open campaigns (id → SQL), held a second in-process: idle check-ins then read no table."""
+    return memo.cached(_ACTIVE_KEY, _load_active, local_seconds=_ACTIVE_LOCAL_SECONDS, shared_seconds=30)
+
+
+def add_pending(host: Host, pending: PendingQueries) -> None:
+    """The open campaigns this host has not answered yet: no query at all when none are open."""
+    active = active_campaigns()
+    if not active:
+        return
+    waiting = CampaignTarget.objects.filter(
+        host_id=host.pk, status=TargetStatus.PENDING, campaign_id__in=list(active)
+    ).values_list("campaign_id", flat=True)
+    for campaign_id in waiting:
+        if campaign_id in active:
+            pending.add(f"{DISTRIBUTED_QUERY_PREFIX}{campaign_id}", active[campaign_id])
+
+
+@dataclass
+class CampaignAnswer:
+    campaign_id: int
+    rows: list[dict[str, Any]]
+    error: str | None
+    stats: dict[str, Any] | None
+
+
+def collect(host: Host, results: WriteResults) -> list[CampaignAnswer]:
+    answers = []
+    for name, rows in results.rows.items():
+        if not name.startswith(DISTRIBUTED_QUERY_PREFIX):
+            continue
+        campaign_id = name[len(DISTRIBUTED_QUERY_PREFIX) :]
+        if not campaign_id.isdigit():
+            continue
+        error = None
+        if name in results.failed:
+            error = results.messages.get(name) or "query failed"
+        stats = results.stats.get(name)
+        answers.append(CampaignAnswer(int(campaign_id), rows, error, stats if isinstance(stats, dict) else None))
+    return answers
+
+
+def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
+    """Record the answers of campaigns that still target this host (others are dropped)."""
+    ids = [answer.campaign_id for answer in answers]
+    targeted = set(
+        CampaignTarget.objects.filter(host_id=host.pk, campaign_id__in=ids, status=TargetStatus.PENDING).values_list(
+            "campaign_id", flat=True
+        )
+    )
+    kept = [answer for answer in answers if answer.campaign_id in targeted]
+    answers[:] = kept
+    if not kept:
+        return
+    for status, group in ((TargetStatus.ANSWERED, False), (TargetStatus.FAILED, True)):
+        campaign_ids = [answer.campaign_id for answer in kept if (answer.error is not None) == group]
+        if campaign_ids:
+            CampaignTarget.objects.filter(host_id=host.pk, campaign_id__in=campaign_ids).update(
+                status=status, answered_at=now
+            )
+    display_name = host.computer_name or host.hostname
+    CampaignResult.objects.bulk_create(
+        [
+            CampaignResult(
+                campaign_id=answer.campaign_id,
+                host_id=host.pk,
+                host_display_name=display_name,
+                rows=answer.rows,
+                error=answer.error,
+                stats=answer.stats,
+                created_at=now,
+            )
+            for answer in kept
+        ]
+    )
+    Campaign.objects.filter(pk__in=[a.campaign_id for a in kept], status=CampaignStatus.WAITING).update(
+        status=CampaignStatus.RUNNING
+    )
+
+
+def result_frame(
+    campaign_id: int, host_id: int | None, hostname: str, display_name: str, answer: CampaignAnswer
+) -> dict[str, Any]:
+    """The websocket `result` data, with host name columns added to each row as Fleet does."""
+    rows = [{**row, "host_hostname": hostname, "host_display_name": display_name} for row in answer.rows]
+    frame: dict[str, Any] = {
+        "distributed_query_execution_id": campaign_id,
+        "host": {"id": host_id, "hostname": hostname, "display_name": display_name},
+        "rows": rows,
+        "stats": answer.stats,
+    }
+    if answer.error is not None:
+        frame["error"] = answer.error
+    return frame
+
+
+def publish(host: Host, answers: list[CampaignAnswer]) -> None:
+    display_name = host.computer_name or host.hostname
+    for answer in answers:
+        live.emit(answer.campaign_id, result_frame(answer.campaign_id, host.pk, host.hostname, display_name, answer))
+
+
+def stored_frames(campaign: Campaign) -> list[dict[str, Any]]:
+    """Results received so far, as frames, for a websocket that joins late."""
+    frames = []
+    for result in CampaignResult.objects.filter(campaign=campaign).select_related("host"):
+        hostname = result.host.hostname if result.host else result.host_display_name
+        answer = CampaignAnswer(campaign.pk, result.rows, result.error, result.stats)
+        frames.append(result_frame(campaign.pk, result.host_id, hostname, result.host_display_name, answer))
+    return frames
+
+
+def totals(campaign: Campaign, now: datetime | None = None) -> dict[str, int]:
+    """§4.5 `totals`: targeted hosts by online/offline/missing, by the usual status rules."""
+    now = now or timezone.now()
+    counts = Host.objects.filter(campaign_targets__campaign=campaign).aggregate(
+        count=Count("id"),
+        online=Count("id", filter=Q(online_until__gt=now)),
+        missing=Count("id", filter=Q(seen_time__lte=now - MISSING_AFTER)),
+    )
+    offline = counts["count"] - counts["online"]
+    return {
+        "count": counts["count"],
+        "online": counts["online"],
+        "offline": offline,
+        "missing_in_action": counts["missing"],
+    }
+
+
+def metrics(campaign: Campaign) -> dict[str, int]:
+    """The campaign's `Metrics` object, with Fleet's capitalised Go field names."""
+    counts = totals(campaign)
+    new = Host.objects.filter(
+        campaign_targets__campaign=campaign, created_at__gte=timezone.now() - timedelta(days=1)
+    ).count()
+    return {
+        "TotalHosts": counts["count"],
+        "OnlineHosts": counts["online"],
+        "OfflineHosts": counts["offline"],
+        "MissingInActionHosts": counts["missing_in_action"],
+        "NewHosts": new,
+    }
+
+
+def answered(campaign: Campaign) -> int:
+    return CampaignTarget.objects.filter(campaign=campaign).exclude(status=TargetStatus.PENDING).count()
+
+
+def cleanup_expired(now: datetime | None = None) -> int:
+    """Complete campaigns past their expiry, so they stop reaching hosts; keeps their results."""
+    now = now or timezone.now()
+    count = Campaign.objects.filter(status__lt=CampaignStatus.COMPLETE, expires_at__lte=now).update(
+        status=CampaignStatus.COMPLETE, updated_at=now
+    )
+    if count:
+        forget_active()
+    return count
+
+
+def delete_old(older_than: timedelta | None = None) -> int:
+    """Delete completed campaigns (and their results) after the retention period."""
+    cutoff = timezone.now() - (older_than or timedelta(days=settings.FLEETSITE_CAMPAIGN_RETENTION_DAYS))
+    deleted, _ = Campaign.objects.filter(status=CampaignStatus.COMPLETE, updated_at__lt=cutoff).delete()
+    return deleted

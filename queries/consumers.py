@@ -1,0 +1,178 @@
+"""The live-query results websocket (fleet-protocol §4.5).
+
+Message order, as Fleet's: the client sends `auth` with its bearer token, then
+`select_campaign`; only then does the socket join the campaign's group. The server answers
+with `totals`, `status` (re-evaluated every 5 s) and one `result` per host answer; failures are
+`error` frames. Results already received when the socket joins are replayed first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+
+from accounts import tokens
+from accounts.models import User
+from queries import campaigns, live
+from queries.choices import CampaignStatus
+from queries.models import Campaign
+
+logger = logging.getLogger(__name__)
+
+STATUS_INTERVAL = 5.0
+MAX_MESSAGE = 8096  # §4.5: the largest inbound message
+
+# Close codes: 4401 unauthenticated, 4403 not allowed, 4400 a protocol error by the client.
+CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_BAD_REQUEST = 4401, 4403, 4400
+
+
+class ResultsConsumer(AsyncWebsocketConsumer):
+    """Streams one campaign's results to the user who started it."""
+
+    user: User | None = None
+    campaign: Campaign | None = None
+
+    async def connect(self) -> None:
+        live.register_loop(asyncio.get_running_loop())
+        self.user, self.campaign = None, None
+        self.seen_hosts: set[int | None] = set()
+        self.expected = 0
+        self.last_status: dict[str, Any] | None = None
+        self.last_totals: dict[str, int] | None = None
+        self.ticker: asyncio.Task | None = None
+        await self.accept()
+
+    async def send_frame(self, frame_type: str, data: Any) -> None:
+        await self.send(text_data=json.dumps({"type": frame_type, "data": data}))
+
+    async def fail(self, message: str, code: int) -> None:
+        await self.send_frame("error", message)
+        await self.close(code=code)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        if len(raw) > MAX_MESSAGE:
+            await self.fail(f"message larger than {MAX_MESSAGE} bytes", CLOSE_BAD_REQUEST)
+            return
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            await self.fail("message is not valid JSON", CLOSE_BAD_REQUEST)
+            return
+        if not isinstance(message, dict):
+            await self.fail("message must be a JSON object", CLOSE_BAD_REQUEST)
+            return
+        data = message.get("data") if isinstance(message.get("data"), dict) else {}
+        if self.user is None:
+            await self._authenticate(message.get("type"), data)
+        elif self.campaign is None:
+            await self._select(message.get("type"), data)
+        else:
+            await self.send_frame("error", "unexpected message: the campaign is already selected")
+
+    async def _authenticate(self, message_type: Any, data: dict[str, Any]) -> None:
+        if message_type != "auth":
+            await self.fail("expected auth", CLOSE_UNAUTHORIZED)
+            return
+        token = data.get("token")
+        resolved = await database_sync_to_async(tokens.resolve)(token if isinstance(token, str) else "")
+        if resolved is None:
+            await self.fail("unauthorized", CLOSE_UNAUTHORIZED)
+            return
+        self.user = resolved.user
+
+    async def _select(self, message_type: Any, data: dict[str, Any]) -> None:
+        if message_type != "select_campaign":
+            await self.fail("expected select_campaign", CLOSE_BAD_REQUEST)
+            return
+        campaign_id = data.get("campaign_id")
+        if isinstance(campaign_id, bool) or not isinstance(campaign_id, int) or campaign_id <= 0:
+            await self.fail(f"{campaign_id} is not a valid campaign ID", CLOSE_BAD_REQUEST)
+            return
+        campaign = await database_sync_to_async(Campaign.objects.filter(pk=campaign_id).first)()
+        if campaign is None:
+            await self.fail(f"cannot find campaign for ID {campaign_id}", CLOSE_BAD_REQUEST)
+            return
+        if self.user is None or campaign.user_id != self.user.pk:
+            await self.fail("forbidden: only the user who started a campaign may stream it", CLOSE_FORBIDDEN)
+            return
+        # Join first, then replay what is stored, so no result falls between the two.
+        self.campaign = campaign
+        await self.channel_layer.group_add(live.group_name(campaign.pk), self.channel_name)
+        await database_sync_to_async(_mark_running)(campaign)
+        totals = await database_sync_to_async(campaigns.totals)(campaign)
+        self.expected = totals["online"]
+        await self._send_totals(totals)
+        for frame in await database_sync_to_async(campaigns.stored_frames)(campaign):
+            await self._send_result(frame)
+        await self._send_status()
+        self.ticker = asyncio.create_task(self._tick())
+
+    async def campaign_result(self, event: dict[str, Any]) -> None:
+        """A result published by whichever process received the host's answer."""
+        await self._send_result(event["data"])
+        await self._send_status()
+
+    async def _send_result(self, frame: dict[str, Any]) -> None:
+        host_id = frame.get("host", {}).get("id")
+        if host_id in self.seen_hosts:
+            return  # replayed and published both: send once
+        self.seen_hosts.add(host_id)
+        await self.send_frame("result", frame)
+
+    async def _send_totals(self, totals: dict[str, int]) -> None:
+        if totals != self.last_totals:
+            self.last_totals = totals
+            await self.send_frame("totals", totals)
+
+    async def _send_status(self) -> None:
+        actual = len(self.seen_hosts)
+        status = {
+            "expected_results": self.expected,
+            "actual_results": actual,
+            "status": "finished" if actual >= self.expected else "pending",
+        }
+        if status != self.last_status:
+            self.last_status = status
+            await self.send_frame("status", status)
+
+    async def _tick(self) -> None:
+        """§4.5: totals and status are re-evaluated every 5 seconds."""
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL)
+            if self.campaign is None:
+                return
+            try:
+                totals = await database_sync_to_async(campaigns.totals)(self.campaign)
+                await self._send_totals(totals)
+                await self._send_status()
+            except Exception:
+                logger.exception("campaign %s status update failed", self.campaign.pk)
+
+    async def disconnect(self, code: int) -> None:
+        if self.ticker is not None:
+            self.ticker.cancel()
+        if self.campaign is None:
+            return
+        await self.channel_layer.group_discard(live.group_name(self.campaign.pk), self.channel_name)
+        await database_sync_to_async(_close_campaign)(self.campaign)
+
+
+def _mark_running(campaign: Campaign) -> None:
+    Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.WAITING).update(
+        status=CampaignStatus.RUNNING, updated_at=timezone.now()
+    )
+
+
+def _close_campaign(campaign: Campaign) -> None:
+    """§4.5: closing the socket completes the campaign, unless it was asked to stay open."""
+    campaign.refresh_from_db(fields=["keep_open_until"])
+    if campaign.keep_open_until and campaign.keep_open_until > timezone.now():
+        return
+    campaigns.stop(campaign)
