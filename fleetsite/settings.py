@@ -131,7 +131,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "fleetsite"},
+            # redis-py 8 times out socket reads sooner than the layer's blocking pop waits
+            # (redis/redis-py#4091): reads on these connections must not time out.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}], "prefix": "fleetsite"},
         }
     }
 else:
