@@ -15,6 +15,7 @@ rest_patterns = [
     *include("carves.api.urls")[0].urlpatterns,
     *include("queries.api.live_urls")[0].urlpatterns,
     *include("queries.api.policy_urls")[0].urlpatterns,
+    *include("queries.api.urls")[0].urlpatterns,
     path("version", health.version),
 ]
 

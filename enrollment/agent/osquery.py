@@ -23,7 +23,7 @@ from hosts.distributed import WriteResults, collect_host_results, host_queries
 from hosts.ingest import prepare_shared_rows, save_host_update
 from hosts.lookup import host_by_key
 from hosts.models import Host, online_window
-from queries import checkin, destinations, schedule
+from queries import checkin, destinations, reports, schedule
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class LogView(OsqueryView):
     endpoint = "log"
 
     def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
-        authenticate_node(body)
+        host = authenticate_node(body)
         log_type = body.get("log_type")
         if log_type not in ("result", "status"):
             raise AgentError(f"unknown log type: {log_type}")
@@ -123,6 +123,8 @@ class LogView(OsqueryView):
         if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
             raise AgentError(f"unmarshalling {log_type} logs: data must be a list of objects")
         destinations.write(log_type, data)
+        if log_type == "result":
+            reports.ingest_result_logs(host, data)
         record_checkin(f"{self.endpoint}_{log_type}")
         return json_response({})
 

@@ -1,0 +1,230 @@
+"""Query reports: the latest result rows per host of each saved query, built from osquery's result logs.
+
+Results arrive named `pack/Global/<name>` or `pack/team-<id>/<name>` (fleet-protocol §1.2). A
+snapshot replaces the host's rows for that query; a differential `added` appends a row and
+`removed` deletes a matching one. Rows are capped per host and query by `report_max_rows` while
+ingesting, and `enforce_retention` (a scheduled job) applies the row cap per query and the age
+limit. Ingesting costs the same few SQL statements whatever the number of log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from accounts import permissions
+from accounts.models import User
+from fleetsite.lib import memo
+from hosts.models import Host
+from queries.models import Query, QueryReportRow
+
+logger = logging.getLogger(__name__)
+
+_MAP_KEY = "reports:queries:v1"
+# One INSERT per log request up to this many rows (osquery sends at most 1,024 lines per request).
+INSERT_BATCH = 2000
+DELETE_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class ReportTarget:
+    query_id: int
+    discard_data: bool
+    max_rows: int
+
+
+def _load_map() -> dict[tuple[int, str], ReportTarget]:
+    rows = Query.objects.filter(saved=True).values_list("id", "team_key", "name", "discard_data", "report_max_rows")
+    return {(team_key, name): ReportTarget(pk, discard, max_rows) for pk, team_key, name, discard, max_rows in rows}
+
+
+def report_targets() -> dict[tuple[int, str], ReportTarget]:
+    """(team key, query name) → the query, cached so log requests do not read the query table."""
+    return memo.cached(_MAP_KEY, _load_map)
+
+
+@receiver([post_save, post_delete], sender=Query)
+def _forget_targets(**_: object) -> None:
+    memo.forget(_MAP_KEY)
+    # Again after commit: another process may have cached the old rows in between.
+    transaction.on_commit(lambda: memo.forget(_MAP_KEY))
+
+
+def parse_name(name: Any) -> tuple[int, str] | None:
+    """`pack/Global/<name>` → (0, name); `pack/team-<id>/<name>` → (id, name); anything else None."""
+    if not isinstance(name, str) or not name.startswith("pack/"):
+        return None
+    pack, sep, query_name = name[5:].partition("/")
+    if not sep or not query_name:
+        return None
+    if pack == "Global":
+        return 0, query_name
+    if pack.startswith("team-") and pack[5:].isdigit():
+        return int(pack[5:]), query_name
+    return None
+
+
+@dataclass
+class _Plan:
+    """What one log request does to one query's rows for one host."""
+
+    target: ReportTarget
+    replace: bool = False  # a snapshot came: the host's earlier rows go
+    ops: list[tuple[str, dict]] = field(default_factory=list)  # ("added" | "removed", columns), in order
+
+    @property
+    def removes(self) -> bool:
+        return any(action == "removed" for action, _ in self.ops)
+
+
+def _plans(host: Host, entries: list[dict[str, Any]]) -> dict[int, _Plan]:
+    targets = report_targets()
+    plans: dict[int, _Plan] = {}
+    allowed_teams = {0, host.team_id or 0}
+    for entry in entries:
+        key = parse_name(entry.get("name"))
+        # A host only reports for the global pack and its own team's (a moved host may send stale names).
+        if key is None or key[0] not in allowed_teams:
+            continue
+        target = targets.get(key)
+        if target is None or target.discard_data:
+            continue
+        plan = plans.setdefault(target.query_id, _Plan(target))
+        action = entry.get("action")
+        if action == "snapshot" or "snapshot" in entry:
+            rows = entry.get("snapshot")
+            plan.replace = True
+            plan.ops = [("added", row) for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+        elif action in ("added", "removed") and isinstance(entry.get("columns"), dict):
+            plan.ops.append((action, entry["columns"]))
+    return plans
+
+
+def ingest_result_logs(host: Host, entries: list[dict[str, Any]]) -> None:
+    """Store one `log` request's result entries as report rows; errors are logged, never raised to the agent."""
+    try:
+        plans = _plans(host, entries)
+        if plans:
+            _apply(host, plans, timezone.now())
+    except DatabaseError:
+        # The lines already went to the log destinations; osquery must not resend them.
+        logger.exception("storing query report rows for host %s failed", host.pk)
+
+
+def _apply(host: Host, plans: dict[int, _Plan], now: datetime) -> None:
+    load = [pk for pk, plan in plans.items() if not plan.replace and plan.removes]
+    count = [pk for pk, plan in plans.items() if not plan.replace and not plan.removes]
+    existing: dict[int, list[list[Any]]] = defaultdict(list)  # query id → [[row id, data, alive]]
+    if load:
+        for row_id, query_id, data in QueryReportRow.objects.filter(host=host, query_id__in=load).values_list(
+            "id", "query_id", "data"
+        ):
+            existing[query_id].append([row_id, data, True])
+    counts: dict[int, int] = {}
+    if count:
+        counts = dict(
+            QueryReportRow.objects.filter(host=host, query_id__in=count)
+            .values("query_id")
+            .annotate(n=Count("id"))
+            .values_list("query_id", "n")
+            .order_by()
+        )
+    replaced: list[int] = []
+    dead: list[int] = []
+    new_rows: list[QueryReportRow] = []
+    for query_id, plan in plans.items():
+        if plan.replace:
+            replaced.append(query_id)
+        rows = existing.get(query_id, [])
+        stored = len(rows) if plan.removes else counts.get(query_id, 0)
+        pending: list[dict] = []
+        for action, columns in plan.ops:
+            if action == "added":
+                if stored + len(pending) < plan.target.max_rows:
+                    pending.append(columns)
+            elif columns in pending:
+                pending.remove(columns)
+            else:
+                match = next((row for row in rows if row[2] and row[1] == columns), None)
+                if match is not None:
+                    match[2] = False
+                    dead.append(match[0])
+                    stored -= 1
+        new_rows += [QueryReportRow(query_id=query_id, host=host, data=data, last_fetched=now) for data in pending]
+    with transaction.atomic():
+        if replaced or dead:
+            QueryReportRow.objects.filter(Q(host=host) & (Q(query_id__in=replaced) | Q(pk__in=dead))).delete()
+        if new_rows:
+            QueryReportRow.objects.bulk_create(new_rows, batch_size=INSERT_BATCH)
+
+
+def _delete_in_chunks(queryset: QuerySet) -> int:
+    """Delete in slices so a big purge never holds long locks (MySQL) or one huge transaction."""
+    total = 0
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:DELETE_CHUNK])
+        if not ids:
+            return total
+        total += QueryReportRow.objects.filter(pk__in=ids).delete()[0]
+
+
+def enforce_retention(now: datetime | None = None) -> int:
+    """Drop report rows older than each query's `report_max_age_days`, then the oldest beyond `report_max_rows`.
+
+    Idempotent; returns the number of rows deleted. Schedule it every few minutes.
+    """
+    now = now or timezone.now()
+    deleted = 0
+    by_age: dict[int, list[int]] = defaultdict(list)
+    for pk, days in Query.objects.filter(report_max_age_days__isnull=False).values_list("id", "report_max_age_days"):
+        by_age[days].append(pk)
+    for days, query_ids in by_age.items():
+        old = QueryReportRow.objects.filter(query_id__in=query_ids, last_fetched__lt=now - timedelta(days=days))
+        deleted += _delete_in_chunks(old.order_by())
+    over = (
+        Query.objects.annotate(rows=Count("report_rows"))
+        .filter(rows__gt=F("report_max_rows"))
+        .values_list("id", "report_max_rows")
+    )
+    for query_id, max_rows in over:
+        rows = QueryReportRow.objects.filter(query_id=query_id)
+        # The newest `max_rows` stay: find the first row to drop, then everything older than it.
+        first_gone = rows.order_by("-last_fetched", "-id").values_list("last_fetched", "id")[max_rows : max_rows + 1]
+        for fetched, row_id in first_gone:
+            older = rows.filter(Q(last_fetched__lt=fetched) | Q(last_fetched=fetched, id__lte=row_id))
+            deleted += _delete_in_chunks(older.order_by())
+    return deleted
+
+
+# --- Reading reports --------------------------------------------------------------------------
+
+
+def report_rows(user: User, query: Query, host_id: int | None = None) -> QuerySet:
+    """A query's rows from the hosts `user` may see (team users see only their teams' hosts)."""
+    rows = QueryReportRow.objects.filter(query=query).select_related("host")
+    rows = rows.only("id", "data", "last_fetched", "host_id", "host__hostname", "host__computer_name", "host__team_id")
+    if host_id is not None:
+        rows = rows.filter(host_id=host_id)
+    return permissions.scope_to_teams(rows, user, "host__team_id").order_by("host_id", "id")
+
+
+def is_clipped(query: Query) -> bool:
+    """Fleet's `report_clipped`: the report hit its row cap, so some results are not kept."""
+    return QueryReportRow.objects.filter(query=query).order_by()[query.report_max_rows - 1 :].exists()
+
+
+def host_name(host: Host) -> str:
+    return host.computer_name or host.hostname
+
+
+def columns(data: Any) -> dict[str, Any]:
+    return data if isinstance(data, dict) else {}
