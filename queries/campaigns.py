@@ -250,5 +250,5 @@ def cleanup_expired(now: datetime | None = None) -> int:
 def delete_old(older_than: timedelta | None = None) -> int:
     """Delete completed campaigns (and their results) after the retention period."""
     cutoff = timezone.now() - (older_than or timedelta(days=settings.FLEETSITE_CAMPAIGN_RETENTION_DAYS))
-    deleted, _ = Campaign.objects.filter(status=CampaignStatus.COMPLETE, updated_at__lt=cutoff).delete()
-    return deleted
+    _, per_model = Campaign.objects.filter(status=CampaignStatus.COMPLETE, updated_at__lt=cutoff).delete()
+    return per_model.get(Campaign._meta.label, 0)
