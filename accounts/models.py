@@ -92,9 +92,32 @@ class AuthToken(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tokens")
     kind = models.CharField(max_length=16, choices=TokenKind.choices, default=TokenKind.SESSION)
     name = models.CharField(max_length=255, blank=True)
+    # API tokens may act with less than their owner's role: the lower of the two applies.
+    role = models.CharField(max_length=32, choices=Role.choices, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:
         return f"{self.kind} token of {self.user_id}"
+
+
+class Invite(models.Model):
+    """An invitation to create an account; the link's token is stored only as a digest."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    global_role = models.CharField(max_length=32, choices=Role.choices, blank=True, null=True)
+    # [{"id": team_id, "role": role}], applied when the invite is accepted.
+    teams = models.JSONField(default=list, blank=True)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"invite for {self.email}"

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from accounts import permissions
 from accounts.choices import TokenKind
 from accounts.models import AuthToken, User
 from fleetsite.lib.tokens import digest, random_key
@@ -39,6 +40,8 @@ def resolve(key: str) -> AuthToken | None:
     token = AuthToken.objects.select_related("user").filter(key_digest=digest(key)).first()
     if token is None or not token.user.is_active:
         return None
+    if token.kind == TokenKind.API and token.role:
+        permissions.apply_token_role(token.user, token.role)
     now = timezone.now()
     if token.expires_at <= now:
         token.delete()
@@ -49,6 +52,36 @@ def resolve(key: str) -> AuthToken | None:
             fields["expires_at"] = now + settings.FLEETSITE_SESSION_DURATION
         AuthToken.objects.filter(pk=token.pk).update(**fields)
     return token
+
+
+# API tokens: long enough for scripts, never forever.
+API_TOKEN_MAX_DAYS = 730
+
+
+def issue_api_token(user: User, name: str, role: str = "", days: int = 90) -> tuple[AuthToken, str]:
+    """A named API token acting with at most `role`, expiring after `days`; returns it and its key."""
+    if not 1 <= days <= API_TOKEN_MAX_DAYS:
+        raise ValueError(f"expiry must be between 1 and {API_TOKEN_MAX_DAYS} days")
+    key = random_key(SESSION_KEY_BYTES)
+    now = timezone.now()
+    token = AuthToken.objects.create(
+        key_digest=digest(key),
+        user=user,
+        kind=TokenKind.API,
+        name=name,
+        role=role or "",
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    return token, key
+
+
+def revoke_sessions(user: User, keep: str = "") -> None:
+    """End every login session of `user` (after a password change or reset), except `keep`."""
+    AuthToken.objects.filter(user=user, kind=TokenKind.SESSION).exclude(
+        key_digest=digest(keep) if keep else ""
+    ).delete()
 
 
 def revoke(key: str) -> None:

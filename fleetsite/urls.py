@@ -13,6 +13,8 @@ rest_patterns = [
     *include("hosts.api.urls")[0].urlpatterns,
     *include("enrollment.api.urls")[0].urlpatterns,
     *include("carves.api.urls")[0].urlpatterns,
+    *include("activities.api.urls")[0].urlpatterns,
+    *include("fleetsite.api.urls")[0].urlpatterns,
     *include("queries.api.live_urls")[0].urlpatterns,
     *include("queries.api.policy_urls")[0].urlpatterns,
     *include("queries.api.urls")[0].urlpatterns,
@@ -28,6 +30,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    path("", include("fleetsite.ui_urls")),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
 ]
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
 from hosts.choices import HostStatus
-from hosts.models import Host
+from hosts.models import Host, HostSoftware, LabelMembership, Software
 from hosts.status import status_q
+from queries.models import PolicyMembership
+
+NOT_LINUX = ["darwin", "windows", "chrome", "ios", "ipados", "android", ""]
 
 ORDER_KEYS = {
     "id": "id",
@@ -37,9 +40,17 @@ class HostFilterSet(filters.FilterSet):
     team_id = filters.NumberFilter(method="filter_team")
     fleet_id = filters.NumberFilter(method="filter_team")
     query = filters.CharFilter(method="filter_query")
-    label_id = filters.NumberFilter(field_name="labels__id")
-    platform = filters.CharFilter(field_name="platform")
-    low_disk_space = filters.NumberFilter(method="filter_low_disk")
+    label_id = filters.NumberFilter(method="filter_label")
+    platform = filters.CharFilter(method="filter_platform")
+    low_disk_space = filters.NumberFilter(method="filter_low_disk", min_value=0)
+    # fleet-protocol §4.2: policy_response only counts together with policy_id.
+    policy_id = filters.NumberFilter(method="filter_noop")
+    policy_response = filters.ChoiceFilter(
+        choices=[("passing", "passing"), ("failing", "failing")], method="filter_noop"
+    )
+    software_id = filters.NumberFilter(method="filter_software_version")
+    software_version_id = filters.NumberFilter(method="filter_software_version")
+    software_title_id = filters.NumberFilter(method="filter_software_title")
     order_key = filters.ChoiceFilter(choices=[(key, key) for key in ORDER_KEYS], method="filter_noop")
     order_direction = filters.ChoiceFilter(choices=[("asc", "asc"), ("desc", "desc")], method="filter_noop")
 
@@ -69,6 +80,35 @@ class HostFilterSet(filters.FilterSet):
             | Q(public_ip__icontains=text)
         )
 
+    def filter_label(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
+        # EXISTS rather than a join: no duplicate rows, and the page query stays one statement.
+        return queryset.filter(Exists(LabelMembership.objects.filter(host_id=OuterRef("pk"), label_id=int(value))))
+
+    def filter_platform(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # Fleet's UI groups every Linux distribution under "linux".
+        if value == "linux":
+            return queryset.exclude(platform__in=NOT_LINUX)
+        return queryset.filter(platform=value)
+
+    def filter_software_version(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
+        return queryset.filter(Exists(HostSoftware.objects.filter(host_id=OuterRef("pk"), software_id=int(value))))
+
+    def filter_software_title(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
+        """A title is every version of one name and source; its id is its first version's id."""
+        title = Software.objects.filter(pk=int(value)).values("name", "source").first()
+        if title is None:
+            return queryset.none()
+        versions = Software.objects.filter(name=title["name"], source=title["source"]).values("pk")
+        return queryset.filter(Exists(HostSoftware.objects.filter(host_id=OuterRef("pk"), software_id__in=versions)))
+
+    def filter_policy(self, queryset: QuerySet, policy_id: int, response: str | None) -> QuerySet:
+        answers = PolicyMembership.objects.filter(host_id=OuterRef("pk"), policy_id=policy_id)
+        if response == "passing":
+            answers = answers.filter(passes=True)
+        elif response == "failing":
+            answers = answers.filter(passes=False)
+        return queryset.filter(Exists(answers))
+
     def filter_low_disk(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
         return queryset.filter(gigs_disk_space_available__lt=value)
 
@@ -79,6 +119,8 @@ class HostFilterSet(filters.FilterSet):
     def qs(self) -> QuerySet:
         queryset = super().qs
         data = self.form.cleaned_data if self.is_bound and self.form.is_valid() else {}
+        if data.get("policy_id") is not None:
+            queryset = self.filter_policy(queryset, int(data["policy_id"]), data.get("policy_response") or None)
         key = data.get("order_key") or "id"
         column = ORDER_KEYS[key]
         if column == "display_name_sort":

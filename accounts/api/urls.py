@@ -1,11 +1,26 @@
 from django.urls import path
 
-from accounts.api import views
+from accounts.api import teams, users, views
 
 urlpatterns = [
     path("login", views.LoginView.as_view(), name="login"),
     path("logout", views.LogoutView.as_view(), name="logout"),
     path("me", views.MeView.as_view(), name="me"),
-    path("teams", views.TeamListView.as_view(), name="teams"),
-    path("fleets", views.TeamListView.as_view()),
+    path("change_password", users.ChangePasswordView.as_view(), name="change-password"),
+    path("forgot_password", users.ForgotPasswordView.as_view(), name="forgot-password"),
+    path("reset_password", users.ResetPasswordView.as_view(), name="reset-password"),
+    path("users", users.UserListView.as_view(), name="users"),
+    path("users/admin", users.AdminUserCreateView.as_view(), name="users-admin"),
+    path("users/<int:user_id>", users.UserDetailView.as_view(), name="user"),
+    path("invites", users.InviteListView.as_view(), name="invites"),
+    path("invites/<int:invite_id>", users.InviteDetailView.as_view(), name="invite"),
+    path("invites/<str:token>", users.InviteByTokenView.as_view(), name="invite-by-token"),
+    path("api_tokens", users.ApiTokenListView.as_view(), name="api-tokens"),
+    path("api_tokens/<int:token_id>", users.ApiTokenDetailView.as_view(), name="api-token"),
+    path("teams", teams.TeamListView.as_view(), name="teams"),
+    path("fleets", teams.TeamListView.as_view()),
+    path("teams/<int:team_id>", teams.TeamDetailView.as_view(), name="team"),
+    path("fleets/<int:team_id>", teams.TeamDetailView.as_view()),
+    path("teams/<int:team_id>/agent_options", teams.TeamAgentOptionsView.as_view(), name="team-agent-options"),
+    path("teams/<int:team_id>/users", teams.TeamUsersView.as_view(), name="team-users"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -9,6 +10,8 @@ from rest_framework.response import Response
 from accounts import permissions
 from accounts.api.views import get_team
 from accounts.models import Team
+from activities import types
+from activities.record import record
 from enrollment import secrets
 from enrollment.models import EnrollSecret
 from fleetsite.api.errors import FleetAPIError, validation_failed
@@ -41,13 +44,17 @@ def _forbid_unless(allowed: bool) -> None:
         raise FleetAPIError(403, "Permission Denied", "forbidden")
 
 
-def _replace(team: Team | None, values: list[str], dry_run: bool = False) -> list[EnrollSecret]:
+def _replace(request: Request, team: Team | None, values: list[str], dry_run: bool = False) -> list[EnrollSecret]:
     """Replace a scope's secrets, answering Fleet's 422 for a set it would refuse."""
     try:
         if dry_run:
             secrets.validate_for_scope(team, values)
             return []
-        return secrets.replace(team, values)
+        with transaction.atomic():
+            rows = secrets.replace(team, values)
+            details = {"team_id": team.pk if team else None, "team_name": team.name if team else None}
+            record(request.user, types.EDITED_ENROLL_SECRETS, details, team=team)
+        return rows
     except secrets.SecretError as exc:
         raise validation_failed("secrets", str(exc)) from exc
 
@@ -65,7 +72,7 @@ class GlobalSecretsView(FleetAPIView):
         serializer = SpecSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = [item["secret"] for item in serializer.validated_data["spec"]["secrets"]]
-        _replace(None, values, serializer.validated_data["dry_run"])
+        _replace(request, None, values, serializer.validated_data["dry_run"])
         return Response({})
 
 
@@ -82,5 +89,5 @@ class TeamSecretsView(FleetAPIView):
         _forbid_unless(permissions.can_manage_team_secrets(request.user, team.pk))
         serializer = SecretSetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        rows = _replace(team, [item["secret"] for item in serializer.validated_data["secrets"]])
+        rows = _replace(request, team, [item["secret"] for item in serializer.validated_data["secrets"]])
         return Response({"secrets": [secret_json(secret, True) for secret in rows]})

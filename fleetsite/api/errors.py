@@ -26,6 +26,10 @@ def not_found(reason: str) -> FleetAPIError:
     return FleetAPIError(404, "Resource Not Found", reason)
 
 
+def forbidden() -> FleetAPIError:
+    return FleetAPIError(403, "Permission Denied", "forbidden")
+
+
 def bad_request(reason: str) -> FleetAPIError:
     return FleetAPIError(400, "Bad request", reason)
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from fleetsite.api.errors import FleetAPIError
+from accounts import permissions
+from fleetsite.api.errors import FleetAPIError, forbidden
 
 
 class FleetAPIView(APIView):
-    """An APIView whose filter errors come back as Fleet's 400 body."""
+    """An APIView whose filter errors come back as Fleet's 400 body, with permission helpers."""
 
     filterset_class: Any = None
 
@@ -24,3 +26,20 @@ class FleetAPIView(APIView):
             name, messages = next(iter(filterset.errors.items()))
             raise FleetAPIError(400, "Bad request", f"invalid {name}: {' '.join(messages)}", name=name)
         return filterset.qs
+
+    def require(self, request: Request, action: str, kind: str, team_id: int | None = None) -> None:
+        """403 unless the permission table allows it (visibility, a 404, is the caller's job first)."""
+        if not permissions.can(request.user, action, kind, team_id):
+            raise forbidden()
+
+    @staticmethod
+    def validated(serializer_class: type[serializers.Serializer], request: Request, **kwargs: Any) -> dict[str, Any]:
+        """The request body checked by `serializer_class`; bad input is Fleet's 422 with field names."""
+        serializer = serializer_class(data=request.data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+def flag(request: Request, name: str) -> bool:
+    """A boolean query parameter as Fleet reads them (`true`/`1`)."""
+    return request.query_params.get(name, "").lower() in ("true", "1", "yes")

@@ -47,6 +47,32 @@ _NO_MDM = {
 }
 
 
+def _issues(failing: int) -> dict[str, int]:
+    return {"failing_policies_count": failing, "critical_vulnerabilities_count": 0, "total_issues_count": failing}
+
+
+def host_policies(host: Host) -> list[dict[str, Any]]:
+    """The host's policies with Fleet's `response`: "pass", "fail" or "" (no answer yet)."""
+    from queries.models import PolicyMembership
+
+    answers = PolicyMembership.objects.filter(host=host).select_related("policy").order_by("policy__name")
+    return [
+        {
+            "id": answer.policy.pk,
+            "name": answer.policy.name,
+            "query": answer.policy.query,
+            "description": answer.policy.description,
+            "resolution": answer.policy.resolution,
+            "platform": answer.policy.platform,
+            "critical": answer.policy.critical,
+            "team_id": answer.policy.team_id,
+            "response": {True: "pass", False: "fail"}.get(answer.passes, ""),
+            "updated_at": rfc3339(answer.updated_at),
+        }
+        for answer in answers
+    ]
+
+
 def host_summary(host: Host, now: datetime, team_name: str | None = None) -> dict[str, Any]:
     """A host as in `GET /hosts`; `team_name` spares a join when the caller knows it."""
     data: dict[str, Any] = {"id": host.pk}
@@ -63,7 +89,7 @@ def host_summary(host: Host, now: datetime, team_name: str | None = None) -> dic
         fleet_id=host.team_id,
         fleet_name=name_of_team,
         pack_stats=None,
-        issues={"failing_policies_count": 0, "critical_vulnerabilities_count": 0, "total_issues_count": 0},
+        issues=_issues(getattr(host, "failing_policies_count", 0) or 0),
         mdm=dict(_NO_MDM),
         status=host_status(host, now),
     )
@@ -88,7 +114,9 @@ def host_detail(host: Host, now: datetime, include_software: bool = True) -> dic
         for label in host.labels.order_by("id")
     ]
     data["packs"] = []
-    data["policies"] = []
+    data["policies"] = host_policies(host)
+    failing = sum(1 for policy in data["policies"] if policy["response"] == "fail")
+    data["issues"] = _issues(failing)
     data["users"] = [
         {
             "uid": user.uid,

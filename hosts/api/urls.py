@@ -1,12 +1,23 @@
 from django.urls import path
 
-from hosts.api import views
+from hosts.api import software, views
 
 urlpatterns = [
     path("hosts", views.HostListView.as_view(), name="hosts"),
     path("hosts/count", views.HostCountView.as_view(), name="hosts-count"),
+    path("hosts/report", views.HostReportView.as_view(), name="hosts-report"),
+    path("hosts/delete", views.HostBulkDeleteView.as_view(), name="hosts-delete"),
+    path("hosts/transfer", views.HostTransferView.as_view(), name="hosts-transfer"),
+    path("hosts/transfer/filter", views.HostTransferByFilterView.as_view(), name="hosts-transfer-filter"),
+    path("hosts/identifier/<str:identifier>", views.HostByIdentifierView.as_view(), name="host-by-identifier"),
     path("hosts/<int:host_id>", views.HostDetailView.as_view(), name="host"),
     path("hosts/<int:host_id>/refetch", views.HostRefetchView.as_view(), name="host-refetch"),
+    path("hosts/<int:host_id>/activities", views.HostActivitiesView.as_view(), name="host-activities"),
+    path("host_summary", views.HostSummaryView.as_view(), name="host-summary"),
+    path("software/titles", software.TitleListView.as_view(), name="software-titles"),
+    path("software/titles/<int:title_id>", software.TitleDetailView.as_view(), name="software-title"),
+    path("software/versions", software.VersionListView.as_view(), name="software-versions"),
+    path("software/versions/<int:version_id>", software.VersionDetailView.as_view(), name="software-version"),
     path("labels", views.LabelListView.as_view(), name="labels"),
     path("labels/<int:label_id>/hosts", views.LabelHostsView.as_view(), name="label-hosts"),
 ]

@@ -2,25 +2,50 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpResponse
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import permissions
-from fleetsite.api.errors import FleetAPIError, conflict, not_found
+from accounts.models import Team
+from activities.feed import activity_json
+from activities.models import Activity
+from fleetsite.api.errors import FleetAPIError, bad_request, conflict, not_found, validation_failed
 from fleetsite.api.pagination import page_from
 from fleetsite.api.views import FleetAPIView
+from fleetsite.lib.tokens import digest
+from hosts import actions
+from hosts.actions import HostActionDenied
 from hosts.api.serializers import host_detail, host_summary, rfc3339
 from hosts.choices import LabelMembershipType, LabelType
 from hosts.filtersets import HostFilterSet
 from hosts.models import Host, Label
+from hosts.summary import host_summary_counts, hosts_csv
+from queries.models import PolicyMembership
 
 
 def visible_hosts(request: Request) -> QuerySet:
     return permissions.scope_to_teams(Host.objects.select_related("team"), request.user)
+
+
+def listed_hosts(request: Request) -> QuerySet:
+    """Visible hosts with the per-host failing-policy count the list shows (one subquery, in SQL)."""
+    failing = (
+        PolicyMembership.objects.filter(host_id=OuterRef("pk"), passes=False)
+        .order_by()
+        .values("host_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return visible_hosts(request).annotate(failing_policies_count=Coalesce(Subquery(failing), 0))
 
 
 def get_visible_host(request: Request, host_id: int) -> Host:
@@ -31,16 +56,22 @@ def get_visible_host(request: Request, host_id: int) -> Host:
     return host
 
 
+def _forbid(exc: HostActionDenied) -> FleetAPIError:
+    return FleetAPIError(403, "Permission Denied", str(exc))
+
+
+@extend_schema_view(get=extend_schema(summary="List hosts", responses={200: dict}))
 class HostListView(FleetAPIView):
     filterset_class = HostFilterSet
 
     def get(self, request: Request) -> Response:
         page = page_from(request)
-        hosts, meta = page.slice(self.filter_queryset(request, visible_hosts(request)))
+        hosts, meta = page.slice(self.filter_queryset(request, listed_hosts(request)))
         now = timezone.now()
         return Response({"hosts": [host_summary(host, now) for host in hosts], "meta": meta})
 
 
+@extend_schema_view(get=extend_schema(summary="Count hosts matching the list filters", responses={200: dict}))
 class HostCountView(FleetAPIView):
     filterset_class = HostFilterSet
 
@@ -48,6 +79,23 @@ class HostCountView(FleetAPIView):
         return Response({"count": self.filter_queryset(request, visible_hosts(request)).order_by().count()})
 
 
+class HostReportView(FleetAPIView):
+    """`GET /hosts/report?format=csv`: the filtered host list as CSV (Fleet's export)."""
+
+    filterset_class = HostFilterSet
+
+    @extend_schema(summary="Export the filtered host list as CSV", responses={(200, "text/csv"): str})
+    def get(self, request: Request) -> HttpResponse:
+        if request.query_params.get("format", "csv") != "csv":
+            raise bad_request("invalid format: only csv is supported")
+        queryset = self.filter_queryset(request, visible_hosts(request))
+        return hosts_csv(queryset)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Get a host", responses={200: dict}),
+    delete=extend_schema(summary="Delete a host", responses={200: dict}),
+)
 class HostDetailView(FleetAPIView):
     def get(self, request: Request, host_id: int) -> Response:
         host = get_visible_host(request, host_id)
@@ -56,17 +104,179 @@ class HostDetailView(FleetAPIView):
 
     def delete(self, request: Request, host_id: int) -> Response:
         host = get_visible_host(request, host_id)
-        if not permissions.can_write_team(request.user, host.team_id):
-            raise FleetAPIError(403, "Permission Denied", "forbidden")
-        host.delete()
+        try:
+            actions.delete(request.user, Host.objects.filter(pk=host.pk))
+        except HostActionDenied as exc:
+            raise _forbid(exc) from exc
         return Response({})
 
 
+class HostByIdentifierView(FleetAPIView):
+    """`GET /hosts/identifier/{identifier}`: hostname, uuid, osquery host id, node key or serial."""
+
+    @extend_schema(summary="Get a host by identifier", responses={200: dict})
+    def get(self, request: Request, identifier: str) -> Response:
+        match = (
+            Q(hostname=identifier)
+            | Q(uuid=identifier)
+            | Q(osquery_host_id=identifier)
+            | Q(hardware_serial=identifier)
+            | Q(node_key_digest=digest(identifier))
+        )
+        host = visible_hosts(request).filter(match).order_by("id").first()
+        if host is None:
+            raise not_found(f"Host doesn't exist with identifier {identifier}")
+        return Response({"host": host_detail(host, timezone.now())})
+
+
+@extend_schema_view(post=extend_schema(summary="Ask a host to refresh its vitals", responses={200: dict}))
 class HostRefetchView(FleetAPIView):
     def post(self, request: Request, host_id: int) -> Response:
         host = get_visible_host(request, host_id)
-        Host.objects.filter(pk=host.pk).update(refetch_requested=True, updated_at=timezone.now())
+        actions.refetch(request.user, host)
         return Response({})
+
+
+class HostFiltersSerializer(serializers.Serializer):
+    """The `filters` object of bulk actions: the list filters as JSON."""
+
+    query = serializers.CharField(required=False, allow_blank=True)
+    status = serializers.CharField(required=False, allow_blank=True)
+    label_id = serializers.IntegerField(required=False, allow_null=True)
+    team_id = serializers.IntegerField(required=False, allow_null=True)
+    platform = serializers.CharField(required=False, allow_blank=True)
+    policy_id = serializers.IntegerField(required=False, allow_null=True)
+    policy_response = serializers.CharField(required=False, allow_blank=True)
+    software_title_id = serializers.IntegerField(required=False, allow_null=True)
+
+
+def hosts_by_filters(request: Request, filters: dict[str, Any]) -> QuerySet:
+    """Visible hosts matching a bulk action's filters, with the same FilterSet as the list."""
+    params = {key: str(value) for key, value in filters.items() if value not in (None, "")}
+    if not params:
+        raise validation_failed("filters", "at least one filter is required; an empty filter would match every host")
+    filterset = HostFilterSet(params, queryset=visible_hosts(request), request=request)
+    if not filterset.is_valid():
+        name, messages = next(iter(filterset.errors.items()))
+        raise validation_failed(f"filters.{name}", " ".join(messages))
+    return filterset.qs
+
+
+class BulkDeleteSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100_000)
+    filters = HostFiltersSerializer(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if bool(attrs.get("ids")) == bool(attrs.get("filters")):
+            raise serializers.ValidationError({"ids": "give either ids or filters"})
+        return attrs
+
+
+class HostBulkDeleteView(FleetAPIView):
+    """`POST /hosts/delete` with `{"ids": [...]}` or `{"filters": {...}}`."""
+
+    @extend_schema(summary="Delete hosts by id or by filter", request=BulkDeleteSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = self.validated(BulkDeleteSerializer, request)
+        if data.get("ids"):
+            hosts = visible_hosts(request).filter(pk__in=data["ids"])
+            if hosts.count() != len(set(data["ids"])):
+                raise not_found("some of these hosts were not found in the datastore")
+        else:
+            hosts = hosts_by_filters(request, data["filters"])
+        try:
+            actions.delete(request.user, hosts)
+        except HostActionDenied as exc:
+            raise _forbid(exc) from exc
+        return Response({})
+
+
+class TransferSerializer(serializers.Serializer):
+    team_id = serializers.IntegerField(allow_null=True)
+    hosts = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=100_000)
+
+
+class TransferByFilterSerializer(serializers.Serializer):
+    team_id = serializers.IntegerField(allow_null=True)
+    filters = HostFiltersSerializer()
+
+
+def _target_team(request: Request, team_id: int | None) -> Team | None:
+    if not team_id:
+        return None  # fleet-protocol §4.2: null (or 0) means "no team"
+    team = Team.objects.filter(pk=team_id).first()
+    if team is None or not permissions.can_read_team(request.user, team.pk):
+        raise not_found(f"Team {team_id} was not found in the datastore")
+    return team
+
+
+class HostTransferView(FleetAPIView):
+    """`POST /hosts/transfer`: `{"team_id": n | null, "hosts": [ids]}`."""
+
+    @extend_schema(summary="Move hosts to a team", request=TransferSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = self.validated(TransferSerializer, request)
+        team = _target_team(request, data["team_id"])
+        hosts = visible_hosts(request).filter(pk__in=data["hosts"])
+        if hosts.count() != len(set(data["hosts"])):
+            raise not_found("some of these hosts were not found in the datastore")
+        try:
+            actions.transfer(request.user, team, hosts)
+        except HostActionDenied as exc:
+            raise _forbid(exc) from exc
+        return Response({})
+
+
+class HostTransferByFilterView(FleetAPIView):
+    """`POST /hosts/transfer/filter`: `{"team_id", "filters": {...}}`."""
+
+    @extend_schema(
+        summary="Move every host matching filters", request=TransferByFilterSerializer, responses={200: dict}
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(TransferByFilterSerializer, request)
+        team = _target_team(request, data["team_id"])
+        try:
+            actions.transfer(request.user, team, hosts_by_filters(request, data["filters"]))
+        except HostActionDenied as exc:
+            raise _forbid(exc) from exc
+        return Response({})
+
+
+class HostSummaryView(FleetAPIView):
+    """`GET /host_summary`: counts by status and platform (fleet-protocol §4.2)."""
+
+    @extend_schema(summary="Host counts by status and platform", responses={200: dict})
+    def get(self, request: Request) -> Response:
+        queryset = visible_hosts(request)
+        team_id = request.query_params.get("team_id")
+        if team_id not in (None, ""):
+            team = _target_team(request, _int_param(team_id, "team_id"))
+            queryset = queryset.filter(team=team)
+        if request.query_params.get("platform"):
+            queryset = HostFilterSet({"platform": request.query_params["platform"]}, queryset=queryset).qs
+        low_disk = request.query_params.get("low_disk_space")
+        return Response(host_summary_counts(queryset, _int_param(low_disk, "low_disk_space") if low_disk else None))
+
+
+def _int_param(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise bad_request(f"invalid {name}: {value!r} is not an integer") from exc
+    if number < 0:
+        raise bad_request(f"invalid {name}: must not be negative")
+    return number
+
+
+class HostActivitiesView(FleetAPIView):
+    """`GET /hosts/{id}/activities`: the feed entries about one host."""
+
+    @extend_schema(summary="Activities about a host", responses={200: dict})
+    def get(self, request: Request, host_id: int) -> Response:
+        host = get_visible_host(request, host_id)
+        rows, meta = page_from(request).slice(Activity.objects.filter(host=host))
+        return Response({"activities": [activity_json(a) for a in rows], "meta": meta})
 
 
 def label_json(label: Label, host_count: int | None = None) -> dict:

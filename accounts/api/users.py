@@ -1,0 +1,370 @@
+"""Users, invites, passwords and API tokens REST API (fleet-protocol §4.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.tokens import default_token_generator
+from django.db.models import Q
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import permissions, services, tokens
+from accounts.api.teams import invalid
+from accounts.api.views import user_json
+from accounts.authentication import bearer_key
+from accounts.choices import Role, TokenKind
+from accounts.emails import send_password_reset
+from accounts.models import AuthToken, Invite, User
+from accounts.permissions import Action, Kind
+from activities import types
+from activities.record import record
+from fleetsite.api.errors import forbidden, not_found, validation_failed
+from fleetsite.api.pagination import page_from
+from fleetsite.api.views import FleetAPIView
+from hosts.api.serializers import rfc3339
+
+
+class TeamRoleSerializer(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+def _team_roles(data: dict[str, Any]) -> list[services.TeamRole]:
+    return [services.TeamRole(t["id"], t["role"]) for t in data.get("teams") or []]
+
+
+class UserCreateSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    global_role = serializers.ChoiceField(choices=Role.choices, required=False, allow_null=True)
+    teams = TeamRoleSerializer(many=True, required=False)
+    api_only = serializers.BooleanField(required=False, default=False)
+
+
+class UserPatchSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254, required=False)
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, required=False)
+    global_role = serializers.ChoiceField(choices=Role.choices, required=False, allow_null=True)
+    teams = TeamRoleSerializer(many=True, required=False)
+    api_only = serializers.BooleanField(required=False)
+
+
+def _get_user(request: Request, user_id: int) -> User:
+    """Admins see everyone; others only themselves (anyone else is a 404)."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or (user.pk != request.user.pk and not permissions.can(request.user, Action.READ, Kind.USER)):
+        raise not_found(f"User {user_id} was not found in the datastore")
+    return user
+
+
+@extend_schema_view(
+    get=extend_schema(summary="List users", responses={200: dict}),
+    post=extend_schema(summary="Create a user from an invite", request=None, responses={200: dict}),
+)
+class UserListView(FleetAPIView):
+    def get_permissions(self) -> list:
+        # Sign-up from an invite needs no session (fleet-protocol §0.2); listing does.
+        if getattr(self.request, "method", None) == "POST":
+            return [AllowAny()]
+        return super().get_permissions()
+
+    def get(self, request: Request) -> Response:
+        self.require(request, Action.READ, Kind.USER)
+        users = User.objects.prefetch_related("memberships__team").order_by("email")
+        query = request.query_params.get("query", "").strip()
+        if query:
+            users = users.filter(Q(email__icontains=query) | Q(name__icontains=query))
+        team_id = request.query_params.get("team_id")
+        if team_id and team_id.isdigit():
+            users = users.filter(memberships__team_id=int(team_id))
+        rows, meta = page_from(request).slice(users)
+        return Response({"users": [user_json(user) for user in rows], "meta": meta})
+
+    def post(self, request: Request) -> Response:
+        """Fleet's sign-up from an invite: `{email, name, password, invite_token}` without a session."""
+        data = self.validated(InviteAcceptSerializer, request)
+        invite = services.find_invite(data["invite_token"])
+        if invite is None or invite.email != data["email"].strip().lower():
+            raise validation_failed("invite_token", "invite token is invalid or has expired")
+        try:
+            user = services.accept_invite(invite, data.get("name", ""), data["password"])
+        except services.InvalidInput as exc:
+            raise invalid(exc) from exc
+        return Response({"user": user_json(user)})
+
+
+class InviteAcceptSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    invite_token = serializers.CharField(max_length=255)
+
+
+class AdminUserCreateView(FleetAPIView):
+    """`POST /users/admin`: an admin creates a user directly (API-only users get a token back)."""
+
+    @extend_schema(summary="Create a user", request=UserCreateSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        self.require(request, Action.WRITE, Kind.USER)
+        data = self.validated(UserCreateSerializer, request)
+        try:
+            user = services.create_user(
+                request.user,
+                data["email"],
+                data["password"],
+                name=data["name"],
+                global_role=data.get("global_role"),
+                teams=_team_roles(data),
+                api_only=data["api_only"],
+            )
+        except services.InvalidInput as exc:
+            raise invalid(exc) from exc
+        body: dict[str, Any] = {"user": user_json(user)}
+        if user.api_only:
+            body["token"] = tokens.issue_session(user)
+        return Response(body)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Get a user", responses={200: dict}),
+    patch=extend_schema(summary="Change a user", request=UserPatchSerializer, responses={200: dict}),
+    delete=extend_schema(summary="Delete a user", responses={200: dict}),
+)
+class UserDetailView(FleetAPIView):
+    def get(self, request: Request, user_id: int) -> Response:
+        return Response({"user": user_json(_get_user(request, user_id))})
+
+    def patch(self, request: Request, user_id: int) -> Response:
+        user = _get_user(request, user_id)
+        data = dict(self.validated(UserPatchSerializer, request))
+        is_admin = permissions.can(request.user, Action.WRITE, Kind.USER)
+        if not is_admin and ({"global_role", "teams", "api_only"} & set(data) or user.pk != request.user.pk):
+            raise forbidden()
+        if "password" in data and user.pk == request.user.pk:
+            raise validation_failed("password", "change your own password with POST /change_password")
+        if "teams" in data:
+            data["teams"] = _team_roles(data)
+        try:
+            services.update_user(request.user, user, data)
+        except services.InvalidInput as exc:
+            raise invalid(exc) from exc
+        if "password" in data:
+            tokens.revoke_sessions(user)
+        return Response({"user": user_json(User.objects.get(pk=user.pk))})
+
+    def delete(self, request: Request, user_id: int) -> Response:
+        user = _get_user(request, user_id)
+        self.require(request, Action.WRITE, Kind.USER)
+        try:
+            services.delete_user(request.user, user)
+        except services.InvalidInput as exc:
+            raise invalid(exc) from exc
+        return Response({})
+
+
+class ChangePasswordSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class ChangePasswordView(FleetAPIView):
+    """`POST /change_password`; other sessions of the user end, this one stays."""
+
+    @extend_schema(summary="Change your password", request=ChangePasswordSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = self.validated(ChangePasswordSerializer, request)
+        try:
+            services.change_password(request.user, data["old_password"], data["new_password"])
+        except services.InvalidInput as exc:
+            raise invalid(exc) from exc
+        tokens.revoke_sessions(request.user, keep=bearer_key(request))
+        return Response({})
+
+
+class ForgotPasswordSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+
+
+class ForgotPasswordView(FleetAPIView):
+    """`POST /forgot_password`: always `{}`, so it cannot tell who has an account."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Email a password reset link", request=ForgotPasswordSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = self.validated(ForgotPasswordSerializer, request)
+        user = User.objects.filter(email=data["email"].strip().lower(), is_active=True, api_only=False).first()
+        if user is not None:
+            send_password_reset(user, request.build_absolute_uri("/"))
+        return Response({})
+
+
+class ResetPasswordSerializer(serializers.Serializer):
+    password_reset_token = serializers.CharField(max_length=255)
+    new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+def user_for_reset_token(token: str) -> User | None:
+    """The user of a `<uidb64>-<token>` reset token (the link's last two parts), if still valid."""
+    uidb64, _, key = token.partition(":")
+    try:
+        user = User.objects.filter(pk=int(force_str(urlsafe_base64_decode(uidb64)))).first()
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if user is None or not default_token_generator.check_token(user, key):
+        return None
+    return user
+
+
+class ResetPasswordView(FleetAPIView):
+    """`POST /reset_password` with `{password_reset_token: "<uidb64>:<token>", new_password}`."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Set a new password with a reset token", request=ResetPasswordSerializer)
+    def post(self, request: Request) -> Response:
+        data = self.validated(ResetPasswordSerializer, request)
+        user = user_for_reset_token(data["password_reset_token"])
+        if user is None:
+            raise validation_failed("password_reset_token", "reset token is invalid or has expired")
+        try:
+            services.clean_password(data["new_password"], user, "new_password")
+        except services.InvalidInput as exc:
+            raise invalid(exc) from exc
+        user.set_password(data["new_password"])
+        user.force_password_reset = False
+        user.save()
+        tokens.revoke_sessions(user)
+        record(user, types.RESET_PASSWORD, {"user_id": user.pk, "user_email": user.email})
+        return Response({})
+
+
+def invite_json(invite: Invite) -> dict[str, Any]:
+    return {
+        "id": invite.pk,
+        "email": invite.email,
+        "name": invite.name,
+        "global_role": invite.global_role or None,
+        "teams": invite.teams,
+        "invited_by": invite.invited_by_id,
+        "sso_enabled": False,
+        "mfa_enabled": False,
+        "created_at": rfc3339(invite.created_at),
+        "updated_at": rfc3339(invite.updated_at),
+        "expires_at": rfc3339(invite.expires_at),
+    }
+
+
+class InviteSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    global_role = serializers.ChoiceField(choices=Role.choices, required=False, allow_null=True)
+    teams = TeamRoleSerializer(many=True, required=False)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Pending invites", responses={200: dict}),
+    post=extend_schema(summary="Invite a user by email", request=InviteSerializer, responses={200: dict}),
+)
+class InviteListView(FleetAPIView):
+    def get(self, request: Request) -> Response:
+        self.require(request, Action.READ, Kind.INVITE)
+        rows, meta = page_from(request).slice(Invite.objects.all())
+        return Response({"invites": [invite_json(invite) for invite in rows], "meta": meta})
+
+    def post(self, request: Request) -> Response:
+        self.require(request, Action.WRITE, Kind.INVITE)
+        data = self.validated(InviteSerializer, request)
+        try:
+            invite, _ = services.create_invite(
+                request.user,
+                data["email"],
+                data["name"],
+                data.get("global_role"),
+                _team_roles(data),
+                base_url=request.build_absolute_uri("/"),
+            )
+        except services.InvalidInput as exc:
+            raise invalid(exc) from exc
+        return Response({"invite": invite_json(invite)})
+
+
+class InviteDetailView(FleetAPIView):
+    @extend_schema(summary="Delete a pending invite", responses={200: dict})
+    def delete(self, request: Request, invite_id: int) -> Response:
+        self.require(request, Action.WRITE, Kind.INVITE)
+        invite = Invite.objects.filter(pk=invite_id).first()
+        if invite is None:
+            raise not_found(f"Invite {invite_id} was not found in the datastore")
+        services.delete_invite(request.user, invite)
+        return Response({})
+
+
+class InviteByTokenView(FleetAPIView):
+    """`GET /invites/{token}`: what the sign-up page shows, without a session (fleet-protocol §0.2)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Look up an invite by its link token", responses={200: dict})
+    def get(self, request: Request, token: str) -> Response:
+        invite = services.find_invite(token)
+        if invite is None:
+            raise not_found("Invite token is invalid or has expired")
+        return Response({"invite": invite_json(invite)})
+
+
+class ApiTokenSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    role = serializers.ChoiceField(choices=Role.choices, required=False, allow_blank=True, default="")
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=tokens.API_TOKEN_MAX_DAYS, default=90)
+
+
+def api_token_json(token: AuthToken) -> dict[str, Any]:
+    return {
+        "id": token.pk,
+        "name": token.name,
+        "role": token.role or None,
+        "created_at": rfc3339(token.created_at),
+        "last_used_at": rfc3339(token.last_used_at),
+        "expires_at": rfc3339(token.expires_at),
+    }
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Your API tokens", responses={200: dict}),
+    post=extend_schema(summary="Create a named API token", request=ApiTokenSerializer, responses={200: dict}),
+)
+class ApiTokenListView(FleetAPIView):
+    """Beyond Fleet: named, role-scoped, expiring API tokens; the key is shown once."""
+
+    def get(self, request: Request) -> Response:
+        rows = AuthToken.objects.filter(user=request.user, kind=TokenKind.API).order_by("-created_at")
+        return Response({"api_tokens": [api_token_json(t) for t in rows]})
+
+    def post(self, request: Request) -> Response:
+        data = self.validated(ApiTokenSerializer, request)
+        token, key = tokens.issue_api_token(request.user, data["name"], data["role"], data["expires_in_days"])
+        record(request.user, types.CREATED_API_TOKEN, {"token_id": token.pk, "name": token.name, "role": token.role})
+        return Response({"api_token": api_token_json(token), "token": key})
+
+
+class ApiTokenDetailView(FleetAPIView):
+    @extend_schema(summary="Revoke an API token", responses={200: dict})
+    def delete(self, request: Request, token_id: int) -> Response:
+        token = AuthToken.objects.filter(pk=token_id, kind=TokenKind.API, user=request.user).first()
+        if token is None:
+            raise not_found(f"API token {token_id} was not found in the datastore")
+        record(request.user, types.REVOKED_API_TOKEN, {"token_id": token.pk, "name": token.name})
+        token.delete()
+        return Response({})

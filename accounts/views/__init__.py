@@ -1,0 +1,1 @@
+"""Admin UI pages for accounts: sign-in and password flows, users, teams."""

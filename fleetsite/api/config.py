@@ -1,0 +1,45 @@
+"""`GET/PATCH /config`: the app config in Fleet's shape (fleet-protocol §4.9)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.teams import invalid
+from accounts.permissions import Action, Kind
+from accounts.services import InvalidInput
+from fleetsite import appconfig
+from fleetsite.api.errors import bad_request
+from fleetsite.api.views import FleetAPIView, flag
+
+
+@extend_schema_view(
+    get=extend_schema(summary="The app config", responses={200: dict}),
+    patch=extend_schema(
+        summary="Change part of the app config (org_info, server_settings, features, agent_options)",
+        request=dict,
+        responses={200: dict},
+    ),
+)
+class ConfigView(FleetAPIView):
+    def get(self, request: Request) -> Response:
+        return Response(appconfig.config_json(request.user))
+
+    def patch(self, request: Request) -> Response:
+        self.require(request, Action.WRITE, Kind.CONFIG)
+        if not isinstance(request.data, dict):
+            raise bad_request("the body must be a JSON object")
+        if flag(request, "dry_run"):
+            changes = request.data
+            if "agent_options" in changes:
+                try:
+                    appconfig._checked_options(changes["agent_options"], flag(request, "force"))
+                except InvalidInput as exc:
+                    raise invalid(exc) from exc
+            return Response(appconfig.config_json(request.user))
+        try:
+            appconfig.update_config(request.user, request.data, force=flag(request, "force"))
+        except InvalidInput as exc:
+            raise invalid(exc) from exc
+        return Response(appconfig.config_json(request.user))

@@ -1,0 +1,147 @@
+"""Software inventory REST API (fleet-protocol §4.8): titles and versions with host counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import permissions
+from fleetsite.api.errors import bad_request, not_found
+from fleetsite.api.pagination import page_from
+from fleetsite.api.views import FleetAPIView
+from hosts import software
+
+PARAMS = [
+    OpenApiParameter("query", str, description="substring of the software name"),
+    OpenApiParameter("team_id", int, description="only hosts of this team (0: hosts with no team)"),
+    OpenApiParameter("order_key", str, enum=list(software.ORDER_KEYS)),
+    OpenApiParameter("order_direction", str, enum=["asc", "desc"]),
+    OpenApiParameter("page", int),
+    OpenApiParameter("per_page", int),
+]
+
+
+def _team_id(request: Request) -> int | None:
+    raw = request.query_params.get("team_id")
+    if raw in (None, ""):
+        return None
+    try:
+        team_id = int(raw)
+    except ValueError as exc:
+        raise bad_request(f"invalid team_id: {raw!r} is not an integer") from exc
+    if team_id and not permissions.can_read_team(request.user, team_id):
+        raise not_found(f"Team {team_id} was not found in the datastore")
+    return team_id
+
+
+def _order(request: Request) -> tuple[str | None, str | None]:
+    key, direction = request.query_params.get("order_key"), request.query_params.get("order_direction")
+    if key and key not in software.ORDER_KEYS:
+        raise bad_request(f"invalid order_key: one of {', '.join(software.ORDER_KEYS)}")
+    if direction and direction not in ("asc", "desc"):
+        raise bad_request("invalid order_direction: asc or desc")
+    return key, direction
+
+
+def title_json(row: dict[str, Any], versions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row["title_id"],
+        "name": row["name"],
+        "source": row["source"],
+        "browser": "",
+        "hosts_count": row["hosts_count"],
+        "versions_count": row["versions_count"],
+        "versions": versions,
+    }
+
+
+def version_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["version_id"],
+        "name": row["name"],
+        "version": row["version"],
+        "source": row["source"],
+        "browser": "",
+        "vendor": row["vendor"],
+        "bundle_identifier": row["bundle_identifier"] or None,
+        "generated_cpe": "",
+        "hosts_count": row["hosts_count"],
+        "vulnerabilities": None,
+    }
+
+
+class TitleListView(FleetAPIView):
+    @extend_schema(summary="Software titles with host counts", parameters=PARAMS, responses={200: dict})
+    def get(self, request: Request) -> Response:
+        key, direction = _order(request)
+        rows_qs = software.titles(
+            software.installs_for(request.user, _team_id(request)),
+            request.query_params.get("query", ""),
+            key,
+            direction,
+        )
+        rows, meta = page_from(request).slice(rows_qs)
+        versions = software.title_versions([row["title_id"] for row in rows])
+        return Response(
+            {
+                "software_titles": [title_json(row, versions[row["title_id"]]) for row in rows],
+                "count": rows_qs.count(),
+                "counts_updated_at": None,
+                "meta": meta,
+            }
+        )
+
+
+class TitleDetailView(FleetAPIView):
+    @extend_schema(summary="One software title", responses={200: dict})
+    def get(self, request: Request, title_id: int) -> Response:
+        installs = software.installs_for(request.user, _team_id(request))
+        title = software.titles(installs.filter(software_id__in=_same_title(title_id))).first()
+        if title is None:
+            raise not_found(f"Software title {title_id} was not found in the datastore")
+        title["title_id"] = title_id
+        return Response({"software_title": title_json(title, software.title_versions([title_id])[title_id])})
+
+
+def _same_title(title_id: int) -> Any:
+    from hosts.models import Software
+
+    title = Software.objects.filter(pk=title_id).values("name", "source").first()
+    if title is None:
+        return Software.objects.none().values("pk")
+    return Software.objects.filter(name=title["name"], source=title["source"]).values("pk")
+
+
+class VersionListView(FleetAPIView):
+    @extend_schema(
+        summary="Software versions with host counts",
+        parameters=[*PARAMS, OpenApiParameter("title_id", int)],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        key, direction = _order(request)
+        title_id = request.query_params.get("title_id")
+        rows_qs = software.versions(
+            software.installs_for(request.user, _team_id(request)),
+            request.query_params.get("query", ""),
+            int(title_id) if title_id and title_id.isdigit() else None,
+            key,
+            direction,
+        )
+        rows, meta = page_from(request).slice(rows_qs)
+        return Response(
+            {"software": [version_json(row) for row in rows], "count": rows_qs.count(), "counts_updated_at": None,
+             "meta": meta}
+        )  # fmt: skip
+
+
+class VersionDetailView(FleetAPIView):
+    @extend_schema(summary="One software version", responses={200: dict})
+    def get(self, request: Request, version_id: int) -> Response:
+        row = software.versions(software.installs_for(request.user).filter(software_id=version_id)).first()
+        if row is None:
+            raise not_found(f"Software version {version_id} was not found in the datastore")
+        return Response({"software": version_json(row)})

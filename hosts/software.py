@@ -1,0 +1,96 @@
+"""The fleet's software inventory, grouped by title (name + source) and by version, in SQL.
+
+A title has no table of its own: its id is the smallest id among its versions, and any version
+id of a title finds the title (`software_title_id` in the host filters does the same).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, F, Min, QuerySet
+
+from accounts import permissions
+from accounts.models import User
+from hosts.models import HostSoftware, Software
+
+ORDER_KEYS = {"hosts_count": "hosts_count", "name": "name", "source": "source", "version": "version"}
+
+
+def installs_for(user: User, team_id: int | None = None) -> QuerySet:
+    """Installations on hosts the user may see, optionally of one team (0: hosts with no team)."""
+    installs = permissions.scope_to_teams(HostSoftware.objects.all(), user, "host__team_id")
+    if team_id == 0:
+        installs = installs.filter(host__team__isnull=True)
+    elif team_id is not None:
+        installs = installs.filter(host__team_id=team_id)
+    return installs
+
+
+def _ordered(queryset: QuerySet, order_key: str | None, direction: str | None, default: str) -> QuerySet:
+    column = ORDER_KEYS.get(order_key or "", default)
+    prefix = "-" if (direction or ("desc" if column == "hosts_count" else "asc")) == "desc" else ""
+    return queryset.order_by(f"{prefix}{column}", "name", "source")
+
+
+def titles(installs: QuerySet, query: str = "", order_key: str | None = None, direction: str | None = None) -> QuerySet:
+    """Rows of {title_id, name, source, hosts_count, versions_count}."""
+    if query:
+        installs = installs.filter(software__name__icontains=query)
+    rows = (
+        installs.values(name=_f("software__name"), source=_f("software__source"))
+        .annotate(
+            title_id=Min("software_id"),
+            hosts_count=Count("host_id", distinct=True),
+            versions_count=Count("software_id", distinct=True),
+        )
+        .order_by()
+    )
+    return _ordered(rows, order_key, direction, "hosts_count")
+
+
+def versions(
+    installs: QuerySet,
+    query: str = "",
+    title_id: int | None = None,
+    order_key: str | None = None,
+    direction: str | None = None,
+) -> QuerySet:
+    """Rows of {version_id, name, version, source, vendor, bundle_identifier, hosts_count}."""
+    if query:
+        installs = installs.filter(software__name__icontains=query)
+    if title_id is not None:
+        title = Software.objects.filter(pk=title_id).values("name", "source").first() or {"name": None, "source": None}
+        installs = installs.filter(software__name=title["name"], software__source=title["source"])
+    rows = (
+        installs.values(
+            version_id=_f("software_id"),
+            name=_f("software__name"),
+            version=_f("software__version"),
+            source=_f("software__source"),
+            vendor=_f("software__vendor"),
+            bundle_identifier=_f("software__bundle_identifier"),
+        )
+        .annotate(hosts_count=Count("host_id"))
+        .order_by()
+    )
+    return _ordered(rows, order_key, direction, "hosts_count")
+
+
+def _f(name: str) -> F:
+    return F(name)
+
+
+def title_versions(title_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The versions of each title id, for a page of titles (one query)."""
+    found = Software.objects.filter(pk__in=title_ids).values("pk", "name", "source")
+    keys = {(s["name"], s["source"]): s["pk"] for s in found}
+    out: dict[int, list[dict[str, Any]]] = {pk: [] for pk in title_ids}
+    if not keys:
+        return out
+    names = {name for name, _ in keys}
+    for row in Software.objects.filter(name__in=names).values("pk", "name", "source", "version").order_by("version"):
+        title = keys.get((row["name"], row["source"]))
+        if title is not None:
+            out[title].append({"id": row["pk"], "version": row["version"], "vulnerabilities": None})
+    return out

@@ -1,0 +1,75 @@
+"""Host counts and exports shared by `GET /host_summary`, the dashboard and the hosts list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpResponse
+from django.utils import timezone
+
+from fleetsite.api.csv import csv_response
+from hosts.api.serializers import rfc3339
+from hosts.choices import HostStatus, LabelType
+from hosts.filtersets import NOT_LINUX
+from hosts.models import Label
+from hosts.status import status_q
+
+# The dashboard's "low disk space" threshold, in GB (Fleet's UI uses 32).
+LOW_DISK_GB = 32
+
+
+def host_summary_counts(queryset: QuerySet, low_disk_space: int | None = None) -> dict[str, Any]:
+    """Fleet's host_summary: two aggregate queries whatever the number of hosts."""
+    now = timezone.now()
+    aggregates = {
+        "totals_hosts_count": Count("pk"),
+        "online_count": Count("pk", filter=status_q(HostStatus.ONLINE, now)),
+        "offline_count": Count("pk", filter=status_q(HostStatus.OFFLINE, now)),
+        "missing_30_days_count": Count("pk", filter=status_q(HostStatus.MISSING, now)),
+        "new_count": Count("pk", filter=status_q(HostStatus.NEW, now)),
+        "all_linux_count": Count("pk", filter=~Q(platform__in=NOT_LINUX)),
+    }
+    if low_disk_space is not None:
+        aggregates["low_disk_space_count"] = Count("pk", filter=Q(gigs_disk_space_available__lt=low_disk_space))
+    counts = queryset.order_by().aggregate(**aggregates)
+    counts["mia_count"] = counts["missing_30_days_count"]
+    platforms = queryset.order_by().values("platform").annotate(hosts_count=Count("pk")).order_by("-hosts_count")
+    counts["platforms"] = [{"platform": p["platform"], "hosts_count": p["hosts_count"]} for p in platforms]
+    counts["builtin_labels"] = [
+        {"id": label.pk, "name": label.name, "description": label.description, "label_type": label.label_type}
+        for label in Label.objects.filter(label_type=LabelType.BUILTIN)
+    ]
+    return counts
+
+
+CSV_COLUMNS = [
+    ("id", "id"), ("hostname", "hostname"), ("computer_name", "computer_name"), ("status", None),
+    ("team_name", "team__name"), ("platform", "platform"), ("os_version", "os_version"),
+    ("osquery_version", "osquery_version"), ("uuid", "uuid"), ("hardware_serial", "hardware_serial"),
+    ("hardware_model", "hardware_model"), ("primary_ip", "primary_ip"), ("primary_mac", "primary_mac"),
+    ("public_ip", "public_ip"), ("memory", "memory"), ("cpu_brand", "cpu_brand"),
+    ("gigs_disk_space_available", "gigs_disk_space_available"),
+    ("percent_disk_space_available", "percent_disk_space_available"), ("seen_time", "seen_time"),
+    ("created_at", "created_at"),
+]  # fmt: skip
+
+
+def hosts_csv(queryset: QuerySet) -> HttpResponse:
+    """The hosts of `queryset` as a streamed CSV, read in chunks with only the exported columns."""
+    fields = [field for _, field in CSV_COLUMNS if field] + ["online_until"]
+    now = timezone.now()
+
+    def rows() -> Any:
+        for values in queryset.values(*fields).iterator(chunk_size=2000):
+            row = []
+            for _name, field in CSV_COLUMNS:
+                if field is None:
+                    row.append("online" if values["online_until"] > now else "offline")
+                elif field in ("seen_time", "created_at"):
+                    row.append(rfc3339(values[field]))
+                else:
+                    row.append(values[field])
+            yield row
+
+    return csv_response("hosts.csv", [name for name, _ in CSV_COLUMNS], rows())

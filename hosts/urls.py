@@ -1,0 +1,16 @@
+"""Admin UI routes for hosts and software."""
+
+from django.urls import path
+
+from hosts.views import detail, software
+from hosts.views import list as host_list
+
+urlpatterns = [
+    path("hosts/", host_list.host_list, name="ui-hosts"),
+    path("hosts/export.csv", host_list.host_export, name="ui-hosts-export"),
+    path("hosts/bulk/", host_list.host_bulk, name="ui-hosts-bulk"),
+    path("hosts/<int:pk>/", detail.host_detail, name="ui-host"),
+    path("hosts/<int:pk>/<str:action>/", detail.host_action, name="ui-host-action"),
+    path("software/", software.software_list, name="ui-software"),
+    path("software/export.csv", software.software_export, name="ui-software-export"),
+]

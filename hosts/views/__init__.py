@@ -1,0 +1,1 @@
+"""Admin UI pages for hosts and the software inventory."""

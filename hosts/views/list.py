@@ -1,0 +1,134 @@
+"""The hosts list: filters (HostFilterSet, as the REST API), sorting, paging, bulk actions, CSV."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from accounts import permissions
+from accounts.models import Team
+from fleetsite.ui import login_required, paginate, render_list
+from hosts import actions
+from hosts.api.views import HostActionDenied
+from hosts.filtersets import HostFilterSet
+from hosts.forms import BulkForm, HostFilterForm
+from hosts.models import Host, Software
+from hosts.summary import hosts_csv
+from hosts.tables import hosts_table
+
+# Filter parameters a bulk action's "every matching host" may carry.
+FILTER_PARAMS = (
+    "query", "status", "team_id", "platform", "label_id", "policy_id", "policy_response", "software_title_id",
+    "software_id", "low_disk_space",
+)  # fmt: skip
+
+
+def filtered_hosts(request: HttpRequest, params: QueryDict) -> tuple[QuerySet, str]:
+    """Visible hosts filtered and ordered by HostFilterSet; an invalid filter gives no rows and its error."""
+    from hosts.api.views import visible_hosts
+
+    base = visible_hosts(request)
+    filterset = HostFilterSet(params, queryset=base, request=request)
+    if not filterset.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in filterset.errors.items())
+        return base.none(), errors
+    return filterset.qs, ""
+
+
+@login_required
+def host_list(request: HttpRequest) -> HttpResponse:
+    from hosts.api.views import listed_hosts
+
+    filterset = HostFilterSet(request.GET, queryset=listed_hosts(request), request=request)
+    errors = ""
+    if filterset.is_valid():
+        queryset = filterset.qs
+    else:
+        queryset = Host.objects.none()
+        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in filterset.errors.items())
+    rows, page = paginate(request, queryset, per_page=50)
+    can_bulk = permissions.writable_team_ids(request.user) != set()
+    title_id = request.GET.get("software_title_id", "")
+    software_title = Software.objects.filter(pk=title_id).first() if title_id.isdigit() else None
+    context = {
+        "title": "Hosts",
+        "table": hosts_table(rows, timezone.now(), selectable=can_bulk),
+        "page": page,
+        "filter_form": HostFilterForm(request.GET, user=request.user),
+        "filter_errors": errors,
+        "export_url": "/hosts/export.csv",
+        "add_url": "/hosts/add/",
+        "add_label": "Add hosts",
+        "bulk_template": "hosts/_bulk.html" if can_bulk else None,
+        "bulk_url": "/hosts/bulk/",
+        "bulk_form": BulkForm(user=request.user),
+        "software_title": software_title,
+    }
+    return render_list(request, "hosts/list.html", context)
+
+
+@login_required
+def host_export(request: HttpRequest) -> HttpResponse:
+    """Every host matching the current filters as CSV (streamed, not paged)."""
+    queryset, _ = filtered_hosts(request, request.GET)
+    return hosts_csv(queryset)
+
+
+@login_required
+def host_bulk(request: HttpRequest) -> HttpResponse:
+    """Transfer or delete the ticked hosts, or every host matching the filters; delete asks first."""
+    if request.method != "POST":
+        return redirect("ui-hosts")
+    form = BulkForm(request.POST, user=request.user)
+    back = "/hosts/" + (f"?{request.POST.get('filters')}" if request.POST.get("filters") else "")
+    if not form.is_valid():
+        for error in [*form.non_field_errors(), *form.errors.get("team", [])]:
+            messages.error(request, error)
+        return redirect(back)
+    data = form.cleaned_data
+    if data["all_matching"]:
+        params = QueryDict(data["filters"] or "")
+        if not any(params.get(name) for name in FILTER_PARAMS):
+            messages.error(request, "Set a filter first: a bulk action on every host needs at least one filter.")
+            return redirect(back)
+        hosts, errors = filtered_hosts(request, params)
+        if errors:
+            messages.error(request, errors)
+            return redirect(back)
+    else:
+        from hosts.api.views import visible_hosts
+
+        hosts = visible_hosts(request).filter(pk__in=data["ids"])
+    count = hosts.count()
+    try:
+        if data["action"] == "transfer":
+            team = None if data["team"] == "none" else Team.objects.filter(pk=data["team"]).first()
+            if data["team"] != "none" and (team is None or not permissions.can_read_team(request.user, team.pk)):
+                messages.error(request, "That team does not exist.")
+                return redirect(back)
+            moved = actions.transfer(request.user, team, hosts)
+            messages.success(request, f"Moved {moved} hosts to {team.name if team else 'No team'}.")
+            return redirect(back)
+        if not request.POST.get("confirm"):
+            sample = list(hosts.values_list("hostname", flat=True)[:10])
+            return render(
+                request,
+                "generic/object_delete.html",
+                {
+                    "title": f"Delete {count} hosts",
+                    "message": f"Delete {count} hosts? Their agents will re-enroll as new hosts if they keep running.",
+                    "consequences": sample + ([f"… and {count - len(sample)} more"] if count > len(sample) else []),
+                    "hidden": {"action": "delete", "all_matching": "on" if data["all_matching"] else "",
+                               "filters": data["filters"] or ""},
+                    "hidden_ids": data["ids"],
+                    "cancel_url": back,
+                },
+            )  # fmt: skip
+        deleted = actions.delete(request.user, hosts)
+        messages.success(request, f"Deleted {deleted} hosts.")
+    except HostActionDenied as exc:
+        messages.error(request, f"Not allowed: {exc}.")
+    return redirect(back)
