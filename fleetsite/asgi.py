@@ -21,12 +21,12 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - Django must be set up first
 from django.conf import settings  # noqa: E402
 
-from fleetsite.routing import websocket_urlpatterns  # noqa: E402
+from fleetsite.routing import websocket_application, websocket_urlpatterns  # noqa: E402
 from fleetsite.wsgi import application as wsgi_application  # noqa: E402
 from fleetsite.wsgi_bridge import WSGIBridge  # noqa: E402
 from queries import live  # noqa: E402
 
-websocket_app = URLRouter(websocket_urlpatterns)
+websocket_app = websocket_application(URLRouter(websocket_urlpatterns))
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})
 

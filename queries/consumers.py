@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -81,11 +82,14 @@ class ResultsConsumer(AsyncWebsocketConsumer):
             await self.fail("expected auth", CLOSE_UNAUTHORIZED)
             return
         token = data.get("token")
-        resolved = await database_sync_to_async(tokens.resolve)(token if isinstance(token, str) else "")
-        if resolved is None:
+        if isinstance(token, str) and token:
+            resolved = await database_sync_to_async(tokens.resolve)(token)
+            self.user = resolved.user if resolved is not None else None
+        else:
+            # The admin UI's own pages: the login session (origin-checked in fleetsite.routing).
+            self.user = await database_sync_to_async(_session_user)(self.scope)
+        if self.user is None:
             await self.fail("unauthorized", CLOSE_UNAUTHORIZED)
-            return
-        self.user = resolved.user
 
     async def _select(self, message_type: Any, data: dict[str, Any]) -> None:
         if message_type != "select_campaign":
@@ -162,6 +166,21 @@ class ResultsConsumer(AsyncWebsocketConsumer):
             return
         await self.channel_layer.group_discard(live.group_name(self.campaign.pk), self.channel_name)
         await database_sync_to_async(_close_campaign)(self.campaign)
+
+
+def _same_origin(scope: dict[str, Any]) -> bool:
+    """The page that opened the socket is served by this host (the Origin's host is the Host header)."""
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
+    origin, host = headers.get("origin", ""), headers.get("host", "")
+    return bool(origin and host) and urlsplit(origin).netloc.lower() == host.lower()
+
+
+def _session_user(scope: dict[str, Any]) -> User | None:
+    """The logged-in UI user, for sockets opened by our own pages only."""
+    user = scope.get("user")
+    if user is None or not user.is_authenticated or user.api_only or not _same_origin(scope):
+        return None
+    return user
 
 
 def _mark_running(campaign: Campaign) -> None:

@@ -13,21 +13,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import permissions
-from accounts.choices import Role
 from accounts.models import User
-from activities.record import record
 from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
 from fleetsite.api.views import FleetAPIView
-from fleetsite.models import FleetConfig
 from hosts.api.serializers import rfc3339
 from hosts.models import Host, Label
-from queries import campaigns
+from queries import campaigns, running
 from queries.choices import TargetStatus
 from queries.models import Campaign, CampaignResult, CampaignTarget, Query
 from queries.sql import SQLError, validate_read_only
 
-# Beyond Fleet: how long a campaign may be kept open for hosts that come online later.
-MAX_KEEP_OPEN = timedelta(days=7)
+MAX_KEEP_OPEN = running.MAX_KEEP_OPEN
 
 
 class SelectedSerializer(serializers.Serializer):
@@ -59,19 +55,11 @@ def checked_sql(sql: str, field: str = "query") -> str:
     return sql
 
 
-def may_run(user: User, query: Query | None) -> bool:
-    """Admins and maintainers run anything; observer+ too; observers only saved queries they are allowed."""
-    roles = {user.global_role, *permissions.team_roles(user).values()}
-    if roles & {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER_PLUS}:
-        return True
-    return query is not None and query.saved and query.observer_can_run
-
-
 def visible_query(user: User, query_id: int) -> Query:
-    query = Query.objects.filter(pk=query_id).first()
-    if query is None or (query.team_id is not None and not permissions.can_read_team(user, query.team_id)):
-        raise not_found(f"Query {query_id} was not found in the datastore")
-    return query
+    try:
+        return running.visible_query(user, query_id)
+    except running.RunRefused as exc:
+        raise FleetAPIError(exc.status, "Resource Not Found", str(exc)) from exc
 
 
 def campaign_json(campaign: Campaign) -> dict[str, Any]:
@@ -87,39 +75,37 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
     }
 
 
+def _refused(exc: running.RunRefused) -> FleetAPIError:
+    message = "Permission Denied" if exc.status == 403 else "Resource Not Found"
+    return FleetAPIError(exc.status, message, str(exc))
+
+
 def _ensure_live_queries_enabled() -> None:
-    if FleetConfig.load().live_query_disabled:
-        raise FleetAPIError(403, "Permission Denied", "live queries are disabled in the settings")
+    try:
+        running.ensure_enabled()
+    except running.RunRefused as exc:
+        raise _refused(exc) from exc
 
 
 def _start(request: Request, query: Query, selected: dict, keep_open: timedelta | None = None) -> Campaign:
     try:
-        campaign = campaigns.start(request.user, query, selected, keep_open)
+        return running.start(request.user, query, selected, keep_open)
     except campaigns.NoHostsTargeted as exc:
         raise bad_request("no hosts targeted") from exc
-    record(
-        request.user,
-        "live_query",
-        {
-            "query_id": query.pk if query.saved else None,
-            "query_sql": query.query,
-            "targets_count": campaign.targets.count(),
-        },
-    )
-    return campaign
 
 
 def _query_for_run(request: Request, data: dict[str, Any]) -> Query:
-    if data.get("query_id"):
-        query = visible_query(request.user, data["query_id"])
-    else:
-        sql = checked_sql(data["query"])
-        query = Query.objects.create(
-            name=f"distributed_{request.user.email}_{time.time_ns()}", query=sql, saved=False, author=request.user
-        )
-    if not may_run(request.user, query):
+    try:
+        return running.query_to_run(request.user, data.get("query_id"), data.get("query"))
+    except SQLError as exc:
+        raise validation_failed("query", str(exc)) from exc
+    except running.RunRefused as exc:
+        raise _refused(exc) from exc
+
+
+def _require_may_run(request: Request, query: Query) -> None:
+    if not running.may_run(request.user, query):
         raise FleetAPIError(403, "Permission Denied", "forbidden")
-    return query
 
 
 class RunByIdentifiersSerializer(serializers.Serializer):
@@ -182,8 +168,7 @@ class RunSavedQueryView(FleetAPIView):
         serializer = HostIdsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         query = visible_query(request.user, query_id)
-        if not may_run(request.user, query):
-            raise FleetAPIError(403, "Permission Denied", "forbidden")
+        _require_may_run(request, query)
         campaign = _start(request, query, {"hosts": serializer.validated_data["host_ids"]})
         targeted = campaign.targets.count()
         _wait_for_answers(campaign, settings.FLEETSITE_LIVE_QUERY_REST_PERIOD)
@@ -213,8 +198,7 @@ class SyncRunView(FleetAPIView):
         serializer.is_valid(raise_exception=True)
         queries = [visible_query(request.user, query_id) for query_id in serializer.validated_data["query_ids"]]
         for query in queries:
-            if not may_run(request.user, query):
-                raise FleetAPIError(403, "Permission Denied", "forbidden")
+            _require_may_run(request, query)
         started = [
             (query, _start(request, query, {"hosts": serializer.validated_data["host_ids"]})) for query in queries
         ]
