@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("", include("fleetsite.ui_urls")),
+    path("", include("queries.live_ui_urls")),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
 ]
 

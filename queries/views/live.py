@@ -1,0 +1,142 @@
+"""The live-query page: pick targets, write SQL, watch results arrive (and read them again later)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import permissions
+from accounts.models import Team
+from fleetsite.ui import login_required
+from hosts.models import Host, Label
+from queries import campaigns, running
+from queries.models import Campaign, Query
+from queries.sql import SQLError
+
+# "Keep open" choices: closing the page ends the campaign unless one of these is picked.
+KEEP_OPEN_CHOICES = [(0, "Until I close this page"), (3600, "1 hour"), (8 * 3600, "8 hours"), (86400, "1 day"),
+                     (7 * 86400, "7 days")]  # fmt: skip
+HOST_SEARCH_LIMIT = 20
+
+
+def _visible_hosts(request: HttpRequest) -> Any:
+    return permissions.scope_to_teams(Host.objects.all(), request.user)
+
+
+@login_required
+@require_GET
+def live_query(request: HttpRequest) -> HttpResponse:
+    """The page; `?query_id=` preloads a saved query, `?host_ids=1,2` preselects hosts."""
+    query = None
+    if request.GET.get("query_id", "").isdigit():
+        query = Query.objects.filter(pk=int(request.GET["query_id"])).first()
+        if query is not None and query.team_id and not permissions.can_read_team(request.user, query.team_id):
+            query = None
+    host_ids = [int(part) for part in request.GET.get("host_ids", "").split(",") if part.strip().isdigit()]
+    visible = _visible_hosts(request)
+    visible_count = Count("hosts", filter=Q(hosts__in=visible), distinct=True)
+    labels = Label.objects.annotate(n=visible_count).order_by("label_type", "name")
+    teams = permissions.scope_to_teams(Team.objects.all(), request.user, "id").annotate(n=Count("hosts"))
+    context = {
+        "title": "Live query",
+        "query": query,
+        "preselected_hosts": list(visible.filter(pk__in=host_ids).values("id", "hostname")),
+        "labels": labels,
+        "teams": teams,
+        "keep_open_choices": KEEP_OPEN_CHOICES,
+        "can_run_adhoc": running.may_run(request.user, None),
+    }
+    return render(request, "queries/live.html", context)
+
+
+@login_required
+@require_GET
+def host_search(request: HttpRequest) -> HttpResponse:
+    """Hosts matching `q` for the target picker (hostname, UUID, serial or IP)."""
+    text = request.GET.get("q", "").strip()
+    hosts = []
+    if text:
+        matches = _visible_hosts(request).filter(
+            Q(hostname__icontains=text) | Q(uuid__icontains=text) | Q(hardware_serial__icontains=text)
+            | Q(primary_ip__icontains=text)
+        )  # fmt: skip
+        hosts = list(matches.order_by("hostname").values("id", "hostname", "platform")[:HOST_SEARCH_LIMIT])
+    return render(request, "queries/_host_options.html", {"hosts": hosts})
+
+
+def _json_error(message: str, status: int, field: str = "base") -> JsonResponse:
+    return JsonResponse({"message": message, "errors": [{"name": field, "reason": message}]}, status=status)
+
+
+def _int_list(values: Any) -> list[int] | None:
+    if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return None
+    return values
+
+
+@login_required
+@require_POST
+def start(request: HttpRequest) -> JsonResponse:
+    """Start a campaign from the page (session + CSRF); the page then watches it over the websocket."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _json_error("request body is not valid JSON", 400)
+    if not isinstance(body, dict):
+        return _json_error("request body must be a JSON object", 400)
+    selected = {key: _int_list(body.get(key, [])) for key in ("hosts", "labels", "teams")}
+    if any(value is None for value in selected.values()):
+        return _json_error("hosts, labels and teams must be lists of ids", 422, "selected")
+    keep_open = body.get("keep_open_seconds") or 0
+    if not isinstance(keep_open, int) or not 0 <= keep_open <= running.MAX_KEEP_OPEN.total_seconds():
+        return _json_error("keep_open_seconds must be between 0 and 604800", 422, "keep_open_seconds")
+    query_id = body.get("query_id") if isinstance(body.get("query_id"), int) else None
+    sql = body.get("query") if isinstance(body.get("query"), str) else None
+    if not query_id and not (sql or "").strip():
+        return _json_error("one of query or query_id must be specified", 422, "query")
+    try:
+        running.ensure_enabled()
+        query = running.query_to_run(request.user, query_id, sql)
+        campaign = running.start(request.user, query, selected, timedelta(seconds=keep_open) if keep_open else None)
+    except SQLError as exc:
+        return _json_error(str(exc), 422, "query")
+    except running.RunRefused as exc:
+        return _json_error(str(exc), exc.status)
+    except campaigns.NoHostsTargeted:
+        return _json_error("no hosts targeted", 400)
+    return JsonResponse({"campaign": {"id": campaign.pk, "totals": campaigns.totals(campaign)}})
+
+
+def _own_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
+    campaign = Campaign.objects.select_related("query").filter(pk=campaign_id).first()
+    if campaign is None or (campaign.user_id != request.user.pk and not permissions.is_global_admin(request.user)):
+        raise Http404("no such campaign")
+    return campaign
+
+
+@login_required
+@require_POST
+def stop(request: HttpRequest, campaign_id: int) -> JsonResponse:
+    campaigns.stop(_own_campaign(request, campaign_id))
+    return JsonResponse({})
+
+
+@login_required
+@require_GET
+def campaign_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """A campaign's results, kept after its page closed; it keeps filling while the campaign is open."""
+    campaign = _own_campaign(request, campaign_id)
+    context = {
+        "title": f"Live query {campaign.pk}",
+        "campaign": campaign,
+        "stored": campaigns.stored_frames(campaign),
+        "totals": campaigns.totals(campaign),
+        "keep_open_choices": KEEP_OPEN_CHOICES,
+    }
+    return render(request, "queries/live.html", context)

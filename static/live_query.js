@@ -1,0 +1,147 @@
+// Live query page: start a campaign, then follow it over the results websocket (Fleet's frames).
+(function () {
+  "use strict";
+  const results = document.getElementById("live-results");
+  if (!results) return;
+  const form = document.getElementById("live-form");
+  const table = document.getElementById("result-table");
+  const head = table.querySelector("thead tr");
+  const body = table.querySelector("tbody");
+  const columns = [];
+  const rows = [];
+  const answeredHosts = new Set();  // stored results and the socket's replay must not show twice
+  let socket = null;
+  let campaignId = results.dataset.campaign ? Number(results.dataset.campaign) : null;
+
+  function csrf() {
+    const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function addRow(row) {
+    for (const key of Object.keys(row)) {
+      if (!columns.includes(key)) {
+        columns.push(key);
+        const th = document.createElement("th");
+        th.textContent = key;
+        head.appendChild(th);
+        for (const tr of body.rows) tr.appendChild(document.createElement("td"));
+      }
+    }
+    const tr = document.createElement("tr");
+    for (const key of columns) {
+      const td = document.createElement("td");
+      td.textContent = row[key] === undefined ? "" : String(row[key]);
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
+    rows.push(row);
+    document.getElementById("export").disabled = false;
+  }
+
+  function showResult(data) {
+    if (answeredHosts.has(data.host.id)) return;
+    answeredHosts.add(data.host.id);
+    if (data.error) {
+      const details = document.getElementById("errors");
+      details.hidden = false;
+      const li = document.createElement("li");
+      li.textContent = `${data.host.display_name || data.host.hostname}: ${data.error}`;
+      document.getElementById("error-list").appendChild(li);
+      const count = document.getElementById("error-count");
+      count.textContent = String(Number(count.textContent) + 1);
+    }
+    for (const row of data.rows || []) addRow(row);
+  }
+
+  function showStatus(data) {
+    const expected = data.expected_results || 0;
+    const share = expected ? Math.min(100, Math.round((100 * data.actual_results) / expected)) : 100;
+    const bar = document.getElementById("progress");
+    bar.setAttribute("aria-valuenow", String(share));
+    bar.querySelector(".bar").style.width = share + "%";
+    document.getElementById("progress-text").textContent =
+      `${data.actual_results} of ${expected} online hosts answered` + (data.status === "finished" ? " · finished" : "");
+  }
+
+  function showTotals(data) {
+    document.getElementById("totals").textContent =
+      `${data.count} targeted · ${data.online} online · ${data.offline} offline · ${data.missing_in_action} missing`;
+  }
+
+  function watch(id) {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/api/latest/fleet/results/websocket`);
+    socket.onopen = () => {
+      socket.send(JSON.stringify({ type: "auth", data: {} }));  // the login session authenticates this page
+      socket.send(JSON.stringify({ type: "select_campaign", data: { campaign_id: id } }));
+    };
+    socket.onmessage = (event) => {
+      const frame = JSON.parse(event.data);
+      if (frame.type === "result") showResult(frame.data);
+      else if (frame.type === "status") showStatus(frame.data);
+      else if (frame.type === "totals") showTotals(frame.data);
+      else if (frame.type === "error") document.getElementById("progress-text").textContent = "Error: " + frame.data;
+    };
+  }
+
+  function exportCsv() {
+    const quote = (value) => `"${String(value === undefined ? "" : value).replace(/"/g, '""')}"`;
+    const lines = [columns.map(quote).join(",")].concat(rows.map((row) => columns.map((c) => quote(row[c])).join(",")));
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
+    link.download = `live-query-${campaignId}.csv`;
+    link.click();
+  }
+
+  document.getElementById("export").addEventListener("click", exportCsv);
+  document.getElementById("stop").addEventListener("click", async () => {
+    if (!campaignId) return;
+    await fetch(`/queries/live/${campaignId}/stop/`, { method: "POST", headers: { "X-CSRFToken": csrf() } });
+    if (socket) socket.close();
+    document.getElementById("progress-text").textContent += " · stopped";
+  });
+
+  // Hosts found by the search join the picked set when ticked, so a new search keeps them.
+  document.addEventListener("change", (event) => {
+    const box = event.target;
+    if (box.name === "hosts" && box.checked && box.closest("#host-options")) {
+      document.getElementById("picked-hosts").appendChild(box.closest("label"));
+    }
+  });
+
+  if (form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      const ids = (name) => data.getAll(name).map(Number);
+      const payload = {
+        hosts: ids("hosts"), labels: ids("labels"), teams: ids("teams"),
+        keep_open_seconds: Number(data.get("keep_open_seconds") || 0),
+      };
+      if (data.get("query_id")) payload.query_id = Number(data.get("query_id"));
+      else payload.query = data.get("query") || "";
+      const error = document.getElementById("form-error");
+      error.textContent = "";
+      const response = await fetch(form.dataset.startUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+        body: JSON.stringify(payload),
+      });
+      const answer = await response.json();
+      if (!response.ok) {
+        error.textContent = answer.errors && answer.errors.length ? answer.errors[0].reason : answer.message;
+        return;
+      }
+      campaignId = answer.campaign.id;
+      showTotals(answer.campaign.totals);
+      results.hidden = false;
+      document.getElementById("run").disabled = true;
+      watch(campaignId);
+    });
+  } else if (campaignId) {
+    const stored = document.getElementById("stored-results");
+    if (stored) for (const frame of JSON.parse(stored.textContent)) showResult(frame);
+    watch(campaignId);
+  }
+})();
