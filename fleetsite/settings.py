@@ -289,6 +289,9 @@ FLEETSITE_TUF_TIMESTAMP_DAYS = env_int("FLEETSITE_TUF_TIMESTAMP_DAYS", 7, minimu
 # The public URL of this server's TUF repository (the default --update-url of new packages).
 # Empty: FLEETSITE_SERVER_URL + FLEETSITE_TUF_URL_PATH, else the package's fleet URL + that path.
 FLEETSITE_UPDATE_URL = env_str("FLEETSITE_UPDATE_URL")
+# Root metadata (JSON; PACKAGER_UPDATE_ROOTS_FILE for a file) trusted for builds without
+# --update-roots; empty: this server's own TUF root. For a packager that uses another repository.
+PACKAGER_UPDATE_ROOTS = env_str("PACKAGER_UPDATE_ROOTS")
 # Authenticode certificate and key (PEM files) that sign built msi packages; unset: unsigned.
 PACKAGER_MSI_SIGN_CERT = env_str("PACKAGER_MSI_SIGN_CERT")
 PACKAGER_MSI_SIGN_KEY = env_str("PACKAGER_MSI_SIGN_KEY")

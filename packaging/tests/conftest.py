@@ -1,0 +1,189 @@
+"""Packaging fixtures: a TUF repository of small generated "agent" executables, served on loopback.
+
+Real fleetd binaries are not downloadable here, so each target is a tiny shell script or a fake
+PE file; tar.gz targets hold the executable at the sub-path orbit expects. The shared repository
+and target cache are session-scoped (builds are the slow part); tests that tamper with a
+repository make their own with `make_repository`.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import tarfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from packaging.build import build_package
+from packaging.options import PackageOptions
+from packaging.repository import Repository
+
+ORBIT_VERSION = "1.40.0"
+SECRET = "s3cr3t-enroll-Secret+42"
+FLEET_URL = "https://fleet.example.com:8443"
+
+
+def _script(name: str, version: str) -> bytes:
+    return f"#!/bin/sh\necho '{name} {version}'\n".encode()
+
+
+def _exe(name: str, version: str) -> bytes:
+    return b"MZ\x90\x00" + f"fake {name} {version}".encode() + bytes(64)
+
+
+def _targz(member: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        parts = member.split("/")
+        for depth in range(1, len(parts)):
+            info = tarfile.TarInfo("/".join(parts[:depth]))
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        info = tarfile.TarInfo(member)
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+# (name, platform, file name, content, version)
+def target_files(version: str = ORBIT_VERSION) -> list[tuple[str, str, str, bytes, str]]:
+    osq = "5.12.1"
+    files = []
+    desktop_linux = _targz("fleet-desktop/fleet-desktop", _script("fd", version))
+    osqueryd_app = _targz("osquery.app/Contents/MacOS/osqueryd", _script("o", osq))
+    desktop_app = _targz("Fleet Desktop.app/Contents/MacOS/fleet-desktop", b"fd")
+    for platform in ("linux", "linux-arm64"):
+        files += [
+            ("orbit", platform, "orbit", _script(f"orbit-{platform}", version), version),
+            ("osqueryd", platform, "osqueryd", _script(f"osqueryd-{platform}", osq), osq),
+            ("desktop", platform, "desktop.tar.gz", desktop_linux, version),
+        ]
+    files += [
+        ("orbit", "macos", "orbit", _script("orbit-macos", version), version),
+        ("osqueryd", "macos-app", "osqueryd.app.tar.gz", osqueryd_app, osq),
+        ("desktop", "macos", "desktop.app.tar.gz", desktop_app, version),
+    ]
+    for platform in ("windows", "windows-arm64"):
+        files += [
+            ("orbit", platform, "orbit.exe", _exe(f"orbit-{platform}", version), version),
+            ("osqueryd", platform, "osqueryd.exe", _exe(f"osqueryd-{platform}", osq), osq),
+        ]
+    files.append(("desktop", "windows", "fleet-desktop.exe", _exe("fleet-desktop", version), version))
+    return files
+
+
+def publish(repo: Repository, scratch: Path, version: str = ORBIT_VERSION) -> None:
+    major_minor = ".".join(version.split(".")[:2])
+    for name, platform, filename, data, target_version in target_files(version):
+        source = scratch / platform / name / filename
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_bytes(data)
+        tags = ["stable"] if name != "orbit" else [major_minor, version.split(".")[0], "stable"]
+        repo.add_target(source, platform, name, target_version, tags)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Served:
+    """A repository and the loopback URL that serves its metadata directory."""
+
+    repo: Repository
+    url: str
+    server: ThreadingHTTPServer
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve_directory(directory: Path) -> ThreadingHTTPServer:
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def make_repository(directory: Path, passphrase: str = "") -> Served:
+    """A new repository with every test target published, served on 127.0.0.1."""
+    repo = Repository(directory / "tuf", passphrase)
+    repo.init()
+    publish(repo, directory / "scratch")
+    server = serve_directory(repo.metadata_dir)
+    return Served(repo, f"http://127.0.0.1:{server.server_address[1]}", server)
+
+
+@pytest.fixture(scope="session")
+def served_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = make_repository(tmp_path_factory.mktemp("shared-repo"))
+    yield served
+    served.close()
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("target-cache")
+
+
+@pytest.fixture
+def repo_settings(settings: Any, served_repo: Served, shared_cache: Path, tmp_path: Path) -> Served:
+    """Point this test's settings at the shared repository, cache and a private package directory."""
+    settings.FLEETSITE_TUF_DIR = served_repo.repo.directory
+    settings.FLEETSITE_UPDATE_URL = served_repo.url
+    settings.PACKAGER_TARGET_CACHE = shared_cache
+    settings.PACKAGER_DIR = tmp_path / "packages"
+    settings.PACKAGER_THREADS = 0
+    return served_repo
+
+
+def full_options(package_type: str, url: str, **extra: Any) -> PackageOptions:
+    """Options with many flags set, so each package shows where every flag lands."""
+    values: dict[str, Any] = {
+        "type": package_type,
+        "fleet_url": FLEET_URL,
+        "enroll_secret": SECRET,
+        "update_url": url,
+        "orbit_channel": "1.40",
+        "osqueryd_channel": "stable",
+        "desktop_channel": "stable",
+        "fleet_desktop": package_type != "msi" or extra.get("arch", "amd64") == "amd64",
+        "debug": True,
+        "enable_scripts": True,
+        "update_interval": "30m",
+        "osquery_flagfile": "--verbose\n--logger_min_status=1\n",
+        "host_identifier": "instance",
+    }
+    if package_type != "pkg":
+        values["end_user_email"] = "user@example.com"
+    values.update(extra)
+    return PackageOptions(**values)
+
+
+@pytest.fixture(scope="session")
+def built(served_repo: Served, shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Each package type built once per session with `full_options` (lazily, on first use)."""
+    out = tmp_path_factory.mktemp("built")
+    cache: dict[str, Path] = {}
+
+    def get(package_type: str) -> Path:
+        if package_type not in cache:
+            with override_settings(
+                FLEETSITE_TUF_DIR=served_repo.repo.directory,
+                PACKAGER_TARGET_CACHE=shared_cache,
+                FLEETSITE_UPDATE_URL=served_repo.url,
+            ):
+                options = full_options(package_type, served_repo.url)
+                cache[package_type] = build_package(options, out / package_type)
+        return cache[package_type]
+
+    return get
