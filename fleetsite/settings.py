@@ -272,6 +272,31 @@ FLEETSITE_CARVE_RETENTION_DAYS = env_int("FLEETSITE_CARVE_RETENTION_DAYS", 7, mi
 # Fleet's host expiry: hosts unseen this many days are deleted (0 = never).
 FLEETSITE_HOST_EXPIRY_DAYS = env_int("FLEETSITE_HOST_EXPIRY_DAYS", 0, minimum=0)
 
+# --- Log destinations (fleet-protocol §1.3) ---------------------------------------------------
+# Where osquery result and status logs go: comma lists of filesystem, stdout, webhook.
+FLEETSITE_RESULT_LOG_DESTINATIONS = env_list("FLEETSITE_RESULT_LOG_DESTINATIONS", ["filesystem"])
+FLEETSITE_STATUS_LOG_DESTINATIONS = env_list("FLEETSITE_STATUS_LOG_DESTINATIONS", ["filesystem"])
+for _name, _kinds in (
+    ("FLEETSITE_RESULT_LOG_DESTINATIONS", FLEETSITE_RESULT_LOG_DESTINATIONS),
+    ("FLEETSITE_STATUS_LOG_DESTINATIONS", FLEETSITE_STATUS_LOG_DESTINATIONS),
+):
+    if not _kinds or set(_kinds) - {"filesystem", "stdout", "webhook"}:
+        raise ImproperlyConfigured(f"{_name} must list filesystem, stdout or webhook, got {_kinds!r}")
+# The filesystem destination's directory (empty: <data dir>/logs); a file is rotated past this
+# size (0: never) and this many rotated files are kept.
+FLEETSITE_LOG_DIR = env_str("FLEETSITE_LOG_DIR")
+FLEETSITE_LOG_ROTATE_MB = env_int("FLEETSITE_LOG_ROTATE_MB", 500, minimum=0)
+FLEETSITE_LOG_KEEP = env_int("FLEETSITE_LOG_KEEP", 5, minimum=0)
+# The webhook destination: entries are POSTed in batches; while the receiver is down at most
+# FLEETSITE_LOG_WEBHOOK_BUFFER entries wait in memory (the oldest are dropped first).
+FLEETSITE_LOG_WEBHOOK_URL = env_str("FLEETSITE_LOG_WEBHOOK_URL")
+FLEETSITE_LOG_WEBHOOK_BATCH = env_int("FLEETSITE_LOG_WEBHOOK_BATCH", 500, minimum=1)
+FLEETSITE_LOG_WEBHOOK_BUFFER = env_int("FLEETSITE_LOG_WEBHOOK_BUFFER", 50_000, minimum=1)
+if "webhook" in FLEETSITE_RESULT_LOG_DESTINATIONS + FLEETSITE_STATUS_LOG_DESTINATIONS and not (
+    FLEETSITE_LOG_WEBHOOK_URL.startswith(("http://", "https://"))
+):
+    raise ImproperlyConfigured("FLEETSITE_LOG_WEBHOOK_URL must be an http(s) URL when a webhook destination is set")
+
 # --- Packaging: fleetd installers, the TUF repository, the packager service ------------------
 # The TUF repository (metadata, targets, keys) that `manage.py updates` manages and /tuf/ serves.
 FLEETSITE_TUF_DIR = Path(env_str("FLEETSITE_TUF_DIR") or DATA_DIR / "tuf")

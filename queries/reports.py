@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, transaction
+import orjson
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -30,8 +31,6 @@ from queries.models import Query, QueryReportRow
 logger = logging.getLogger(__name__)
 
 _MAP_KEY = "reports:queries:v1"
-# One INSERT per log request up to this many rows (osquery sends at most 1,024 lines per request).
-INSERT_BATCH = 2000
 DELETE_CHUNK = 5000
 
 
@@ -140,7 +139,7 @@ def _apply(host: Host, plans: dict[int, _Plan], now: datetime) -> None:
         )
     replaced: list[int] = []
     dead: list[int] = []
-    new_rows: list[QueryReportRow] = []
+    new_rows: list[tuple[int, dict]] = []
     for query_id, plan in plans.items():
         if plan.replace:
             replaced.append(query_id)
@@ -159,12 +158,31 @@ def _apply(host: Host, plans: dict[int, _Plan], now: datetime) -> None:
                     match[2] = False
                     dead.append(match[0])
                     stored -= 1
-        new_rows += [QueryReportRow(query_id=query_id, host=host, data=data, last_fetched=now) for data in pending]
+        new_rows += [(query_id, data) for data in pending]
     with transaction.atomic():
         if replaced or dead:
             QueryReportRow.objects.filter(Q(host=host) & (Q(query_id__in=replaced) | Q(pk__in=dead))).delete()
         if new_rows:
-            QueryReportRow.objects.bulk_create(new_rows, batch_size=INSERT_BATCH)
+            _insert(host, new_rows, now)
+
+
+def _insert(host: Host, rows: list[tuple[int, dict]], now: datetime) -> None:
+    """All new rows in one statement, however many there are.
+
+    MySQL takes any number of rows in one INSERT. SQLite allows 999 parameters per statement
+    (Django's limit: 249 rows here), so there the rows travel as one JSON parameter.
+    """
+    if connection.vendor != "sqlite":
+        objs = [QueryReportRow(query_id=query_id, host=host, data=data, last_fetched=now) for query_id, data in rows]
+        QueryReportRow.objects.bulk_create(objs, batch_size=len(objs))
+        return
+    table = connection.ops.quote_name(QueryReportRow._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (query_id, host_id, data, last_fetched) "
+            "SELECT json_extract(value, '$[0]'), %s, json_extract(value, '$[1]'), %s FROM json_each(%s)",
+            [host.pk, connection.ops.adapt_datetimefield_value(now), orjson.dumps(rows).decode()],
+        )
 
 
 def _delete_in_chunks(queryset: QuerySet) -> int:
