@@ -12,7 +12,7 @@ import functools
 import io
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -169,21 +169,38 @@ def full_options(package_type: str, url: str, **extra: Any) -> PackageOptions:
     return PackageOptions(**values)
 
 
-@pytest.fixture(scope="session")
-def built(served_repo: Served, shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """Each package type built once per session with `full_options` (lazily, on first use)."""
-    out = tmp_path_factory.mktemp("built")
-    cache: dict[str, Path] = {}
+class Built:
+    """Each package type built once per session with `full_options`, on first use; `url` is the update URL."""
 
-    def get(package_type: str) -> Path:
-        if package_type not in cache:
+    def __init__(self, served: Served, cache: Path, out: Path) -> None:
+        self.served, self.cache, self.out = served, cache, out
+        self.url = served.url
+        self.paths: dict[str, Path] = {}
+
+    def __call__(self, package_type: str) -> Path:
+        if package_type not in self.paths:
             with override_settings(
-                FLEETSITE_TUF_DIR=served_repo.repo.directory,
-                PACKAGER_TARGET_CACHE=shared_cache,
-                FLEETSITE_UPDATE_URL=served_repo.url,
+                FLEETSITE_TUF_DIR=self.served.repo.directory,
+                PACKAGER_TARGET_CACHE=self.cache,
+                FLEETSITE_UPDATE_URL=self.url,
             ):
-                options = full_options(package_type, served_repo.url)
-                cache[package_type] = build_package(options, out / package_type)
-        return cache[package_type]
+                options = full_options(package_type, self.url)
+                self.paths[package_type] = build_package(options, self.out / package_type)
+        return self.paths[package_type]
 
-    return get
+
+@pytest.fixture(scope="session")
+def built(served_repo: Served, shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return Built(served_repo, shared_cache, tmp_path_factory.mktemp("built"))
+
+
+@pytest.fixture(autouse=True)
+def _eager_builds(settings: Any) -> Iterator[None]:
+    """Builds run inside the test (no thread pool, no broker), whatever REDIS_URL says."""
+    from fleetsite.celery import app
+
+    settings.PACKAGER_THREADS = 0
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
