@@ -38,7 +38,7 @@ lint: install-dev
 
 test: install-dev
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 bench: install-dev
 	$(BIN)/pip install --quiet -r requirements-mysql.txt
