@@ -32,6 +32,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("fleetsite.ui_urls")),
     path("", include("queries.live_ui_urls")),
+    path("", include("queries.urls")),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
 ]
 
