@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 
 from accounts import permissions
-from accounts.choices import Role
 from accounts.models import User
 from activities.record import record
 from fleetsite.models import FleetConfig
@@ -31,8 +30,9 @@ class RunRefused(Exception):
 
 def may_run(user: User, query: Query | None) -> bool:
     """Admins and maintainers run anything; observer+ too; observers only saved queries they are allowed."""
-    roles = {user.global_role, *permissions.team_roles(user).values()}
-    if roles & {Role.ADMIN, Role.MAINTAINER, Role.OBSERVER_PLUS}:
+    # Roles after any API-token cap; live queries need a live-query role somewhere.
+    roles = {permissions.global_role(user), *permissions.team_roles(user).values()}
+    if roles & permissions.RULES[permissions.Kind.LIVE_QUERY][1]:
         return True
     return query is not None and query.saved and query.observer_can_run
 
