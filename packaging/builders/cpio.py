@@ -10,6 +10,7 @@ from typing import BinaryIO
 from packaging.payload import Entry
 
 UID, GID = 0, 80  # root:admin, as Fleet's packages
+GZIP_LEVEL = 1  # as deb: fast, and binaries barely compress further
 
 
 def _header(name: str, mode: int, size: int, ino: int, nlink: int) -> bytes:
@@ -54,5 +55,8 @@ def write_odc(entries: list[Entry], out: BinaryIO, root_mode: int = 0o755) -> No
 
 
 def write_gzipped_odc(entries: list[Entry], path: Path) -> None:
-    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0, filename="") as out:
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0, filename="") as out,
+    ):
         write_odc(entries, out)

@@ -111,7 +111,7 @@ def build(options: PackageOptions, fetched: FetchedTargets, work: Path) -> Path:
         "_sourcedir": str(sources),
         "_rpmdir": str(work),
         "_build_name_fmt": "%%{NAME}-%%{VERSION}.%%{ARCH}.rpm",
-        "_binary_payload": "w6.gzdio",
+        "_binary_payload": "w1.gzdio",
         "_binary_filedigest_algorithm": "8",
         "_build_id_links": "none",
         "debug_package": "%{nil}",

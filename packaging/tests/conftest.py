@@ -8,13 +8,9 @@ repository make their own with `make_repository`.
 
 from __future__ import annotations
 
-import functools
-import io
-import tarfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,74 +20,10 @@ from django.test import override_settings
 from packaging.build import build_package
 from packaging.options import PackageOptions
 from packaging.repository import Repository
+from packaging.sample import publish, serve_directory
 
-ORBIT_VERSION = "1.40.0"
 SECRET = "s3cr3t-enroll-Secret+42"
 FLEET_URL = "https://fleet.example.com:8443"
-
-
-def _script(name: str, version: str) -> bytes:
-    return f"#!/bin/sh\necho '{name} {version}'\n".encode()
-
-
-def _exe(name: str, version: str) -> bytes:
-    return b"MZ\x90\x00" + f"fake {name} {version}".encode() + bytes(64)
-
-
-def _targz(member: str, data: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        parts = member.split("/")
-        for depth in range(1, len(parts)):
-            info = tarfile.TarInfo("/".join(parts[:depth]))
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        info = tarfile.TarInfo(member)
-        info.size, info.mode = len(data), 0o755
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-# (name, platform, file name, content, version)
-def target_files(version: str = ORBIT_VERSION) -> list[tuple[str, str, str, bytes, str]]:
-    osq = "5.12.1"
-    files = []
-    desktop_linux = _targz("fleet-desktop/fleet-desktop", _script("fd", version))
-    osqueryd_app = _targz("osquery.app/Contents/MacOS/osqueryd", _script("o", osq))
-    desktop_app = _targz("Fleet Desktop.app/Contents/MacOS/fleet-desktop", b"fd")
-    for platform in ("linux", "linux-arm64"):
-        files += [
-            ("orbit", platform, "orbit", _script(f"orbit-{platform}", version), version),
-            ("osqueryd", platform, "osqueryd", _script(f"osqueryd-{platform}", osq), osq),
-            ("desktop", platform, "desktop.tar.gz", desktop_linux, version),
-        ]
-    files += [
-        ("orbit", "macos", "orbit", _script("orbit-macos", version), version),
-        ("osqueryd", "macos-app", "osqueryd.app.tar.gz", osqueryd_app, osq),
-        ("desktop", "macos", "desktop.app.tar.gz", desktop_app, version),
-    ]
-    for platform in ("windows", "windows-arm64"):
-        files += [
-            ("orbit", platform, "orbit.exe", _exe(f"orbit-{platform}", version), version),
-            ("osqueryd", platform, "osqueryd.exe", _exe(f"osqueryd-{platform}", osq), osq),
-        ]
-    files.append(("desktop", "windows", "fleet-desktop.exe", _exe("fleet-desktop", version), version))
-    return files
-
-
-def publish(repo: Repository, scratch: Path, version: str = ORBIT_VERSION) -> None:
-    major_minor = ".".join(version.split(".")[:2])
-    for name, platform, filename, data, target_version in target_files(version):
-        source = scratch / platform / name / filename
-        source.parent.mkdir(parents=True, exist_ok=True)
-        source.write_bytes(data)
-        tags = ["stable"] if name != "orbit" else [major_minor, version.split(".")[0], "stable"]
-        repo.add_target(source, platform, name, target_version, tags)
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @dataclass
@@ -105,13 +37,6 @@ class Served:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def serve_directory(directory: Path) -> ThreadingHTTPServer:
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def make_repository(directory: Path, passphrase: str = "") -> Served:

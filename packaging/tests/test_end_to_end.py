@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fleetsite.liveserver import LiveServer, isolated_database_url
-from packaging.tests.conftest import target_files
+from packaging.sample import target_files
 
 pytestmark = pytest.mark.e2e
 
