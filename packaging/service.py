@@ -27,6 +27,7 @@ from packaging.choices import BuildStatus, Stage
 from packaging.exceptions import PackagingError
 from packaging.models import PackageBuild
 from packaging.options import PackageOptions
+from packaging.repository import Repository
 
 logger = logging.getLogger(__name__)
 # Expired rows are kept this long so `status` can still answer "expired".
@@ -45,7 +46,10 @@ def prepare(options: PackageOptions) -> PackageOptions:
     if options.type == "msi" and settings.PACKAGER_MSI_SIGN_CERT and not options.windows_sign_certificate:
         options.windows_sign_certificate = settings.PACKAGER_MSI_SIGN_CERT
         options.windows_sign_key = settings.PACKAGER_MSI_SIGN_KEY
-    return options.validate(require_enrollment=True)
+    options.validate(require_enrollment=True)
+    if not (options.update_roots or settings.PACKAGER_UPDATE_ROOTS or Repository.from_settings().exists()):
+        raise PackagingError("this server has no TUF repository yet: run `manage.py updates init`", "update_roots")
+    return options
 
 
 def request_build(

@@ -224,3 +224,12 @@ def test_users_need_permission_for_the_secret(
 def test_standalone_packager_accepts_any_secret(repo_settings: Served, anon: Client, settings: Any) -> None:
     settings.FLEETSITE_MODE = "packager"
     assert post(anon, body("a-secret-of-another-fleet")).status_code == 200
+
+
+def test_create_without_a_repository_is_refused_up_front(
+    repo_settings: Served, anon: Client, enroll_secret: str, settings: Any, tmp_path: Path
+) -> None:
+    settings.FLEETSITE_TUF_DIR = tmp_path / "no-repo"
+    response = post(anon, body(enroll_secret))
+    assert response.status_code == 422 and "updates init" in response.json()["errors"][0]["reason"]
+    assert not PackageBuild.objects.exists()
