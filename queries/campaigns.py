@@ -131,7 +131,11 @@ def collect(host: Host, results: WriteResults) -> list[CampaignAnswer]:
 
 
 def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
-    """Record the answers of campaigns that still target this host (others are dropped)."""
+    """Record the answers of campaigns that still target this host (others are dropped).
+
+    Only this host's rows are written: touching the shared campaign row here would make every
+    answering host queue on one row lock (and deadlock under load). The websocket marks it running.
+    """
     ids = [answer.campaign_id for answer in answers]
     targeted = set(
         CampaignTarget.objects.filter(host_id=host.pk, campaign_id__in=ids, status=TargetStatus.PENDING).values_list(
@@ -162,9 +166,6 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
             )
             for answer in kept
         ]
-    )
-    Campaign.objects.filter(pk__in=[a.campaign_id for a in kept], status=CampaignStatus.WAITING).update(
-        status=CampaignStatus.RUNNING
     )
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import User
+from fleetsite.lib.db import atomic_with_retry
 from queries import campaigns, live
 from queries.choices import CampaignStatus
 from queries.models import Campaign
@@ -184,8 +185,10 @@ def _session_user(scope: dict[str, Any]) -> User | None:
 
 
 def _mark_running(campaign: Campaign) -> None:
-    Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.WAITING).update(
-        status=CampaignStatus.RUNNING, updated_at=timezone.now()
+    atomic_with_retry(
+        lambda: Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.WAITING).update(
+            status=CampaignStatus.RUNNING, updated_at=timezone.now()
+        )
     )
 
 

@@ -125,7 +125,7 @@ def test_campaign_reaches_targets_until_they_answer(api, agent, ubuntu_host, enr
     result = CampaignResult.objects.get()
     assert result.rows == [{"version": "5.12.1"}] and result.error is None
     assert CampaignTarget.objects.get().status == TargetStatus.ANSWERED
-    assert Campaign.objects.get().status == CampaignStatus.RUNNING
+    assert Campaign.objects.get().status == CampaignStatus.WAITING  # answers never touch the campaign row
 
 
 def test_failed_answer_is_kept_with_its_error(api, agent, ubuntu_host):
