@@ -12,16 +12,16 @@ from fleetsite.lib import memo
 from fleetsite.models import FleetConfig
 
 
-def _team_key(team_id: int) -> str:
-    return f"team-agent-options:v1:{team_id}"
+_CACHE_KEY = "team-agent-options:v1"
 
 
 def effective(team_id: int | None) -> dict[str, Any]:
     """The agent options for a host of `team_id`: the team's when it has any, else the global ones."""
     if team_id is not None:
         options = memo.cached(
-            _team_key(team_id),
+            _CACHE_KEY,
             lambda: Team.objects.filter(pk=team_id).values_list("agent_options", flat=True).first() or {},
+            variant=team_id,
         )
         if options:
             return options
@@ -29,8 +29,8 @@ def effective(team_id: int | None) -> dict[str, Any]:
 
 
 @receiver([post_save, post_delete], sender=Team)
-def _forget_team_options(instance: Team, **_: object) -> None:
-    memo.forget(_team_key(instance.pk))
+def _forget_team_options(**_: object) -> None:
+    memo.forget(_CACHE_KEY)
 
 
 def osquery_config_for(options: dict[str, Any], platform: str) -> dict[str, Any]:

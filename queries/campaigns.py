@@ -69,7 +69,7 @@ def start(user: User, query: Query, selected: dict[str, list[int]], keep_open: t
     CampaignTarget.objects.bulk_create(
         [CampaignTarget(campaign=campaign, host_id=host_id) for host_id in host_ids], batch_size=2000
     )
-    transaction.on_commit(forget_active)  # other processes must not cache the list without it
+    forget_active()  # again at commit, when other processes can see the new campaign
     return campaign
 
 

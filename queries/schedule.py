@@ -7,7 +7,6 @@ query forgets the cache.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.db.models import Q
@@ -18,7 +17,7 @@ from fleetsite.lib import memo
 from queries.choices import Logging
 from queries.models import Query
 
-_VERSION_KEY = "schedule:version"
+_CACHE_KEY = "schedule:packs:v2"
 
 
 def _is_scheduled() -> Q:
@@ -51,14 +50,9 @@ def _packs(team_id: int | None) -> dict[str, Any]:
 
 def packs_for(team_id: int | None) -> dict[str, Any]:
     """The packs a host of `team_id` is sent: Global plus its team's."""
-    # A fresh version never repeats an old one, even after the shared cache lost the counter.
-    version = memo.cached(_VERSION_KEY, time.time_ns)
-    return memo.cached(f"schedule:packs:{version}:{team_id or 0}", lambda: _packs(team_id))
+    return memo.cached(_CACHE_KEY, lambda: _packs(team_id), variant=team_id or 0)
 
 
 @receiver([post_save, post_delete], sender=Query)
 def _forget_packs(**_: object) -> None:
-    from django.core.cache import cache
-
-    cache.set(_VERSION_KEY, time.time_ns(), memo.SHARED_SECONDS)
-    memo.forget_local(_VERSION_KEY)
+    memo.forget(_CACHE_KEY)
