@@ -176,3 +176,48 @@ class AgentClient:
 @pytest.fixture
 def agent(db: None) -> AgentClient:
     return AgentClient()
+
+
+# --- More personas for the permission matrix (issue 4) ------------------------------------------
+
+
+@pytest.fixture
+def global_maintainer(db: None) -> User:
+    return _user("gmaintainer@example.com", Role.MAINTAINER)
+
+
+@pytest.fixture
+def global_observer(db: None) -> User:
+    return _user("gobserver@example.com", Role.OBSERVER)
+
+
+@pytest.fixture
+def observer_plus(db: None) -> User:
+    """A global observer+ (may run live queries, changes nothing)."""
+    return _user("gobserverplus@example.com", Role.OBSERVER_PLUS)
+
+
+@pytest.fixture
+def team_admin(team: Team) -> User:
+    """An admin of team A only."""
+    return _user("teamadmin@example.com", team=team, team_role=Role.ADMIN)
+
+
+@pytest.fixture
+def team_observer_plus(team: Team) -> User:
+    return _user("teamobserverplus@example.com", team=team, team_role=Role.OBSERVER_PLUS)
+
+
+@pytest.fixture
+def api_only_user(db: None) -> User:
+    """A global maintainer that scripts use: API only, no web UI."""
+    user = _user("script@example.com", Role.MAINTAINER)
+    user.api_only = True
+    user.save()
+    return user
+
+
+@pytest.fixture
+def fast_password_hashing(settings: Any) -> None:
+    """MD5 hashing for tests that create many users (PBKDF2 would spend a second per test)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -23,6 +23,8 @@ from accounts import permissions
 
 UI_PER_PAGE = 50
 UI_MAX_PER_PAGE = 500
+# Counting stops here: an exact count of 100,000 filtered rows costs more than the page itself.
+COUNT_CAP = 10_000
 
 
 def login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -31,6 +33,9 @@ def login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
+        if not user.is_authenticated and request.method in ("GET", "HEAD"):
+            user = _bearer_user(request) or user
+            request.user = user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if user.api_only:
@@ -39,6 +44,15 @@ def login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def _bearer_user(request: HttpRequest) -> Any:
+    """Read-only pages also accept an API token (scripts, `bench/hosts_list.py`); changes need a session."""
+    from accounts import tokens
+    from accounts.authentication import bearer_key
+
+    token = tokens.resolve(bearer_key(request))
+    return token.user if token is not None else None
 
 
 def require(request: HttpRequest, action: str, kind: str, team_id: int | None = None) -> None:
@@ -86,6 +100,7 @@ class PageInfo:
     number: int
     per_page: int
     total: int
+    capped: bool = False
 
     @property
     def start(self) -> int:
@@ -118,10 +133,14 @@ def paginate(request: HttpRequest, queryset: QuerySet, per_page: int = UI_PER_PA
             return default
 
     per_page = min(number("per_page", per_page) or per_page, UI_MAX_PER_PAGE)
-    total = queryset.order_by().count()
-    page = min(number("page", 0), max((total - 1) // per_page, 0))
+    page = number("page", 0)
+    cap = max(COUNT_CAP, (page + 2) * per_page)
+    total = queryset.order_by()[: cap + 1].count()
+    capped = total > cap
+    if not capped:
+        page = min(page, max((total - 1) // per_page, 0))
     start = page * per_page
-    return list(queryset[start : start + per_page]), PageInfo(page, per_page, total)
+    return list(queryset[start : start + per_page]), PageInfo(page, per_page, min(total, cap), capped)
 
 
 def render_list(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -13,10 +14,18 @@ from accounts import permissions
 from fleetsite.api.errors import FleetAPIError, forbidden
 
 
+class JSONOnlyNegotiation(DefaultContentNegotiation):
+    """Fleet answers JSON whatever `?format=` says; `format=csv` is a parameter of some endpoints, not DRF's."""
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        return renderers[0], renderers[0].media_type
+
+
 class FleetAPIView(APIView):
     """An APIView whose filter errors come back as Fleet's 400 body, with permission helpers."""
 
     filterset_class: Any = None
+    content_negotiation_class = JSONOnlyNegotiation
 
     def filter_queryset(self, request: Request, queryset: QuerySet) -> QuerySet:
         if self.filterset_class is None:

@@ -110,8 +110,12 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+PLATFORM_ALIASES = {"macos": "darwin", "mac": "darwin", "osx": "darwin", "win": "windows", "win32": "windows"}
+
+
 def _unknown(path: str, key: str, known: set[str] | dict[str, str]) -> AgentOptionsError:
-    close = difflib.get_close_matches(key, list(known), n=1)
+    close = [PLATFORM_ALIASES[key.lower()]] if key.lower() in PLATFORM_ALIASES and known is PLATFORMS else []
+    close = close or difflib.get_close_matches(key, list(known), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return AgentOptionsError(path, f"unknown key {key!r}{hint}")
 

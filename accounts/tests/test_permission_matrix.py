@@ -1,0 +1,166 @@
+"""The permission matrix: every role x object kind x read/write, including another team's admin.
+
+Expectations are written out by hand (not derived from accounts.permissions.RULES), so a change
+to the rules that nobody meant shows up here. Denials follow Fleet: 404 when the object is on a
+team the user cannot see, 403 when they can see it but their role is too low.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from accounts import tokens
+from accounts.models import Team, User
+from conftest import APIClient
+from enrollment import secrets as enroll_secrets
+from hosts.models import Host
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast(fast_password_hashing: None) -> None:
+    """Nine users per test: hash their passwords cheaply."""
+
+
+GLOBAL = {"g_admin", "g_maintainer", "g_observer", "g_observer_plus", "token_observer"}
+TEAM_A = {"a_admin", "a_maintainer", "a_observer", "a_observer_plus"}
+EVERYONE = GLOBAL | TEAM_A | {"outsider"}
+
+# operation -> personas allowed
+ALLOWED: dict[str, set[str]] = {
+    "team_host:read": GLOBAL | TEAM_A,
+    "team_host:write": {"g_admin", "g_maintainer", "a_admin", "a_maintainer"},
+    "unassigned_host:read": GLOBAL,
+    "unassigned_host:write": {"g_admin", "g_maintainer"},
+    "team:read": GLOBAL | TEAM_A,
+    "team:write": {"g_admin", "a_admin"},
+    "team_members:write": {"g_admin", "a_admin"},
+    "team_agent_options:write": {"g_admin", "a_admin"},
+    "team_secrets:read": {"g_admin", "g_maintainer", "a_admin", "a_maintainer"},
+    "team_secrets:write": {"g_admin", "g_maintainer", "a_admin", "a_maintainer"},
+    "global_secrets:read": {"g_admin", "g_maintainer"},
+    "global_secrets:write": {"g_admin", "g_maintainer"},
+    "users:read": {"g_admin"},
+    "users:write": {"g_admin"},
+    "invites:write": {"g_admin"},
+    "config:read": EVERYONE,
+    "config:write": {"g_admin"},
+    "activities:read": EVERYONE,
+    "software:read": EVERYONE,
+    "team_create:write": {"g_admin"},
+}
+# Operations on team A's objects: someone who cannot see team A gets 404, not 403.
+TEAM_A_OBJECTS = {"team_host", "team", "team_members", "team_agent_options", "team_secrets"}
+
+
+@pytest.fixture
+def world(
+    team: Team,
+    other_team: Team,
+    admin: User,
+    global_maintainer: User,
+    global_observer: User,
+    observer_plus: User,
+    team_admin: User,
+    maintainer: User,
+    observer: User,
+    team_observer_plus: User,
+    outsider: User,
+    api_client_as: Callable[[User | None], APIClient],
+) -> dict[str, Any]:
+    clients = {
+        "g_admin": api_client_as(admin),
+        "g_maintainer": api_client_as(global_maintainer),
+        "g_observer": api_client_as(global_observer),
+        "g_observer_plus": api_client_as(observer_plus),
+        "a_admin": api_client_as(team_admin),
+        "a_maintainer": api_client_as(maintainer),
+        "a_observer": api_client_as(observer),
+        "a_observer_plus": api_client_as(team_observer_plus),
+        "outsider": api_client_as(outsider),
+    }
+    # A global admin's API token scoped down to observer acts as an observer.
+    _, key = tokens.issue_api_token(admin, "read-only script", role="observer")
+    clients["token_observer"] = APIClient(key)
+    return {
+        "clients": clients,
+        "team": team,
+        "team_host": Host.objects.create(osquery_host_id="a", hostname="a", team=team),
+        "free_host": Host.objects.create(osquery_host_id="n", hostname="n"),
+        "team_secret": enroll_secrets.add(team, "team-a-secret").secret,
+        "global_secret": enroll_secrets.add(None, "global-secret").secret,
+        "member": observer,
+    }
+
+
+def _call(world: dict[str, Any], client: APIClient, operation: str) -> Any:
+    team, host, free = world["team"], world["team_host"], world["free_host"]
+    base = "/api/latest/fleet"
+    calls: dict[str, Callable[[], Any]] = {
+        "team_host:read": lambda: client.get(f"{base}/hosts/{host.pk}"),
+        "team_host:write": lambda: client.post(f"{base}/hosts/transfer", {"team_id": team.pk, "hosts": [host.pk]}),
+        "unassigned_host:read": lambda: client.get(f"{base}/hosts/{free.pk}"),
+        "unassigned_host:write": lambda: client.post(f"{base}/hosts/transfer", {"team_id": None, "hosts": [free.pk]}),
+        "team:read": lambda: client.get(f"{base}/teams/{team.pk}"),
+        "team:write": lambda: client.patch(f"{base}/teams/{team.pk}", {"description": "changed"}),
+        "team_members:write": lambda: client.patch(
+            f"{base}/teams/{team.pk}/users", {"users": [{"id": world["member"].pk, "role": "observer"}]}
+        ),
+        "team_agent_options:write": lambda: client.post(f"{base}/teams/{team.pk}/agent_options", {}),
+        "team_secrets:read": lambda: client.get(f"{base}/teams/{team.pk}/secrets"),
+        "team_secrets:write": lambda: client.patch(
+            f"{base}/teams/{team.pk}/secrets", {"secrets": [{"secret": world["team_secret"]}]}
+        ),
+        "global_secrets:read": lambda: client.get(f"{base}/spec/enroll_secret"),
+        "global_secrets:write": lambda: client.post(
+            f"{base}/spec/enroll_secret", {"spec": {"secrets": [{"secret": world["global_secret"]}]}}
+        ),
+        "users:read": lambda: client.get(f"{base}/users"),
+        "users:write": lambda: client.post(f"{base}/users/admin", {}),
+        "invites:write": lambda: client.post(f"{base}/invites", {}),
+        "config:read": lambda: client.get(f"{base}/config"),
+        "config:write": lambda: client.patch(f"{base}/config", {}),
+        "activities:read": lambda: client.get(f"{base}/activities"),
+        "software:read": lambda: client.get(f"{base}/software/titles"),
+        "team_create:write": lambda: client.post(f"{base}/teams", {"name": ""}),
+    }
+    return calls[operation]()
+
+
+PERSONAS = sorted(EVERYONE)
+
+
+@pytest.mark.parametrize("operation", sorted(ALLOWED))
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_permission_matrix(world: dict[str, Any], persona: str, operation: str) -> None:
+    response = _call(world, world["clients"][persona], operation)
+    kind = operation.split(":")[0]
+    if persona in ALLOWED[operation]:
+        # Allowed: anything but a permission answer (validation errors are fine: the check passed).
+        assert response.status_code not in (401, 403, 404), (persona, operation, response.content[:300])
+    elif (kind in TEAM_A_OBJECTS and persona not in GLOBAL | TEAM_A) or (
+        kind == "unassigned_host" and persona not in GLOBAL
+    ):
+        assert response.status_code == 404, (persona, operation, response.status_code)
+    else:
+        assert response.status_code == 403, (persona, operation, response.status_code, response.content[:300])
+        assert response.json()["message"] == "Permission Denied"
+
+
+def test_nobody_can_change_or_delete_activities(world: dict[str, Any]) -> None:
+    for client in world["clients"].values():
+        assert client.post("/api/latest/fleet/activities", {"type": "x"}).status_code == 405
+        assert client.delete("/api/latest/fleet/activities").status_code == 405
+
+
+def test_team_users_see_only_their_teams_hosts_in_lists(world: dict[str, Any]) -> None:
+    outsider_hosts = world["clients"]["outsider"].get("/api/latest/fleet/hosts").json()["hosts"]
+    observer_hosts = world["clients"]["a_observer"].get("/api/latest/fleet/hosts").json()["hosts"]
+    global_hosts = world["clients"]["g_observer"].get("/api/latest/fleet/hosts").json()["hosts"]
+    assert outsider_hosts == []
+    assert [h["hostname"] for h in observer_hosts] == ["a"]
+    assert {h["hostname"] for h in global_hosts} == {"a", "n"}

@@ -1,0 +1,67 @@
+"""Hosts list at scale: server time per page of the REST list and of the UI page.
+
+Run against a server seeded with `manage.py seed_hosts 100000`. Each case is requested
+`ROUNDS` times one after another over one keep-alive connection; the median wall time is the
+server time (the client is local and idle). Cases: 100 hosts per page, unfiltered, filtered by
+status, filtered by a label, a deep page, and the same for the HTML page.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import urllib.request
+from urllib.parse import urlencode
+
+ROUNDS = 15
+
+
+def _get(opener: urllib.request.OpenerDirector, url: str, token: str) -> bytes:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with opener.open(request, timeout=60) as response:
+        if response.status != 200:
+            raise RuntimeError(f"{url}: HTTP {response.status}")
+        return response.read()
+
+
+def _label_id(opener: urllib.request.OpenerDirector, server_url: str, token: str) -> int:
+    labels = json.loads(_get(opener, f"{server_url}/api/latest/fleet/labels", token))["labels"]
+    by_name = {label["name"]: label["id"] for label in labels}
+    return by_name.get("macOS") or by_name.get("All Hosts") or labels[0]["id"]
+
+
+def run(server_url: str, token: str) -> list[tuple[str, float]]:
+    """[(case, median server ms per page)] for the hosts list API and page."""
+    server_url = server_url.rstrip("/")
+    opener = urllib.request.build_opener()
+    label = _label_id(opener, server_url, token)
+    cases = [
+        ("hosts API, 100/page", "/api/latest/fleet/hosts", {"per_page": 100}),
+        ("hosts API, status=online", "/api/latest/fleet/hosts", {"per_page": 100, "status": "online"}),
+        ("hosts API, label", "/api/latest/fleet/hosts", {"per_page": 100, "label_id": label}),
+        ("hosts API, page 500", "/api/latest/fleet/hosts", {"per_page": 100, "page": 500}),
+        ("hosts API, sorted by hostname", "/api/latest/fleet/hosts", {"per_page": 100, "order_key": "hostname"}),
+        ("hosts page, 100/page", "/hosts/", {"per_page": 100}),
+        ("hosts page, status=online", "/hosts/", {"per_page": 100, "status": "online"}),
+        ("hosts page, label", "/hosts/", {"per_page": 100, "label_id": label}),
+        ("host_summary", "/api/latest/fleet/host_summary", {}),
+    ]
+    results = []
+    for name, path, params in cases:
+        url = f"{server_url}{path}?{urlencode(params)}"
+        _get(opener, url, token)  # warm caches and connections
+        times = []
+        for _ in range(ROUNDS):
+            started = time.perf_counter()
+            _get(opener, url, token)
+            times.append((time.perf_counter() - started) * 1000)
+        results.append((name, statistics.median(times)))
+    return results
+
+
+if __name__ == "__main__":
+    import sys
+
+    for case, ms in run(sys.argv[1], sys.argv[2]):
+        print(f"{case:34} {ms:8.1f} ms")
