@@ -37,7 +37,8 @@ CATALOGUE = {
     "windows": [("Google Chrome", "programs"), ("Microsoft Edge", "programs"), ("Slack", "programs"),
                 ("Zoom", "programs"), ("7-Zip", "programs"), ("Microsoft Office", "programs")],
     "linux": [("openssl", "deb_packages"), ("curl", "deb_packages"), ("bash", "deb_packages"),
-              ("python3", "deb_packages"), ("openssh-server", "deb_packages"), ("systemd", "rpm_packages"), ("kernel", "rpm_packages")],
+              ("python3", "deb_packages"), ("openssh-server", "deb_packages"), ("systemd", "rpm_packages"),
+              ("kernel", "rpm_packages")],
 }  # fmt: skip
 VERSIONS = ["1.0.0", "1.2.3", "2.0.1", "3.4.0", "120.0.6099", "121.0.6167", "5.17.4", "8.5.0"]
 NAMES = ["mbp", "win", "dev", "web", "db", "build", "kiosk", "lab", "ops", "sales", "eng", "ci"]
