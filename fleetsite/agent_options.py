@@ -11,7 +11,6 @@ from accounts.models import Team
 from fleetsite.lib import memo
 from fleetsite.models import FleetConfig
 
-
 _CACHE_KEY = "team-agent-options:v1"
 
 

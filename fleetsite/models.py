@@ -43,4 +43,14 @@ class FleetConfig(models.Model):
     @classmethod
     def load(cls) -> FleetConfig:
         """The configuration row, cached: agents read it on every check-in."""
-        return memo.cached(_CACHE_KEY, lambda: cls.objects.get_or_create(pk=1)[0])
+        return memo.cached(_CACHE_KEY, cls._load_or_create)
+
+    @classmethod
+    def _load_or_create(cls) -> FleetConfig:
+        # bulk_create skips save(): creating the default row must not start a new cache generation
+        # while this very load is filling the current one.
+        config = cls.objects.filter(pk=1).first()
+        if config is None:
+            cls.objects.bulk_create([cls(pk=1)], ignore_conflicts=True)
+            config = cls.objects.get(pk=1)
+        return config
