@@ -191,14 +191,22 @@ def publish(host: Host, answers: list[CampaignAnswer]) -> None:
         live.emit(answer.campaign_id, result_frame(answer.campaign_id, host.pk, host.hostname, display_name, answer))
 
 
-def stored_frames(campaign: Campaign) -> list[dict[str, Any]]:
-    """Results received so far, as frames, for a websocket that joins late."""
+def stored_frames(campaign: Campaign, after_id: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Results stored after result id `after_id`, as frames, and the last id read.
+
+    A socket that joins late replays them; a joined socket polls them too, because the channel
+    layer may drop messages when a burst of answers overflows it.
+    """
     frames = []
-    for result in CampaignResult.objects.filter(campaign=campaign).select_related("host"):
+    last_id = after_id
+    for result in (
+        CampaignResult.objects.filter(campaign=campaign, pk__gt=after_id).select_related("host").order_by("pk")
+    ):
         hostname = result.host.hostname if result.host else result.host_display_name
         answer = CampaignAnswer(campaign.pk, result.rows, result.error, result.stats)
         frames.append(result_frame(campaign.pk, result.host_id, hostname, result.host_display_name, answer))
-    return frames
+        last_id = result.pk
+    return frames, last_id
 
 
 def totals(campaign: Campaign, now: datetime | None = None) -> dict[str, int]:

@@ -28,6 +28,8 @@ from queries.models import Campaign
 logger = logging.getLogger(__name__)
 
 STATUS_INTERVAL = 5.0
+# Stored results are polled this often: the channel layer may drop messages in a burst.
+CATCH_UP_INTERVAL = 2.0
 MAX_MESSAGE = 8096  # §4.5: the largest inbound message
 
 # Close codes: 4401 unauthenticated, 4403 not allowed, 4400 a protocol error by the client.
@@ -48,6 +50,7 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         self.last_status: dict[str, Any] | None = None
         self.last_totals: dict[str, int] | None = None
         self.ticker: asyncio.Task | None = None
+        self.last_result_id = 0
         await self.accept()
 
     async def send_frame(self, frame_type: str, data: Any) -> None:
@@ -114,8 +117,7 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         totals = await database_sync_to_async(campaigns.totals)(campaign)
         self.expected = totals["online"]
         await self._send_totals(totals)
-        for frame in await database_sync_to_async(campaigns.stored_frames)(campaign):
-            await self._send_result(frame)
+        await self._catch_up()
         await self._send_status()
         self.ticker = asyncio.create_task(self._tick())
 
@@ -147,15 +149,27 @@ class ResultsConsumer(AsyncWebsocketConsumer):
             self.last_status = status
             await self.send_frame("status", status)
 
+    async def _catch_up(self) -> None:
+        """Send stored results this socket has not seen (joined late, or the layer dropped them)."""
+        frames, self.last_result_id = await database_sync_to_async(campaigns.stored_frames)(
+            self.campaign, self.last_result_id
+        )
+        for frame in frames:
+            await self._send_result(frame)
+
     async def _tick(self) -> None:
-        """§4.5: totals and status are re-evaluated every 5 seconds."""
+        """§4.5: totals and status every 5 seconds; stored results every 2."""
+        elapsed = 0.0
         while True:
-            await asyncio.sleep(STATUS_INTERVAL)
+            await asyncio.sleep(CATCH_UP_INTERVAL)
+            elapsed += CATCH_UP_INTERVAL
             if self.campaign is None:
                 return
             try:
-                totals = await database_sync_to_async(campaigns.totals)(self.campaign)
-                await self._send_totals(totals)
+                await self._catch_up()
+                if elapsed >= STATUS_INTERVAL:
+                    elapsed = 0.0
+                    await self._send_totals(await database_sync_to_async(campaigns.totals)(self.campaign))
                 await self._send_status()
             except Exception:
                 logger.exception("campaign %s status update failed", self.campaign.pk)

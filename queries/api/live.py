@@ -243,7 +243,7 @@ class CampaignResultsView(FleetAPIView):
 
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = visible_campaign(request, campaign_id)
-        frames = campaigns.stored_frames(campaign)
+        frames, _ = campaigns.stored_frames(campaign)
         return Response(
             {
                 "campaign": campaign_json(campaign),

@@ -332,3 +332,21 @@ async def test_websocket_refuses_bad_frames(admin, outsider, enroll_host, messag
     assert closed == {"type": "websocket.close", "code": code}
     refreshed = await database_sync_to_async(Campaign.objects.get)(pk=campaign.pk)
     assert refreshed.status == CampaignStatus.WAITING  # a refused socket changes nothing
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_results_reach_the_socket_even_when_the_channel_layer_drops_them(admin, agent, enroll_host, monkeypatch):
+    enrolled = await database_sync_to_async(enroll_host)()
+    token = await database_sync_to_async(issue_session)(admin)
+    query = await database_sync_to_async(Query.objects.create)(name="q", query="SELECT 1;", saved=False)
+    campaign = await database_sync_to_async(campaigns.start)(admin, query, {"hosts": [enrolled.host.pk]})
+    communicator = WebsocketCommunicator(application, SOCKET)
+    await communicator.connect()
+    await communicator.send_json_to({"type": "auth", "data": {"token": token}})
+    await communicator.send_json_to({"type": "select_campaign", "data": {"campaign_id": campaign.pk}})
+    await frames_until(communicator, "status")
+    monkeypatch.setattr(live, "emit", lambda campaign_id, payload: None)  # a full layer drops the message
+    await database_sync_to_async(answer)(agent, enrolled, campaign.pk, rows=[{"a": "1"}])
+    result, _ = await frames_until(communicator, "result")  # found by the socket's own catch-up poll
+    assert result["data"]["rows"][0]["a"] == "1"
+    await communicator.disconnect()

@@ -135,7 +135,7 @@ def campaign_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     context = {
         "title": f"Live query {campaign.pk}",
         "campaign": campaign,
-        "stored": campaigns.stored_frames(campaign),
+        "stored": campaigns.stored_frames(campaign)[0],
         "totals": campaigns.totals(campaign),
         "keep_open_choices": KEEP_OPEN_CHOICES,
     }
