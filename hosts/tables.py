@@ -12,7 +12,10 @@ from fleetsite.ui import Column, Table, badge, link
 from hosts.constants import MISSING_AFTER
 from hosts.models import Host
 
-PLATFORM_NAMES = {"darwin": "macOS", "windows": "Windows", "chrome": "ChromeOS"}
+PLATFORM_NAMES = {
+    "darwin": "macOS", "windows": "Windows", "chrome": "ChromeOS", "ubuntu": "Ubuntu", "rhel": "Red Hat",
+    "centos": "CentOS", "debian": "Debian", "fedora": "Fedora", "amzn": "Amazon Linux", "arch": "Arch Linux",
+}  # fmt: skip
 
 
 def status_badge(host: Host, now: datetime) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
@@ -54,7 +54,7 @@ def ago(value: datetime | None) -> str:
     """'3 minutes ago', or 'never' for Fleet's 1970 placeholder."""
     if value is None or value.year < 1971:
         return "never"
-    if value > timezone.now():
+    if value > timezone.now() - timedelta(minutes=1):
         return "just now"
     return timesince(value).split(",")[0] + " ago"
 

@@ -1,0 +1,162 @@
+"""Admin UI pages through Django's test client: who sees what, forms with bad input, bulk actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from accounts.models import Invite, Team, User
+from activities.models import Activity
+from conftest import PASSWORD
+from fleetsite.models import FleetConfig
+from hosts.models import Host
+
+pytestmark = pytest.mark.django_db
+
+
+def logged_in(user: User) -> Client:
+    client = Client()
+    assert client.post("/login/", {"email": user.email, "password": PASSWORD}).status_code == 302
+    return client
+
+
+def test_anonymous_visitors_are_sent_to_login(client: Client) -> None:
+    assert client.get("/").url == "/login/"
+    assert client.get("/hosts/").url.startswith("/login/?next=/hosts/")
+
+
+def test_wrong_password_shows_one_message_and_is_recorded(client: Client, admin: User) -> None:
+    response = client.post("/login/", {"email": admin.email, "password": "nope"})
+    assert b"Wrong email or password" in response.content
+    assert Activity.objects.filter(type="user_failed_login").exists()
+
+
+def test_login_redirects_only_to_this_site(client: Client, admin: User) -> None:
+    response = client.post("/login/?next=https://evil.example/", {"email": admin.email, "password": PASSWORD})
+    assert response.url == "/"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/hosts/", "/software/", "/activity/", "/settings/", "/settings/agent-options/", "/settings/secrets/",
+     "/teams/", "/users/", "/users/invite/", "/account/", "/hosts/add/", "/api/reference/"],
+)  # fmt: skip
+def test_every_page_renders_for_an_admin(admin: User, team: Team, path: str) -> None:
+    Host.objects.create(osquery_host_id="h", hostname="web-1", team=team)
+    response = logged_in(admin).get(path)
+    assert response.status_code == 200, response.content[:500]
+    assert b'href="/queries/"' in response.content and b'href="/policies/"' in response.content
+
+
+def test_team_observer_is_kept_to_their_team(observer: User, team: Team, other_team: Team) -> None:
+    mine = Host.objects.create(osquery_host_id="a", hostname="mine", team=team)
+    theirs = Host.objects.create(osquery_host_id="b", hostname="theirs", team=other_team)
+    client = logged_in(observer)
+    listing = client.get("/hosts/").content
+    assert b"mine" in listing and b"theirs" not in listing
+    assert client.get(f"/hosts/{mine.pk}/").status_code == 200
+    assert client.get(f"/hosts/{theirs.pk}/").status_code == 404
+    assert client.get(f"/teams/{other_team.pk}/").status_code == 404
+    for path in ("/users/", "/settings/agent-options/", "/settings/secrets/"):
+        assert client.get(path).status_code == 403, path
+    assert client.post(f"/hosts/{mine.pk}/delete/", {"confirm": "1"}).status_code == 403
+    assert Host.objects.filter(pk=mine.pk).exists()
+
+
+def test_hosts_list_filters_sorts_and_answers_htmx_with_the_results_only(admin: User, team: Team) -> None:
+    Host.objects.create(osquery_host_id="a", hostname="alpha", team=team, platform="darwin")
+    Host.objects.create(osquery_host_id="b", hostname="bravo", platform="windows")
+    client = logged_in(admin)
+    page = client.get("/hosts/", {"platform": "darwin"}).content
+    assert b"alpha" in page and b"bravo" not in page
+    partial = client.get("/hosts/", {"query": "brav"}, headers={"HX-Request": "true", "HX-Target": "results"})
+    assert b"<html" not in partial.content and b"bravo" in partial.content
+    ordered = client.get("/hosts/", {"order_key": "hostname", "order_direction": "desc"}).content
+    assert ordered.index(b"bravo") < ordered.index(b"alpha")
+    assert b"status: Select a valid choice" in client.get("/hosts/", {"status": "sleepy"}).content
+
+
+def test_hosts_page_costs_the_same_queries_for_10_or_200_hosts(
+    admin: User, team: Team, django_assert_max_num_queries: Callable
+) -> None:
+    client = logged_in(admin)
+    for count in (10, 200):
+        Host.objects.bulk_create(
+            [Host(osquery_host_id=f"{count}-{i}", hostname=f"h{count}-{i}", team=team) for i in range(count)]
+        )
+        with django_assert_max_num_queries(14):
+            assert client.get("/hosts/", {"per_page": 100}).status_code == 200
+
+
+def test_bulk_transfer_and_delete_with_confirmation(admin: User, team: Team) -> None:
+    hosts = [Host.objects.create(osquery_host_id=f"h{i}", hostname=f"h{i}") for i in range(3)]
+    client = logged_in(admin)
+    client.post("/hosts/bulk/", {"action": "transfer", "team": team.pk, "ids": [hosts[0].pk, hosts[1].pk]})
+    assert Host.objects.filter(team=team).count() == 2
+    confirm = client.post("/hosts/bulk/", {"action": "delete", "ids": [hosts[2].pk]})
+    assert b"Delete 1 hosts" in confirm.content and Host.objects.count() == 3
+    client.post("/hosts/bulk/", {"action": "delete", "ids": [hosts[2].pk], "confirm": "1"})
+    assert Host.objects.count() == 2
+    # "Every matching host" needs a filter, so a stray click cannot take the whole fleet.
+    client.post("/hosts/bulk/", {"action": "delete", "all_matching": "on", "filters": "", "confirm": "1"})
+    assert Host.objects.count() == 2
+    client.post("/hosts/bulk/", {"action": "transfer", "all_matching": "on", "filters": "query=h", "team": "none"})
+    assert Host.objects.filter(team__isnull=True).count() == 2
+
+
+def test_csv_export_streams_the_filtered_list(admin: User) -> None:
+    Host.objects.create(osquery_host_id="a", hostname="keep-me")
+    Host.objects.create(osquery_host_id="b", hostname="skip")
+    body = b"".join(logged_in(admin).get("/hosts/export.csv", {"query": "keep"}).streaming_content).decode()
+    assert "keep-me" in body and "skip" not in body
+
+
+def test_agent_options_editor_shows_the_error_and_keeps_the_text(admin: User) -> None:
+    before = FleetConfig.load().agent_options
+    response = logged_in(admin).post(
+        "/settings/agent-options/", {"agent_options": "config:\n  options:\n    distributed_intervall: 5\n"}
+    )
+    assert response.status_code == 422
+    assert b"did you mean &#x27;distributed_interval&#x27;" in response.content
+    assert b"distributed_intervall: 5" in response.content
+    assert FleetConfig.objects.get().agent_options == before
+
+
+def test_invite_form_errors_and_success(admin: User, team: Team) -> None:
+    client = logged_in(admin)
+    bad = client.post("/users/invite/", {"email": "x@example.com"})
+    assert b"give the user a global role" in bad.content and not Invite.objects.exists()
+    ok = client.post("/users/invite/", {"email": "x@example.com", f"team_{team.pk}": "observer"})
+    assert ok.status_code == 302 and Invite.objects.get().teams == [{"id": team.pk, "role": "observer"}]
+
+
+def test_team_pages_create_add_member_and_rotate_secret(admin: User, observer: User, outsider: User) -> None:
+    client = logged_in(admin)
+    assert b"already exists" in client.post("/teams/new/", {"name": "team a"}).content
+    response = client.post("/teams/new/", {"name": "Blue"})
+    blue = Team.objects.get(name="Blue")
+    assert response.url == f"/teams/{blue.pk}/"
+    client.post(f"/teams/{blue.pk}/", {"action": "add_member", "member-user": outsider.pk, "member-role": "observer"})
+    assert blue.memberships.filter(user=outsider, role="observer").exists()
+    client.post(f"/teams/{blue.pk}/", {"secret_action": "add"})
+    first = blue.secrets.get()
+    client.post(f"/teams/{blue.pk}/", {"secret_action": "rotate", "secret_id": first.pk})
+    assert blue.secrets.count() == 1 and blue.secrets.get().secret != first.secret
+
+
+def test_api_only_users_cannot_log_in_to_the_ui(api_only_user: User) -> None:
+    response = Client().post("/login/", {"email": api_only_user.email, "password": PASSWORD})
+    assert response.status_code == 200 and b"cannot use the web UI" in response.content
+
+
+def test_password_reset_flow(client: Client, observer: User, mailoutbox: list) -> None:
+    client.post("/password/reset/", {"email": observer.email})
+    path = mailoutbox[0].body.split("http://testserver")[1].split()[0]
+    form = client.get(path, follow=True)
+    new = "brand new passphrase 99"
+    done = client.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+    assert done.status_code == 302
+    observer.refresh_from_db()
+    assert observer.check_password(new)
