@@ -6,6 +6,8 @@ the same state the API's `status` reports (as an htmx partial rather than JSON).
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -57,7 +59,11 @@ def build_page(request: HttpRequest) -> HttpResponse:
     choices = [(str(item.pk), f"{item.team.name if item.team_id else 'Global'} secret #{item.pk}") for item in secrets]
     default_url = settings.FLEETSITE_SERVER_URL or request.build_absolute_uri("/").rstrip("/")
     form = BuildForm(request.POST or None, secrets=choices, initial={"fleet_url": default_url})
-    context: dict = {"form": form, "has_secrets": bool(secrets)}
+    context: dict = {
+        "form": form,
+        "has_secrets": bool(secrets),
+        "expiry_minutes": settings.PACKAGER_EXPIRY_SECONDS // 60,
+    }
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         secret = next(item for item in secrets if str(item.pk) == data["secret"])
@@ -100,8 +106,6 @@ def build_status(request: HttpRequest, package_id: str) -> HttpResponse:
 
 
 def _is_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(value)
     except ValueError:
