@@ -191,22 +191,25 @@ def publish(host: Host, answers: list[CampaignAnswer]) -> None:
         live.emit(answer.campaign_id, result_frame(answer.campaign_id, host.pk, host.hostname, display_name, answer))
 
 
-def stored_frames(campaign: Campaign, after_id: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Results stored after result id `after_id`, as frames, and the last id read.
+def stored_frames(
+    campaign: Campaign, after_id: int = 0, skip_hosts: set[int | None] | frozenset = frozenset()
+) -> tuple[list[dict[str, Any]], int]:
+    """Results stored after result id `after_id` from hosts not in `skip_hosts`, as frames, and the last id read.
 
     A socket that joins late replays them; a joined socket polls them too, because the channel
-    layer may drop messages when a burst of answers overflows it.
+    layer may drop messages when a burst of answers overflows it. Ids are read first so rows
+    already delivered are not loaded again.
     """
+    pairs = list(CampaignResult.objects.filter(campaign=campaign, pk__gt=after_id).values_list("pk", "host_id"))
+    if not pairs:
+        return [], after_id
+    wanted = [pk for pk, host_id in pairs if host_id not in skip_hosts]
     frames = []
-    last_id = after_id
-    for result in (
-        CampaignResult.objects.filter(campaign=campaign, pk__gt=after_id).select_related("host").order_by("pk")
-    ):
+    for result in CampaignResult.objects.filter(pk__in=wanted).select_related("host").order_by("pk"):
         hostname = result.host.hostname if result.host else result.host_display_name
         answer = CampaignAnswer(campaign.pk, result.rows, result.error, result.stats)
         frames.append(result_frame(campaign.pk, result.host_id, hostname, result.host_display_name, answer))
-        last_id = result.pk
-    return frames, last_id
+    return frames, max(pk for pk, _ in pairs)
 
 
 def totals(campaign: Campaign, now: datetime | None = None) -> dict[str, int]:

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 STATUS_INTERVAL = 5.0
 # Stored results are polled this often: the channel layer may drop messages in a burst.
 CATCH_UP_INTERVAL = 2.0
+# A burst of answers would otherwise send one status frame per result.
+STATUS_MIN_GAP = 0.5
 MAX_MESSAGE = 8096  # §4.5: the largest inbound message
 
 # Close codes: 4401 unauthenticated, 4403 not allowed, 4400 a protocol error by the client.
@@ -51,6 +53,7 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         self.last_totals: dict[str, int] | None = None
         self.ticker: asyncio.Task | None = None
         self.last_result_id = 0
+        self.last_status_at = 0.0
         await self.accept()
 
     async def send_frame(self, frame_type: str, data: Any) -> None:
@@ -139,20 +142,24 @@ class ResultsConsumer(AsyncWebsocketConsumer):
             await self.send_frame("totals", totals)
 
     async def _send_status(self) -> None:
+        """The status frame when it changed: at most every half second, and always when finished."""
         actual = len(self.seen_hosts)
+        finished = actual >= self.expected
         status = {
             "expected_results": self.expected,
             "actual_results": actual,
-            "status": "finished" if actual >= self.expected else "pending",
+            "status": "finished" if finished else "pending",
         }
-        if status != self.last_status:
-            self.last_status = status
-            await self.send_frame("status", status)
+        now = asyncio.get_running_loop().time()
+        if status == self.last_status or (not finished and now - self.last_status_at < STATUS_MIN_GAP):
+            return
+        self.last_status, self.last_status_at = status, now
+        await self.send_frame("status", status)
 
     async def _catch_up(self) -> None:
         """Send stored results this socket has not seen (joined late, or the layer dropped them)."""
         frames, self.last_result_id = await database_sync_to_async(campaigns.stored_frames)(
-            self.campaign, self.last_result_id
+            self.campaign, self.last_result_id, frozenset(self.seen_hosts)
         )
         for frame in frames:
             await self._send_result(frame)
