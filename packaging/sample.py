@@ -89,6 +89,8 @@ def publish(repo: Repository, scratch: Path, version: str = ORBIT_VERSION, size:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real update servers: clients must frame responses right
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 

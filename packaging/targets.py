@@ -59,20 +59,28 @@ class TLSFetcher(FetcherInterface):
         except urllib3.exceptions.HTTPError as exc:
             raise tuf_errors.DownloadError(f"cannot connect to {url}: {exc}") from exc
         if response.status >= 400:
-            response.release_conn()
+            # Close rather than release: an unread error body would be taken for the next
+            # response on a reused keep-alive connection.
+            response.close()
             raise tuf_errors.DownloadHTTPError(f"HTTP {response.status} for {url}", response.status)
         return self._chunks(response)
 
     @staticmethod
     def _chunks(response: Any) -> Iterator[bytes]:
+        complete = False
         try:
             yield from response.stream(256 * 1024)
+            complete = True
         except urllib3.exceptions.TimeoutError as exc:
             raise tuf_errors.SlowRetrievalError("the update server stopped sending") from exc
         except urllib3.exceptions.HTTPError as exc:
             raise tuf_errors.DownloadError(f"download interrupted: {exc}") from exc
         finally:
-            response.release_conn()
+            # Only a fully read response may go back to the pool (ngclient stops early past max length).
+            if complete:
+                response.release_conn()
+            else:
+                response.close()
 
 
 @dataclass
