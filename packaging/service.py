@@ -128,6 +128,7 @@ def run_build(build_pk: int) -> str:
         PackageBuild.objects.filter(pk=build.pk).update(stage=stage, updated_at=timezone.now())
 
     directory = package_dir(build)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # only the server reads installers
     try:
         path = build_package(options, directory, progress=progress)
     except PackagingError as exc:

@@ -58,6 +58,7 @@ def test_create_build_status_and_download(
     assert build.options == {}  # the secret is not kept once the build is done
     path = package_dir(build) / build.filename
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
     download = anon.get(f"/api/packager/download/{package_id}")
     assert download.status_code == 200
     data = b"".join(download.streaming_content)
