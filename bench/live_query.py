@@ -60,7 +60,9 @@ async def soak_with_live_query(server: LiveServer, pid: int, secret: str, hosts:
     delivery = seen.seconds_to_last_result
     print(f"live query to {total} hosts (distributed_interval 10 s): {len(seen.results)} answered, {rows} rows")
     print(f"  start -> last result at the websocket: {delivery:.1f} s (target <= 12 s)" if delivery else "  no results")
-    print(f"  server CPU per result row ingested and streamed: {cpu_ms / max(rows, 1):.3f} ms")
+    answered = max(len(seen.results), 1)
+    print(f"  server CPU per result row ingested and streamed: {cpu_ms / max(rows, 1):.3f} ms "
+          f"({cpu_ms / answered:.2f} ms per host answer of {rows / answered:.0f} rows)")  # fmt: skip
     print(f"  agentsim: {sum(summary.requests.values())} requests, {errors} errors")
     if errors:
         print("  error samples:", summary.error_samples[:3])
