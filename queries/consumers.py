@@ -14,6 +14,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
@@ -57,7 +58,8 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def send_frame(self, frame_type: str, data: Any) -> None:
-        await self.send(text_data=json.dumps({"type": frame_type, "data": data}))
+        # orjson: result frames carry every row a host returned, often hundreds.
+        await self.send(text_data=orjson.dumps({"type": frame_type, "data": data}).decode())
 
     async def fail(self, message: str, code: int) -> None:
         await self.send_frame("error", message)
