@@ -157,6 +157,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     # Expired campaigns must stop being sent to hosts soon after their expiry.
     "cleanup-campaigns": {"task": "cleanup-campaigns", "schedule": 60.0, "options": {"expires": 90}},
+    # Report rows beyond a query's row or age limit go within minutes (reports grow with every log).
+    "enforce-report-retention": {"task": "enforce-report-retention", "schedule": 300.0, "options": {"expires": 450}},
     # Counts shown in the UI; Fleet refreshes them periodically too.
     "refresh-policy-counts": {"task": "refresh-policy-counts", "schedule": 300.0, "options": {"expires": 450}},
     # A host that starts failing should reach the webhook within a couple of minutes.

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from carves import service as carve_service
 from hosts.models import Host
-from queries import campaigns, policies
+from queries import campaigns, policies, reports
 from queries.models import PolicyMembership
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,12 @@ def expire_hosts() -> int:
         return 0
     deleted, _ = Host.objects.filter(seen_time__lt=timezone.now() - timedelta(days=days)).delete()
     return deleted
+
+
+@shared_task(name="enforce-report-retention")
+def enforce_report_retention() -> int:
+    """Query reports keep each query's rows only as long and as many as its retention settings say."""
+    return reports.enforce_retention()
 
 
 @shared_task(name="refresh-policy-counts")

@@ -82,3 +82,16 @@ def test_in_process_scheduler_runs_due_jobs(db, settings, monkeypatch):
         scheduler.stop()
         scheduler.join(2)
     assert ran[:2] == ["cleanup-campaigns", "cleanup-campaigns"]
+
+
+def test_report_retention_job_trims_old_rows(ubuntu_host):
+    from queries.models import QueryReportRow
+
+    query = Query.objects.create(name="usb", query="SELECT 1;", interval=60, report_max_age_days=1)
+    QueryReportRow.objects.create(query=query, host=ubuntu_host.host, data={"a": 1}, last_fetched=timezone.now())
+    QueryReportRow.objects.create(
+        query=query, host=ubuntu_host.host, data={"a": 2}, last_fetched=timezone.now() - timedelta(days=3)
+    )
+    assert run_job("enforce-report-retention") == 1
+    assert list(QueryReportRow.objects.values_list("data", flat=True)) == [{"a": 1}]
+    assert run_job("enforce-report-retention") == 0
