@@ -51,7 +51,11 @@
       const count = document.getElementById("error-count");
       count.textContent = String(Number(count.textContent) + 1);
     }
-    for (const row of data.rows || []) addRow(row);
+    // The host first, as Fleet shows it; the host_* columns Fleet adds to each row fold into it.
+    for (const row of data.rows || []) {
+      const { host_hostname: hostname, host_display_name: displayName, ...columnsOfRow } = row;
+      addRow({ host: displayName || hostname || data.host.hostname, ...columnsOfRow });
+    }
   }
 
   function showStatus(data) {
