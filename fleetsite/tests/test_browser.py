@@ -36,7 +36,9 @@ Team.objects.create(name="Servers")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("browser")
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix="browser")
+    # Parallel workers each start their own server: each needs its own database.
+    suffix = f"browser_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
     live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
     live.start()
     try:
