@@ -29,12 +29,23 @@ def _isolated_cache_prefix() -> Iterator[None]:
     """Parallel runs share one Redis: give each its own key prefix."""
     from django.conf import settings
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    caches = {
-        name: {**config, "KEY_PREFIX": f"test-{worker}-{os.getpid()}"} for name, config in settings.CACHES.items()
+    prefix = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}"
+    caches = {name: {**config, "KEY_PREFIX": prefix} for name, config in settings.CACHES.items()}
+    # Campaign ids repeat across the workers' databases, so their channel groups must not meet.
+    layers = {
+        name: {**config, "CONFIG": {**config.get("CONFIG", {}), "prefix": prefix}}
+        for name, config in settings.CHANNEL_LAYERS.items()
     }
-    with override_settings(CACHES=caches):
+    with override_settings(CACHES=caches, CHANNEL_LAYERS=layers):
         yield
+
+
+def clear_cache() -> None:
+    """Empty this run's cache keys only: django-redis's clear() flushes the whole Redis database."""
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -43,13 +54,13 @@ def _test_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.DATA_DIR = tmp_path
     settings.FLEETSITE_SEEN_FLUSH_INTERVAL = 0
     settings.FLEETSITE_LOGIN_FAILURE_DELAY = 0
-    cache.clear()
+    clear_cache()
     memo.clear_local()
     seen.buffer.discard()
     yield
     seen.buffer.discard()
     memo.clear_local()
-    cache.clear()
+    clear_cache()
 
 
 @pytest.fixture
