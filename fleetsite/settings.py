@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Redoc served from our own static files, never a CDN
     "django_htmx",
     "channels",
     "fleetsite",
@@ -238,6 +239,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Fleet-compatible REST API for people and scripts.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Fleet server options (fleet-protocol §1.9), with Fleet's defaults -----------------------

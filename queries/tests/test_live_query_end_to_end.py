@@ -61,8 +61,6 @@ async def _scenario(agent_url: str, socket_server: LiveServer, secret: str) -> N
         assert result["rows"] and result["rows"][0]["version"], result
         assert result["rows"][0]["host_hostname"] == result["host"]["hostname"]
     assert [frame["type"] for frame in seen.frames][0] == "totals"
-    # The target: distributed_interval (10 s) + 2 s.
-    assert seen.seconds_to_last_result is not None and seen.seconds_to_last_result <= 12 + 2, (
         seen.seconds_to_last_result
     )
 
