@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
@@ -18,14 +17,13 @@ from accounts import permissions
 from accounts.models import Team
 from activities.feed import activity_json
 from activities.models import Activity
-from fleetsite.api.errors import FleetAPIError, bad_request, conflict, not_found, validation_failed
+from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
 from fleetsite.api.pagination import page_from
 from fleetsite.api.views import FleetAPIView
 from fleetsite.lib.tokens import digest
 from hosts import actions
 from hosts.actions import HostActionDenied
 from hosts.api.serializers import host_detail, host_summary, rfc3339
-from hosts.choices import LabelMembershipType, LabelType
 from hosts.filtersets import HostFilterSet
 from hosts.models import Host, Label
 from hosts.summary import host_summary_counts, hosts_csv
@@ -331,25 +329,20 @@ class LabelListView(FleetAPIView):
         return Response({"labels": [label_json(label) for label in labels]})
 
     def post(self, request: Request) -> Response:
-        if not permissions.can_write_team(request.user, None):
-            raise FleetAPIError(403, "Permission Denied", "forbidden")
+        """One code path with the label UI: SQL checked, name unique, activity recorded."""
+        from queries import labels as label_service  # queries builds on hosts, not the reverse
+
         serializer = LabelCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if Label.objects.filter(name=data["name"]).exists():
-            raise conflict(f"a label named {data['name']!r} already exists")
-        with transaction.atomic():
-            label = Label.objects.create(
-                name=data["name"],
-                description=data["description"],
-                query=data["query"],
-                platform=data["platform"],
-                label_type=LabelType.REGULAR,
-                label_membership_type=LabelMembershipType.MANUAL if "host_ids" in data else LabelMembershipType.DYNAMIC,
-                author=request.user,
-            )
-            if "host_ids" in data:
-                label.hosts.set(visible_hosts(request).filter(pk__in=data["host_ids"]))
+        label = label_service.create(
+            request.user,
+            data["name"],
+            description=data["description"],
+            query=data["query"],
+            platform=data["platform"],
+            host_ids=data.get("host_ids"),
+        )
         return Response({"label": label_json(label)})
 
 
