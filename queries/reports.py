@@ -53,9 +53,7 @@ def report_targets() -> dict[tuple[int, str], ReportTarget]:
 
 @receiver([post_save, post_delete], sender=Query)
 def _forget_targets(**_: object) -> None:
-    memo.forget(_MAP_KEY)
-    # Again after commit: another process may have cached the old rows in between.
-    transaction.on_commit(lambda: memo.forget(_MAP_KEY))
+    memo.forget(_MAP_KEY)  # and again at commit (memo.forget does both)
 
 
 def parse_name(name: Any) -> tuple[int, str] | None:
