@@ -34,6 +34,8 @@ def _isolated_cache_prefix() -> Iterator[None]:
     # Campaign ids repeat across the workers' databases, so their channel groups must not meet.
     layers = {
         name: {**config, "CONFIG": {**config.get("CONFIG", {}), "prefix": prefix}}
+        if "redis" in config["BACKEND"].lower()  # the in-memory layer is per process already
+        else config
         for name, config in settings.CHANNEL_LAYERS.items()
     }
     with override_settings(CACHES=caches, CHANNEL_LAYERS=layers):
