@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
 from accounts.models import Team
+from fleetsite.api.errors import error_body
 from fleetsite.ui import login_required
 from hosts.models import Host, Label
 from queries import campaigns, running
@@ -71,7 +72,7 @@ def host_search(request: HttpRequest) -> HttpResponse:
 
 
 def _json_error(message: str, status: int, field: str = "base") -> JsonResponse:
-    return JsonResponse({"message": message, "errors": [{"name": field, "reason": message}]}, status=status)
+    return JsonResponse(error_body(message, [{"name": field, "reason": message}]), status=status)
 
 
 def _int_list(values: Any) -> list[int] | None:
