@@ -124,7 +124,7 @@ def print_hosts_list(server: LiveServer, count: int) -> None:
         "from accounts.models import User; from accounts.tokens import issue_session; "
         "u = User.objects.filter(email='list-bench@example.com').first() or User.objects.create_user("
         "'list-bench@example.com', 'x' * 20, global_role='admin'); print(issue_session(u))",
-    ).strip()  # fmt: skip
+    ).strip().splitlines()[-1]  # fmt: skip  (Django's shell may print a line of its own first)
     rows = hosts_list.run(server.url, token)
     baseline = rows[0][1]
     for name, ms in rows:
