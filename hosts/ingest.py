@@ -17,6 +17,7 @@ from typing import Any
 from django.utils import timezone
 
 from fleetsite.lib.netaddr import public_ip
+from hosts import seen
 from hosts.models import Host, HostSoftware, HostUser, Software, online_window
 
 logger = logging.getLogger(__name__)
@@ -235,6 +236,8 @@ def save_host_update(host: Host, update: HostUpdate) -> None:
             fields.get("config_tls_refresh", host.config_tls_refresh),
         )
         fields["online_until"] = max(host.online_until, host.seen_time + window)
+        # The check-in's pending seen time carries the old window; it must not undo this one.
+        seen.buffer.mark(host.pk, host.seen_time, fields["online_until"])
     if fields:
         fields["updated_at"] = timezone.now()
         Host.objects.filter(pk=host.pk).update(**fields)

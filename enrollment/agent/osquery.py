@@ -20,9 +20,9 @@ from fleetsite.models import FleetConfig
 from hosts import seen
 from hosts.constants import ACCELERATE_SECONDS
 from hosts.distributed import WriteResults, collect_host_results, host_queries
-from hosts.ingest import prepare_shared_rows, save_host_update
+from hosts.ingest import HostUpdate, prepare_shared_rows, save_host_update
 from hosts.lookup import host_by_key
-from hosts.models import Host, online_window
+from hosts.models import Host
 from queries import checkin, destinations, reports, schedule
 
 logger = logging.getLogger(__name__)
@@ -101,12 +101,7 @@ def _remember_served_intervals(host: Host, options: dict[str, Any]) -> None:
     }
     changed = {name: value for name, value in served.items() if value is not None and getattr(host, name) != value}
     if changed:
-        merged = {name: changed.get(name, getattr(host, name)) for name in served}
-        changed["online_until"] = host.seen_time + online_window(
-            merged["distributed_interval"], merged["config_tls_refresh"]
-        )
-        Host.objects.filter(pk=host.pk).update(**changed)
-        seen.buffer.mark(host.pk, host.seen_time, changed["online_until"])
+        save_host_update(host, HostUpdate(fields=changed))
 
 
 class LogView(OsqueryView):

@@ -332,3 +332,10 @@ def test_deleted_team_leaves_hosts_checking_in(agent, enroll_host, team_secret):
     enrolled = enroll_host(secret=team_secret)
     Team.objects.all().delete()
     assert agent.json(CONFIG, enrolled.body()) == DEFAULT_AGENT_OPTIONS["config"]
+
+
+def test_flushed_seen_time_keeps_the_window_a_write_just_learned(agent, ubuntu_host):
+    agent.json(WRITE, detail_write(ubuntu_host))  # osquery_flags: distributed 10, config refresh 60 -> 70 s
+    seen.buffer.flush()  # the check-in's own seen time, noted before the flags were ingested
+    host = ubuntu_host.refresh()
+    assert host.online_until >= host.seen_time + timedelta(seconds=70)
