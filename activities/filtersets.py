@@ -6,11 +6,12 @@ from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
 from activities.models import Activity
+from fleetsite.api.filtersets import LeanFilterSet
 
 ORDER_KEYS = {"created_at": "created_at", "id": "id", "type": "type", "actor_email": "actor_email"}
 
 
-class ActivityFilterSet(filters.FilterSet):
+class ActivityFilterSet(LeanFilterSet):
     query = filters.CharFilter(method="filter_query", label="Actor or details")
     activity_type = filters.CharFilter(field_name="type", label="Type")
     actor_id = filters.NumberFilter(field_name="actor_id", label="Actor id")

@@ -6,6 +6,7 @@ Views stay thin: they build a queryset with the same FilterSet as the REST API, 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
@@ -18,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.html import format_html
+from django.utils.safestring import SafeData, SafeString
 
 from accounts import permissions
 
@@ -25,6 +27,8 @@ UI_PER_PAGE = 50
 UI_MAX_PER_PAGE = 500
 # Counting stops here: an exact count of 100,000 filtered rows costs more than the page itself.
 COUNT_CAP = 10_000
+# Lists that can load their exact count separately count this many rows in the page itself.
+INLINE_COUNT_CAP = 1_000
 
 
 def login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -80,19 +84,47 @@ class Table:
     row_id: Callable[[Any], Any] = field(default=lambda row: getattr(row, "pk", None))
     empty: str = "Nothing here yet."
 
-    def cells(self) -> list[tuple[Any, list[tuple[Any, bool]]]]:
-        """(row id, [(cell, numeric)]) per row, ready for the generic template."""
-        return [
-            (self.row_id(row), [(column.value(row), column.numeric) for column in self.columns]) for row in self.rows
-        ]
+    def body(self) -> SafeString:
+        """The `<tbody>` rows as HTML, escaped like `{{ cell }}`.
+
+        Built in Python because the template loop cost about 0.3 ms per row of ten cells: a
+        page of 100 hosts spent more time there than in everything else together.
+        """
+        if not self.rows:
+            return format_html('<tr><td class="empty" colspan="{}">{}</td></tr>', len(self.columns) + 1, self.empty)
+        openings = ['<td class="num">' if column.numeric else "<td>" for column in self.columns]
+        cells = []
+        for row in self.rows:
+            cells.append("<tr>")
+            if self.selectable:
+                row_id = html_text(self.row_id(row))
+                cells.append(
+                    f'<td class="check"><input type="checkbox" name="ids" value="{row_id}" form="bulk" '
+                    f'aria-label="Select row {row_id}"></td>'
+                )
+            for opening, column in zip(openings, self.columns, strict=True):
+                cells.append(f"{opening}{html_text(column.value(row))}</td>")
+            cells.append("</tr>\n")
+        return SafeString("".join(cells))
 
 
-def link(url: str, text: Any) -> str:
-    return format_html('<a href="{}">{}</a>', url, text if text not in (None, "") else "—")
+def html_text(value: Any) -> str:
+    """What `{{ value }}` prints: safe HTML as it is, anything else escaped.
+
+    Django's `conditional_escape` gives the same text, but its lazy-string wrapper made it the
+    largest cost of a 100-row table; tables call this once per cell.
+    """
+    if isinstance(value, SafeData):
+        return str(value)
+    return html.escape(str(value))
 
 
-def badge(text: str, tone: str = "") -> str:
-    return format_html('<span class="badge {}">{}</span>', tone, text)
+def link(url: str, text: Any) -> SafeString:
+    return SafeString(f'<a href="{html_text(url)}">{html_text(text if text not in (None, "") else "—")}</a>')
+
+
+def badge(text: str, tone: str = "") -> SafeString:
+    return SafeString(f'<span class="badge {html_text(tone)}">{html_text(text)}</span>')
 
 
 @dataclass
@@ -101,6 +133,8 @@ class PageInfo:
     per_page: int
     total: int
     capped: bool = False
+    # Where the exact total can be fetched when `capped` (see `paginate`).
+    count_url: str = ""
 
     @property
     def start(self) -> int:
@@ -123,8 +157,8 @@ class PageInfo:
         return max((self.total - 1) // self.per_page, 0)
 
 
-def paginate(request: HttpRequest, queryset: QuerySet, per_page: int = UI_PER_PAGE) -> tuple[list[Any], PageInfo]:
-    """Fleet-style 0-based `page` and `per_page`, as LIMIT/OFFSET plus one COUNT."""
+def _page_params(request: HttpRequest, default_per_page: int) -> tuple[int, int]:
+    """(page, per_page) from the query string; bad numbers fall back to the defaults."""
 
     def number(name: str, default: int) -> int:
         try:
@@ -132,15 +166,43 @@ def paginate(request: HttpRequest, queryset: QuerySet, per_page: int = UI_PER_PA
         except ValueError:
             return default
 
-    per_page = min(number("per_page", per_page) or per_page, UI_MAX_PER_PAGE)
-    page = number("page", 0)
-    cap = max(COUNT_CAP, (page + 2) * per_page)
+    per_page = min(number("per_page", default_per_page) or default_per_page, UI_MAX_PER_PAGE)
+    return number("page", 0), per_page
+
+
+def paginate(
+    request: HttpRequest,
+    queryset: QuerySet,
+    per_page: int = UI_PER_PAGE,
+    columns: Callable[[QuerySet], QuerySet] | None = None,
+    count_url: str = "",
+) -> tuple[list[Any], PageInfo]:
+    """Fleet-style 0-based `page` and `per_page`, as LIMIT/OFFSET plus one bounded COUNT.
+
+    `columns` shapes only the page query (say, `.values()` with per-row subqueries), so the
+    count does not pay for them. With `count_url` (a view calling `count_fragment`), the page
+    counts only INLINE_COUNT_CAP rows and the exact total arrives in a second request, as
+    Fleet's UI asks for `/hosts/count` beside `/hosts`: at 100,000 hosts a capped count of
+    10,000 rows took longer than fetching the page.
+    """
+    page, per_page = _page_params(request, per_page)
+    cap = max(INLINE_COUNT_CAP if count_url else COUNT_CAP, (page + 2) * per_page)
     total = queryset.order_by()[: cap + 1].count()
     capped = total > cap
     if not capped:
         page = min(page, max((total - 1) // per_page, 0))
     start = page * per_page
-    return list(queryset[start : start + per_page]), PageInfo(page, per_page, min(total, cap), capped)
+    shaped = columns(queryset) if columns else queryset
+    rows = list(shaped[start : start + per_page])
+    exact_count_url = f"{count_url}?{request.GET.urlencode()}" if capped and count_url else ""
+    return rows, PageInfo(page, per_page, min(total, cap), capped, exact_count_url)
+
+
+def count_fragment(request: HttpRequest, queryset: QuerySet, per_page: int = UI_PER_PAGE) -> HttpResponse:
+    """The exact total of a list whose page said "more than N" (loaded by generic/_pagination.html)."""
+    page, per_page = _page_params(request, per_page)
+    info = PageInfo(page, per_page, queryset.order_by().count())
+    return render(request, "generic/_count.html", {"page": info})
 
 
 def render_list(

@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
+from fleetsite.api.filtersets import LeanFilterSet
 from hosts.choices import HostStatus
 from hosts.models import Host, HostSoftware, LabelMembership, Software
 from hosts.status import status_q
@@ -35,7 +36,7 @@ ORDER_KEYS = {
 }
 
 
-class HostFilterSet(filters.FilterSet):
+class HostFilterSet(LeanFilterSet):
     status = filters.ChoiceFilter(choices=HostStatus.choices, method="filter_status")
     team_id = filters.NumberFilter(method="filter_team")
     fleet_id = filters.NumberFilter(method="filter_team")

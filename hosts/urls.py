@@ -7,6 +7,7 @@ from hosts.views import list as host_list
 
 urlpatterns = [
     path("hosts/", host_list.host_list, name="ui-hosts"),
+    path("hosts/count/", host_list.host_count, name="ui-hosts-count"),
     path("hosts/export.csv", host_list.host_export, name="ui-hosts-export"),
     path("hosts/bulk/", host_list.host_bulk, name="ui-hosts-bulk"),
     path("hosts/<int:pk>/", detail.host_detail, name="ui-host"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
+from fleetsite.api.filtersets import LeanFilterSet
 from queries.models import Query
 
 PLATFORMS = ("darwin", "windows", "linux", "chrome")
@@ -20,7 +21,7 @@ ORDER_KEYS = {
 }
 
 
-class QueryFilterSet(filters.FilterSet):
+class QueryFilterSet(LeanFilterSet):
     query = filters.CharFilter(method="filter_query")
     platform = filters.ChoiceFilter(choices=[(p, p) for p in PLATFORMS], method="filter_platform")
     order_key = filters.ChoiceFilter(choices=[(key, key) for key in ORDER_KEYS], method="filter_noop")

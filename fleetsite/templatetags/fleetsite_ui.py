@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django import template
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -49,14 +48,27 @@ def with_params(context: dict[str, Any], **changes: Any) -> str:
     return "?" + params.urlencode()
 
 
+# Largest unit first; months and years are rounded lengths, close enough for "seen 3 months ago".
+_AGO_UNITS = (
+    (365 * 86400, "year"), (30 * 86400, "month"), (7 * 86400, "week"), (86400, "day"), (3600, "hour"), (60, "minute"),
+)  # fmt: skip
+
+
 @register.filter
 def ago(value: datetime | None) -> str:
-    """'3 minutes ago', or 'never' for Fleet's 1970 placeholder."""
+    """'3 minutes ago' (the largest whole unit), or 'never' for Fleet's 1970 placeholder.
+
+    Plain arithmetic rather than Django's `timesince`, which cost ten times as much and runs
+    once per row of the hosts list.
+    """
     if value is None or value.year < 1971:
         return "never"
-    if value > timezone.now() - timedelta(minutes=1):
-        return "just now"
-    return timesince(value).split(",")[0] + " ago"
+    seconds = (timezone.now() - value).total_seconds()
+    for size, unit in _AGO_UNITS:
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count}\N{NO-BREAK SPACE}{unit}{'' if count == 1 else 's'} ago"
+    return "just now"
 
 
 @register.filter

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Case, Count, F, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+
+from fleetsite.lib.sqltime import RFC3339
 from hosts.choices import HostStatus
 from hosts.models import Host
 
@@ -35,6 +39,9 @@ _TIME_FIELDS = (
     "created_at", "updated_at", "detail_updated_at", "label_updated_at", "policy_updated_at",
     "last_enrolled_at", "last_restarted_at", "seen_time", "refetch_critical_queries_until",
 )  # fmt: skip
+
+# Suffix of the text annotations that stand in for the timestamp columns (a name clash is not allowed).
+_AS_TEXT = "_text"
 
 # Fleet's shape for a host that is not MDM-managed.
 _NO_MDM = {
@@ -73,27 +80,70 @@ def host_policies(host: Host) -> list[dict[str, Any]]:
     ]
 
 
-def host_summary(host: Host, now: datetime, team_name: str | None = None) -> dict[str, Any]:
-    """A host as in `GET /hosts`; `team_name` spares a join when the caller knows it."""
-    data: dict[str, Any] = {"id": host.pk}
+def failing_policies_count() -> Coalesce:
+    """The host's failing policies, as one correlated subquery (no join, no duplicate rows)."""
+    from queries.models import PolicyMembership
+
+    failing = (
+        PolicyMembership.objects.filter(host_id=OuterRef("pk"), passes=False)
+        .order_by()
+        .values("host_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(failing), 0)
+
+
+def summary_rows(queryset: QuerySet, now: datetime) -> QuerySet:
+    """`queryset` as the dicts `summary_from_row` shapes: only the listed columns, timestamps as text.
+
+    The database formats the timestamps and decides online/offline, so a page of hosts builds
+    no model instances and converts no datetimes in Python (see fleetsite/lib/sqltime.py).
+    """
+    return queryset.values(
+        "id",
+        *_TEXT_FIELDS,
+        "uptime_seconds",
+        team_name=F("team__name"),
+        failing_policies=failing_policies_count(),
+        is_online=Case(When(online_until__gt=now, then=Value(True)), default=Value(False)),
+        **{f"{name}{_AS_TEXT}": RFC3339(name) for name in _TIME_FIELDS},
+    )
+
+
+def summary_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A host as in `GET /hosts`, from a `summary_rows` dict."""
+    data: dict[str, Any] = {"id": row["id"]}
     for name in _TIME_FIELDS:
-        data[name] = rfc3339(getattr(host, name))
+        data[name] = row[f"{name}{_AS_TEXT}"]
     for name in _TEXT_FIELDS:
-        data[name] = getattr(host, name)
-    name_of_team = team_name if team_name is not None else (host.team.name if host.team_id else None)
+        data[name] = row[name]
+    team_name = row["team_name"]
     data.update(
-        display_name=host.display_name,
-        display_text=host.hostname,
-        uptime=host.uptime_seconds * NANOSECONDS,
-        team_name=name_of_team,
-        fleet_id=host.team_id,
-        fleet_name=name_of_team,
+        display_name=row["computer_name"] or row["hostname"],
+        display_text=row["hostname"],
+        uptime=row["uptime_seconds"] * NANOSECONDS,
+        team_name=team_name,
+        fleet_id=row["team_id"],
+        fleet_name=team_name,
         pack_stats=None,
-        issues=_issues(getattr(host, "failing_policies_count", 0) or 0),
+        issues=_issues(row["failing_policies"] or 0),
         mdm=dict(_NO_MDM),
-        status=host_status(host, now),
+        status=HostStatus.ONLINE if row["is_online"] else HostStatus.OFFLINE,
     )
     return data
+
+
+def host_summary(host: Host, now: datetime) -> dict[str, Any]:
+    """One host as in `GET /hosts`, from a model instance (the detail views already hold one)."""
+    row: dict[str, Any] = {name: getattr(host, name) for name in (*_TEXT_FIELDS, "id", "uptime_seconds")}
+    row.update({f"{name}{_AS_TEXT}": rfc3339(getattr(host, name)) for name in _TIME_FIELDS})
+    row.update(
+        team_name=host.team.name if host.team_id else None,
+        failing_policies=0,
+        is_online=host_status(host, now) == HostStatus.ONLINE,
+    )
+    return summary_from_row(row)
 
 
 def host_detail(host: Host, now: datetime, include_software: bool = True) -> dict[str, Any]:

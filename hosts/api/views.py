@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -23,27 +22,14 @@ from fleetsite.api.views import FleetAPIView
 from fleetsite.lib.tokens import digest
 from hosts import actions
 from hosts.actions import HostActionDenied
-from hosts.api.serializers import host_detail, host_summary, rfc3339
+from hosts.api.serializers import host_detail, rfc3339, summary_from_row, summary_rows
 from hosts.filtersets import HostFilterSet
 from hosts.models import Host, Label
 from hosts.summary import host_summary_counts, hosts_csv
-from queries.models import PolicyMembership
 
 
 def visible_hosts(request: Request) -> QuerySet:
     return permissions.scope_to_teams(Host.objects.select_related("team"), request.user)
-
-
-def listed_hosts(request: Request) -> QuerySet:
-    """Visible hosts with the per-host failing-policy count the list shows (one subquery, in SQL)."""
-    failing = (
-        PolicyMembership.objects.filter(host_id=OuterRef("pk"), passes=False)
-        .order_by()
-        .values("host_id")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return visible_hosts(request).annotate(failing_policies_count=Coalesce(Subquery(failing), 0))
 
 
 def get_visible_host(request: Request, host_id: int) -> Host:
@@ -64,9 +50,8 @@ class HostListView(FleetAPIView):
 
     def get(self, request: Request) -> Response:
         page = page_from(request)
-        hosts, meta = page.slice(self.filter_queryset(request, listed_hosts(request)))
-        now = timezone.now()
-        return Response({"hosts": [host_summary(host, now) for host in hosts], "meta": meta})
+        rows, meta = page.slice(summary_rows(self.filter_queryset(request, visible_hosts(request)), timezone.now()))
+        return Response({"hosts": [summary_from_row(row) for row in rows], "meta": meta})
 
 
 @extend_schema_view(get=extend_schema(summary="Count hosts matching the list filters", responses={200: dict}))
@@ -354,6 +339,5 @@ class LabelHostsView(FleetAPIView):
             raise not_found(f"Label {label_id} was not found in the datastore")
         page = page_from(request)
         queryset = self.filter_queryset(request, visible_hosts(request).filter(labels__id=label_id))
-        hosts, meta = page.slice(queryset)
-        now = timezone.now()
-        return Response({"hosts": [host_summary(host, now) for host in hosts], "meta": meta})
+        rows, meta = page.slice(summary_rows(queryset, timezone.now()))
+        return Response({"hosts": [summary_from_row(row) for row in rows], "meta": meta})

@@ -616,3 +616,19 @@ def test_hosts_of_an_unknown_label_is_not_found(api: APIClient) -> None:
     response = api.get(f"{LABELS}/987654/hosts")
     assert response.status_code == 404
     assert body_of(response)["message"] == "Resource Not Found"
+
+
+def test_list_and_detail_agree_on_every_key_they_share(api: APIClient, reported_host: EnrolledHost, team: Team) -> None:
+    """The list is built from database rows and the detail from a model instance: same JSON."""
+    from queries.models import Policy, PolicyMembership
+
+    host = reported_host.host
+    Host.objects.filter(pk=host.pk).update(team=team, last_restarted_at=None)
+    policy = Policy.objects.create(name="disk encrypted", query="SELECT 1;")
+    PolicyMembership.objects.create(policy=policy, host=host, passes=False)
+    listed = body_of(api.get(HOSTS))["hosts"][0]
+    detail = body_of(api.get(f"{HOSTS}/{host.pk}"))["host"]
+    assert listed.keys() >= HOST_KEYS
+    assert {key: detail[key] for key in listed} == listed
+    assert listed["issues"]["failing_policies_count"] == 1
+    assert listed["last_restarted_at"] is None and listed["team_name"] == "Team A"

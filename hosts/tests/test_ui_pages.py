@@ -160,3 +160,32 @@ def test_password_reset_flow(client: Client, observer: User, mailoutbox: list) -
     assert done.status_code == 302
     observer.refresh_from_db()
     assert observer.check_password(new)
+
+
+def test_big_lists_load_their_exact_count_separately(
+    admin: User, observer: User, team: Team, other_team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fleetsite.ui.INLINE_COUNT_CAP", 2)
+    Host.objects.bulk_create([Host(osquery_host_id=f"a{i}", hostname=f"a{i}", team=team) for i in range(5)])
+    Host.objects.create(osquery_host_id="b", hostname="b", team=other_team)
+    client = logged_in(admin)
+    page = client.get("/hosts/", {"per_page": 1, "page": 1}).content.decode()
+    assert 'hx-get="/hosts/count/?per_page=1&amp;page=1"' in page and "of more than 3, page 2" in page
+    assert "2–2 of 6, page 2 of 6" in client.get("/hosts/count/", {"per_page": 1, "page": 1}).content.decode()
+    assert "of 5," in client.get("/hosts/count/", {"per_page": 1, "team_id": team.pk}).content.decode()
+    # The count keeps to the user's teams like the list does.
+    assert "of 5," in logged_in(observer).get("/hosts/count/", {"per_page": 1}).content.decode()
+    assert client.get("/hosts/count/", {"status": "sleepy"}).content.count(b"of 0") == 1
+
+
+def test_small_lists_count_in_the_page_without_a_second_request(admin: User) -> None:
+    Host.objects.create(osquery_host_id="a", hostname="a")
+    page = logged_in(admin).get("/hosts/").content.decode()
+    assert "1–1 of 1, page 1 of 1" in page and "/hosts/count/" not in page
+
+
+def test_hosts_page_escapes_what_agents_report(admin: User) -> None:
+    Host.objects.create(osquery_host_id="x", hostname="<img src=x onerror=alert(1)>", os_version="<b>OS</b>")
+    page = logged_in(admin).get("/hosts/").content.decode()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img src=x" not in page
+    assert "&lt;b&gt;OS&lt;/b&gt;" in page

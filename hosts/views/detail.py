@@ -59,7 +59,7 @@ def host_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "title": host.display_name or f"host {host.pk}",
         "host": host,
-        "status": status_badge(host, now),
+        "status": status_badge(host.seen_time, host.online_until > now, now),
         "platform_name": PLATFORM_NAMES.get(host.platform, host.platform),
         "can_write": can_write,
         "can_live_query": permissions.can(request.user, "write", "live_query", host.team_id),

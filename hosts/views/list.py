@@ -6,18 +6,22 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import Team
-from fleetsite.ui import login_required, paginate, render_list
+from fleetsite.ui import count_fragment, login_required, paginate, render_list
 from hosts import actions
+from hosts.api.serializers import summary_rows
 from hosts.api.views import HostActionDenied
 from hosts.filtersets import HostFilterSet
 from hosts.forms import BulkForm, HostFilterForm
 from hosts.models import Host, Software
 from hosts.summary import hosts_csv
 from hosts.tables import hosts_table
+
+HOSTS_PER_PAGE = 50
 
 # Filter parameters a bulk action's "every matching host" may carry.
 FILTER_PARAMS = (
@@ -40,22 +44,29 @@ def filtered_hosts(request: HttpRequest, params: QueryDict) -> tuple[QuerySet, s
 
 @login_required
 def host_list(request: HttpRequest) -> HttpResponse:
-    from hosts.api.views import listed_hosts
+    from hosts.api.views import visible_hosts
 
-    filterset = HostFilterSet(request.GET, queryset=listed_hosts(request), request=request)
+    filterset = HostFilterSet(request.GET, queryset=visible_hosts(request), request=request)
     errors = ""
     if filterset.is_valid():
         queryset = filterset.qs
     else:
         queryset = Host.objects.none()
         errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in filterset.errors.items())
-    rows, page = paginate(request, queryset, per_page=50)
+    now = timezone.now()
+    rows, page = paginate(
+        request,
+        queryset,
+        per_page=HOSTS_PER_PAGE,
+        columns=lambda hosts: summary_rows(hosts, now),
+        count_url=reverse("ui-hosts-count"),
+    )
     can_bulk = permissions.writable_team_ids(request.user) != set()
     title_id = request.GET.get("software_title_id", "")
     software_title = Software.objects.filter(pk=title_id).first() if title_id.isdigit() else None
     context = {
         "title": "Hosts",
-        "table": hosts_table(rows, timezone.now(), selectable=can_bulk),
+        "table": hosts_table(rows, now, selectable=can_bulk),
         "page": page,
         "filter_form": HostFilterForm(request.GET, user=request.user),
         "filter_errors": errors,
@@ -68,6 +79,13 @@ def host_list(request: HttpRequest) -> HttpResponse:
         "software_title": software_title,
     }
     return render_list(request, "hosts/list.html", context)
+
+
+@login_required
+def host_count(request: HttpRequest) -> HttpResponse:
+    """The exact number of hosts matching the filters, for the list's pagination (see `paginate`)."""
+    queryset, _ = filtered_hosts(request, request.GET)
+    return count_fragment(request, queryset, per_page=HOSTS_PER_PAGE)
 
 
 @login_required
