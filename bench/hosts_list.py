@@ -17,8 +17,12 @@ from urllib.parse import urlencode
 ROUNDS = 15
 
 
-def _get(opener: urllib.request.OpenerDirector, url: str, token: str) -> bytes:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+# What htmx sends when a filter, a sort or a page link changes: only the results block comes back.
+HTMX = {"HX-Request": "true", "HX-Target": "results"}
+
+
+def _get(opener: urllib.request.OpenerDirector, url: str, token: str, headers: dict[str, str] | None = None) -> bytes:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", **(headers or {})})
     with opener.open(request, timeout=60) as response:
         if response.status != 200:
             raise RuntimeError(f"{url}: HTTP {response.status}")
@@ -47,16 +51,20 @@ def run(server_url: str, token: str) -> list[tuple[str, float]]:
         ("hosts page, 100/page", "/hosts/", {"per_page": 100}),
         ("hosts page, status=online", "/hosts/", {"per_page": 100, "status": "online"}),
         ("hosts page, label", "/hosts/", {"per_page": 100, "label_id": label}),
+        ("hosts results (htmx), status=online", "/hosts/", {"per_page": 100, "status": "online"}, HTMX),
+        ("hosts results (htmx), label", "/hosts/", {"per_page": 100, "label_id": label}, HTMX),
+        ("hosts count (htmx)", "/hosts/count/", {"per_page": 100}, HTMX),
         ("host_summary", "/api/latest/fleet/host_summary", {}),
     ]
     results = []
-    for name, path, params in cases:
+    for name, path, params, *headers in cases:
         url = f"{server_url}{path}?{urlencode(params)}"
-        _get(opener, url, token)  # warm caches and connections
+        extra = headers[0] if headers else None
+        _get(opener, url, token, extra)  # warm caches and connections
         times = []
         for _ in range(ROUNDS):
             started = time.perf_counter()
-            _get(opener, url, token)
+            _get(opener, url, token, extra)
             times.append((time.perf_counter() - started) * 1000)
         results.append((name, statistics.median(times)))
     return results

@@ -27,8 +27,6 @@ UI_PER_PAGE = 50
 UI_MAX_PER_PAGE = 500
 # Counting stops here: an exact count of 100,000 filtered rows costs more than the page itself.
 COUNT_CAP = 10_000
-# Lists that can load their exact count separately count this many rows in the page itself.
-INLINE_COUNT_CAP = 1_000
 
 
 def login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -133,16 +131,17 @@ class PageInfo:
     per_page: int
     total: int
     capped: bool = False
-    # Where the exact total can be fetched when `capped` (see `paginate`).
+    # Where the exact total is fetched when the page did not count (see `paginate`).
     count_url: str = ""
 
     @property
     def start(self) -> int:
-        return self.number * self.per_page + 1 if self.total else 0
+        skipped = self.number * self.per_page
+        return skipped + 1 if self.total > skipped else 0
 
     @property
     def end(self) -> int:
-        return min((self.number + 1) * self.per_page, self.total)
+        return min((self.number + 1) * self.per_page, self.total) if self.start else 0
 
     @property
     def has_previous(self) -> bool:
@@ -174,32 +173,38 @@ def paginate(
     request: HttpRequest,
     queryset: QuerySet,
     per_page: int = UI_PER_PAGE,
-    columns: Callable[[QuerySet], QuerySet] | None = None,
+    fetch: Callable[[QuerySet], list[Any]] = list,
     count_url: str = "",
 ) -> tuple[list[Any], PageInfo]:
-    """Fleet-style 0-based `page` and `per_page`, as LIMIT/OFFSET plus one bounded COUNT.
+    """Fleet-style 0-based `page` and `per_page` as LIMIT/OFFSET, plus one bounded COUNT.
 
-    `columns` shapes only the page query (say, `.values()` with per-row subqueries), so the
-    count does not pay for them. With `count_url` (a view calling `count_fragment`), the page
-    counts only INLINE_COUNT_CAP rows and the exact total arrives in a second request, as
-    Fleet's UI asks for `/hosts/count` beside `/hosts`: at 100,000 hosts a capped count of
-    10,000 rows took longer than fetching the page.
+    `fetch` turns the sliced queryset into rows (say, ids first, then a prepared query for
+    their columns). With `count_url` (a view calling `count_fragment`) the page does not count
+    at all: it reads one row more to know whether a next page exists, and the total arrives
+    in a second request, as Fleet's UI asks for `/hosts/count` beside `/hosts`. At 100,000
+    hosts even a count capped at 1,000 filtered rows cost as much as the page's rows.
     """
     page, per_page = _page_params(request, per_page)
-    cap = max(INLINE_COUNT_CAP if count_url else COUNT_CAP, (page + 2) * per_page)
+    start = page * per_page
+    if count_url:
+        rows = fetch(queryset[start : start + per_page + 1])
+        more = len(rows) > per_page
+        # A lower bound for the pager until the exact count arrives: "capped" means "more follow".
+        total = start + min(len(rows), per_page) + more
+        info = PageInfo(page, per_page, total, more, f"{count_url}?{request.GET.urlencode()}")
+        return rows[:per_page], info
+    cap = max(COUNT_CAP, (page + 2) * per_page)
     total = queryset.order_by()[: cap + 1].count()
     capped = total > cap
     if not capped:
         page = min(page, max((total - 1) // per_page, 0))
-    start = page * per_page
-    shaped = columns(queryset) if columns else queryset
-    rows = list(shaped[start : start + per_page])
-    exact_count_url = f"{count_url}?{request.GET.urlencode()}" if capped and count_url else ""
-    return rows, PageInfo(page, per_page, min(total, cap), capped, exact_count_url)
+        start = page * per_page
+    rows = fetch(queryset[start : start + per_page])
+    return rows, PageInfo(page, per_page, min(total, cap), capped)
 
 
 def count_fragment(request: HttpRequest, queryset: QuerySet, per_page: int = UI_PER_PAGE) -> HttpResponse:
-    """The exact total of a list whose page said "more than N" (loaded by generic/_pagination.html)."""
+    """The exact total of a list whose page did not count (loaded by generic/_pagination.html)."""
     page, per_page = _page_params(request, per_page)
     info = PageInfo(page, per_page, queryset.order_by().count())
     return render(request, "generic/_count.html", {"page": info})
@@ -209,11 +214,16 @@ def render_list(
     request: HttpRequest,
     template: str,
     context: dict[str, Any],
+    page_context: Callable[[], dict[str, Any]] | None = None,
 ) -> HttpResponse:
-    """The full page, or only its results block when htmx asks for it (filters, sorting, paging)."""
+    """The full page, or only its results block when htmx asks for it (filters, sorting, paging).
+
+    `page_context` adds what only the full page shows (filter and bulk forms, whose choices
+    cost queries), so the results block that every filter change fetches skips it.
+    """
     if request.htmx and request.htmx.target == "results":
         return render(request, "generic/_results.html", context)
-    return render(request, template, context)
+    return render(request, template, {**context, **(page_context() if page_context else {})})
 
 
 def field_errors_from(form: Any, exc: Any) -> None:

@@ -23,6 +23,7 @@ CHECKIN_FIELDS = (
 
 KEY_COLUMNS = ("node_key_digest", "orbit_node_key_digest")
 
+
 @dataclass(frozen=True)
 class _Prepared:
     sql: str

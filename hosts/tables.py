@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from fleetsite.templatetags.fleetsite_ui import ago, bytes_gib
 from fleetsite.ui import Column, Table, badge, link
+from hosts.api.serializers import is_online
 from hosts.constants import MISSING_AFTER
 
 PLATFORM_NAMES = {
@@ -59,7 +60,7 @@ def hosts_table(rows: list[dict[str, Any]], now: datetime, selectable: bool) -> 
                 lambda h: link(f"{host_url}{h['id']}/", h["computer_name"] or h["hostname"] or f"host {h['id']}"),
                 sort="display_name",
             ),
-            Column("Status", lambda h: status_badge(_seen_time(h), h["is_online"], now), sort="status"),
+            Column("Status", lambda h: status_badge(_seen_time(h), is_online(h, now), now), sort="status"),
             Column("Team", lambda h: h["team_name"] or "—", sort="team_name"),
             Column(
                 "OS",

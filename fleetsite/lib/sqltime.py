@@ -41,7 +41,7 @@ class RFC3339(Func):
         utc = f"({column} AT TIME ZONE 'UTC')"
         sql = (
             f"(CASE WHEN DATE_TRUNC('second', {column}) = {column} "
-            f"THEN TO_CHAR({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-            f"ELSE TO_CHAR({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END)"
+            f'THEN TO_CHAR({utc}, \'YYYY-MM-DD"T"HH24:MI:SS"Z"\') '
+            f'ELSE TO_CHAR({utc}, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') END)'
         )
         return sql, [*params, *params, *params, *params]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, Count, F, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from fleetsite.lib.prepared import RowsByPk
 from fleetsite.lib.sqltime import RFC3339
 from hosts.choices import HostStatus
 from hosts.models import Host
@@ -94,24 +96,34 @@ def failing_policies_count() -> Coalesce:
     return Coalesce(Subquery(failing), 0)
 
 
-def summary_rows(queryset: QuerySet, now: datetime) -> QuerySet:
-    """`queryset` as the dicts `summary_from_row` shapes: only the listed columns, timestamps as text.
-
-    The database formats the timestamps and decides online/offline, so a page of hosts builds
-    no model instances and converts no datetimes in Python (see fleetsite/lib/sqltime.py).
-    """
-    return queryset.values(
+def _summary_columns() -> QuerySet:
+    return Host.objects.values(
         "id",
         *_TEXT_FIELDS,
         "uptime_seconds",
         team_name=F("team__name"),
         failing_policies=failing_policies_count(),
-        is_online=Case(When(online_until__gt=now, then=Value(True)), default=Value(False)),
-        **{f"{name}{_AS_TEXT}": RFC3339(name) for name in _TIME_FIELDS},
+        **{f"{name}{_AS_TEXT}": RFC3339(name) for name in (*_TIME_FIELDS, "online_until")},
     )
 
 
-def summary_from_row(row: dict[str, Any]) -> dict[str, Any]:
+_summary_rows = RowsByPk(_summary_columns)
+
+
+def summary_rows(host_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The hosts' rows for `summary_from_row`, in the order of `host_ids`, timestamps as text.
+
+    One prepared query: the database formats the timestamps, so a page of hosts builds no
+    model instances and converts no datetimes (fleetsite/lib/sqltime.py, fleetsite/lib/prepared.py).
+    """
+    return _summary_rows.fetch(host_ids)
+
+
+def is_online(row: dict[str, Any], now: datetime) -> bool:
+    return datetime.fromisoformat(row[f"online_until{_AS_TEXT}"]) > now
+
+
+def summary_from_row(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A host as in `GET /hosts`, from a `summary_rows` dict."""
     data: dict[str, Any] = {"id": row["id"]}
     for name in _TIME_FIELDS:
@@ -129,7 +141,7 @@ def summary_from_row(row: dict[str, Any]) -> dict[str, Any]:
         pack_stats=None,
         issues=_issues(row["failing_policies"] or 0),
         mdm=dict(_NO_MDM),
-        status=HostStatus.ONLINE if row["is_online"] else HostStatus.OFFLINE,
+        status=HostStatus.ONLINE if is_online(row, now) else HostStatus.OFFLINE,
     )
     return data
 
@@ -137,13 +149,9 @@ def summary_from_row(row: dict[str, Any]) -> dict[str, Any]:
 def host_summary(host: Host, now: datetime) -> dict[str, Any]:
     """One host as in `GET /hosts`, from a model instance (the detail views already hold one)."""
     row: dict[str, Any] = {name: getattr(host, name) for name in (*_TEXT_FIELDS, "id", "uptime_seconds")}
-    row.update({f"{name}{_AS_TEXT}": rfc3339(getattr(host, name)) for name in _TIME_FIELDS})
-    row.update(
-        team_name=host.team.name if host.team_id else None,
-        failing_policies=0,
-        is_online=host_status(host, now) == HostStatus.ONLINE,
-    )
-    return summary_from_row(row)
+    row.update({f"{name}{_AS_TEXT}": rfc3339(getattr(host, name)) for name in (*_TIME_FIELDS, "online_until")})
+    row.update(team_name=host.team.name if host.team_id else None, failing_policies=0)
+    return summary_from_row(row, now)
 
 
 def host_detail(host: Host, now: datetime, include_software: bool = True) -> dict[str, Any]:

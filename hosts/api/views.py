@@ -17,7 +17,7 @@ from accounts.models import Team
 from activities.feed import activity_json
 from activities.models import Activity
 from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
-from fleetsite.api.pagination import page_from
+from fleetsite.api.pagination import Page, page_from
 from fleetsite.api.views import FleetAPIView
 from fleetsite.lib.tokens import digest
 from hosts import actions
@@ -30,6 +30,13 @@ from hosts.summary import host_summary_counts, hosts_csv
 
 def visible_hosts(request: Request) -> QuerySet:
     return permissions.scope_to_teams(Host.objects.select_related("team"), request.user)
+
+
+def hosts_page(queryset: QuerySet, page: Page) -> Response:
+    """One page of `queryset` in Fleet's list shape: the page's ids first, then their rows."""
+    host_ids, meta = page.slice(queryset.values_list("id", flat=True))
+    now = timezone.now()
+    return Response({"hosts": [summary_from_row(row, now) for row in summary_rows(host_ids)], "meta": meta})
 
 
 def get_visible_host(request: Request, host_id: int) -> Host:
@@ -50,8 +57,7 @@ class HostListView(FleetAPIView):
 
     def get(self, request: Request) -> Response:
         page = page_from(request)
-        rows, meta = page.slice(summary_rows(self.filter_queryset(request, visible_hosts(request)), timezone.now()))
-        return Response({"hosts": [summary_from_row(row) for row in rows], "meta": meta})
+        return hosts_page(self.filter_queryset(request, visible_hosts(request)), page)
 
 
 @extend_schema_view(get=extend_schema(summary="Count hosts matching the list filters", responses={200: dict}))
@@ -339,5 +345,4 @@ class LabelHostsView(FleetAPIView):
             raise not_found(f"Label {label_id} was not found in the datastore")
         page = page_from(request)
         queryset = self.filter_queryset(request, visible_hosts(request).filter(labels__id=label_id))
-        rows, meta = page.slice(summary_rows(queryset, timezone.now()))
-        return Response({"hosts": [summary_from_row(row) for row in rows], "meta": meta})
+        return hosts_page(queryset, page)

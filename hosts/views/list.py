@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -58,27 +60,31 @@ def host_list(request: HttpRequest) -> HttpResponse:
         request,
         queryset,
         per_page=HOSTS_PER_PAGE,
-        columns=lambda hosts: summary_rows(hosts, now),
+        fetch=lambda hosts: summary_rows(hosts.values_list("id", flat=True)),
         count_url=reverse("ui-hosts-count"),
     )
     can_bulk = permissions.writable_team_ids(request.user) != set()
-    title_id = request.GET.get("software_title_id", "")
-    software_title = Software.objects.filter(pk=title_id).first() if title_id.isdigit() else None
     context = {
-        "title": "Hosts",
         "table": hosts_table(rows, now, selectable=can_bulk),
         "page": page,
-        "filter_form": HostFilterForm(request.GET, user=request.user),
         "filter_errors": errors,
-        "export_url": "/hosts/export.csv",
-        "add_url": "/hosts/add/",
-        "add_label": "Add hosts",
         "bulk_template": "hosts/_bulk.html" if can_bulk else None,
-        "bulk_url": "/hosts/bulk/",
-        "bulk_form": BulkForm(user=request.user),
-        "software_title": software_title,
     }
-    return render_list(request, "hosts/list.html", context)
+
+    def page_context() -> dict[str, Any]:
+        title_id = request.GET.get("software_title_id", "")
+        return {
+            "title": "Hosts",
+            "filter_form": HostFilterForm(request.GET, user=request.user),
+            "export_url": "/hosts/export.csv",
+            "add_url": "/hosts/add/",
+            "add_label": "Add hosts",
+            "bulk_url": "/hosts/bulk/",
+            "bulk_form": BulkForm(user=request.user),
+            "software_title": Software.objects.filter(pk=title_id).first() if title_id.isdigit() else None,
+        }
+
+    return render_list(request, "hosts/list.html", context, page_context)
 
 
 @login_required
