@@ -87,8 +87,10 @@ def test_host_summary_counts(api: APIClient, team: Team) -> None:
     assert (body["totals_hosts_count"], body["online_count"], body["offline_count"]) == (3, 1, 2)
     assert body["missing_30_days_count"] == body["mia_count"] == 1
     assert body["all_linux_count"] == 1 and body["low_disk_space_count"] == 3
-    assert {p["platform"] for p in body["platforms"]} == {"darwin", "ubuntu", "windows"}
-    assert api.get(f"{BASE}/host_summary", {"team_id": team.pk}).json()["totals_hosts_count"] == 1
+    assert {p["platform"]: p["hosts_count"] for p in body["platforms"]} == {"darwin": 1, "ubuntu": 1, "windows": 1}
+    assert body["new_count"] == 3
+    scoped = api.get(f"{BASE}/host_summary", {"team_id": team.pk}).json()
+    assert (scoped["totals_hosts_count"], scoped["offline_count"], scoped["all_linux_count"]) == (1, 1, 0)
 
 
 def test_list_filters_by_policy_response_and_software(api: APIClient) -> None:
