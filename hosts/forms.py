@@ -7,20 +7,22 @@ from typing import Any
 from django import forms
 
 from accounts import permissions
-from accounts.models import Team, User
+from accounts.models import User
+from accounts.teamnames import team_names
+from fleetsite.widgets import QuickSelect
 from hosts.choices import HostStatus
-from hosts.models import Label
+from hosts.labels import label_names
 
 PLATFORMS = [("", "Any"), ("darwin", "macOS"), ("windows", "Windows"), ("linux", "Linux"), ("chrome", "ChromeOS")]
 PER_PAGE = [("50", "50"), ("100", "100"), ("250", "250"), ("500", "500")]
 
 
 def team_choices(user: User, include_any: bool = True) -> list[tuple[str, str]]:
-    teams = permissions.scope_to_teams(Team.objects.order_by("name"), user, "id").values_list("pk", "name")
+    visible = permissions.visible_team_ids(user)
     choices = [("", "Any")] if include_any else []
-    if permissions.is_global(user):
+    if visible is None:
         choices.append(("0", "No team"))
-    return choices + [(str(pk), name) for pk, name in teams]
+    return choices + [(str(pk), name) for pk, name in team_names() if visible is None or pk in visible]
 
 
 class HostFilterForm(forms.Form):
@@ -31,32 +33,35 @@ class HostFilterForm(forms.Form):
         label="Search",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Hostname, UUID, serial or IP"}),
     )
-    status = forms.ChoiceField(required=False, choices=[("", "Any")] + [c for c in HostStatus.choices if c[0] != "mia"])
-    team_id = forms.ChoiceField(required=False, label="Team")
-    platform = forms.ChoiceField(required=False, choices=PLATFORMS)
-    label_id = forms.ChoiceField(required=False, label="Label")
-    policy_id = forms.ChoiceField(required=False, label="Policy")
-    policy_response = forms.ChoiceField(
-        required=False, label="Policy result", choices=[("", "Any"), ("passing", "Passing"), ("failing", "Failing")]
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any")] + [c for c in HostStatus.choices if c[0] != "mia"], widget=QuickSelect
     )
-    per_page = forms.ChoiceField(required=False, choices=PER_PAGE, label="Per page")
+    team_id = forms.ChoiceField(required=False, label="Team", widget=QuickSelect)
+    platform = forms.ChoiceField(required=False, choices=PLATFORMS, widget=QuickSelect)
+    label_id = forms.ChoiceField(required=False, label="Label", widget=QuickSelect)
+    policy_id = forms.ChoiceField(required=False, label="Policy", widget=QuickSelect)
+    policy_response = forms.ChoiceField(
+        required=False,
+        label="Policy result",
+        choices=[("", "Any"), ("passing", "Passing"), ("failing", "Failing")],
+        widget=QuickSelect,
+    )
+    per_page = forms.ChoiceField(required=False, choices=PER_PAGE, label="Per page", widget=QuickSelect)
     software_title_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from queries.models import Policy
+        from queries.policies import policy_names  # queries builds on hosts, not the reverse
 
         self.fields["team_id"].choices = team_choices(user)
-        self.fields["label_id"].choices = [("", "Any")] + [
-            (str(pk), name) for pk, name in Label.objects.order_by("label_type", "name").values_list("pk", "name")
-        ]
-        policies = Policy.objects.order_by("name")
+        self.fields["label_id"].choices = [("", "Any")] + [(str(pk), name) for pk, name in label_names()]
         teams = permissions.visible_team_ids(user)
-        if teams is not None:
-            policies = policies.filter(team_id__in=teams) | Policy.objects.filter(team__isnull=True)
-        self.fields["policy_id"].choices = [("", "Any")] + [
-            (str(pk), name) for pk, name in policies.values_list("pk", "name")[:500]
+        policies = [
+            (str(pk), name)
+            for pk, team_id, name in policy_names()
+            if teams is None or team_id is None or team_id in teams
         ]
+        self.fields["policy_id"].choices = [("", "Any"), *policies[:500]]
 
 
 class BulkForm(forms.Form):

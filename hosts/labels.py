@@ -39,6 +39,15 @@ def dynamic_labels() -> list[LabelQuery]:
     )
 
 
+def label_names() -> list[tuple[int, str]]:
+    """(id, name) of every label, builtin ones first, for filter menus; cached like `dynamic_labels`."""
+    return memo.cached(
+        _CACHE_KEY,
+        lambda: list(Label.objects.order_by("label_type", "name").values_list("pk", "name")),
+        variant="names",
+    )
+
+
 @receiver([post_save, post_delete], sender=Label)
 def _forget_labels(**_: object) -> None:
     memo.forget(_CACHE_KEY)

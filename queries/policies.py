@@ -56,6 +56,13 @@ def all_policies() -> list[PolicyQuery]:
     )
 
 
+def policy_names() -> list[tuple[int, int | None, str]]:
+    """(id, team id, name) of every policy by name, for filter menus; cached like `all_policies`."""
+    return memo.cached(
+        _CACHE_KEY, lambda: list(Policy.objects.order_by("name").values_list("pk", "team_id", "name")), variant="names"
+    )
+
+
 @receiver([post_save, post_delete], sender=Policy)
 def _forget_policies(**_: object) -> None:
     memo.forget(_CACHE_KEY)

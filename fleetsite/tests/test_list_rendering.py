@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -78,3 +79,22 @@ def test_ago_names_the_largest_whole_unit(age: timedelta, text: str) -> None:
 def test_ago_says_never_for_the_1970_placeholder_and_none() -> None:
     assert ago(datetime(1970, 1, 1, tzinfo=UTC)) == "never"
     assert ago(None) == "never"
+
+
+@pytest.mark.parametrize("value", ["a", "", None, "missing"])
+def test_quick_select_writes_the_same_html_as_djangos_select(value: str | None) -> None:
+    from django import forms
+
+    from fleetsite.widgets import QuickSelect
+
+    choices = [("", "Any"), ("a", "A & <b>"), ("2", "Two")]
+
+    class Plain(forms.Form):
+        pick = forms.ChoiceField(required=False, choices=choices, label="Pick")
+
+    class Quick(forms.Form):
+        pick = forms.ChoiceField(required=False, choices=choices, label="Pick", widget=QuickSelect)
+
+    data = {} if value is None else {"pick": value}
+    django_html = re.sub(r">\s+<", "><", str(Plain(data)["pick"]))
+    assert str(Quick(data)["pick"]) == django_html

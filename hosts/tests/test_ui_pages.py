@@ -185,3 +185,17 @@ def test_hosts_page_escapes_what_agents_report(admin: User) -> None:
     page = logged_in(admin).get("/hosts/").content.decode()
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img src=x" not in page
     assert "&lt;b&gt;OS&lt;/b&gt;" in page
+
+
+def test_filter_menus_show_labels_teams_and_policies_as_soon_as_they_change(admin: User, team: Team) -> None:
+    from hosts.models import Label
+    from queries.models import Policy
+
+    client = logged_in(admin)
+    assert b"Fresh label" not in client.get("/hosts/").content
+    Label.objects.create(name="Fresh label", query="SELECT 1;")
+    Policy.objects.create(name="Fresh policy", query="SELECT 1;")
+    team.name = "Renamed team"
+    team.save()
+    page = client.get("/hosts/").content.decode()
+    assert "Fresh label" in page and "Fresh policy" in page and "Renamed team" in page and "Team A" not in page
