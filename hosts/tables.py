@@ -45,22 +45,16 @@ def _display_name(row: dict[str, Any]) -> str:
     return row["computer_name"] or row["hostname"] or f"host {row['id']}"
 
 
-def _seen_time(row: dict[str, Any]) -> datetime:
-    """`seen_time` comes as RFC 3339 text (summary_rows); parsing it is far cheaper than the driver's."""
-    return datetime.fromisoformat(row["seen_time_text"])
-
-
 def hosts_table(rows: list[dict[str, Any]], now: datetime, selectable: bool) -> Table:
     """The list's columns over `hosts.api.serializers.summary_rows` dicts, the REST list's rows."""
     host_url = reverse("ui-host", args=[0]).removesuffix("0/")
+    for row in rows:
+        # Text from summary_rows, parsed once for two columns: far cheaper than the driver's datetimes.
+        row["seen_at"] = datetime.fromisoformat(row["seen_time_text"])
     return Table(
         columns=[
-            Column(
-                "Host",
-                lambda h: link(f"{host_url}{h['id']}/", h["computer_name"] or h["hostname"] or f"host {h['id']}"),
-                sort="display_name",
-            ),
-            Column("Status", lambda h: status_badge(_seen_time(h), is_online(h, now), now), sort="status"),
+            Column("Host", lambda h: link(f"{host_url}{h['id']}/", _display_name(h)), sort="display_name"),
+            Column("Status", lambda h: status_badge(h["seen_at"], is_online(h, now), now), sort="status"),
             Column("Team", lambda h: h["team_name"] or "—", sort="team_name"),
             Column(
                 "OS",
@@ -72,12 +66,8 @@ def hosts_table(rows: list[dict[str, Any]], now: datetime, selectable: bool) -> 
             Column("Serial", lambda h: h["hardware_serial"] or "—", sort="hardware_serial"),
             Column("Disk free", disk, sort="gigs_disk_space_available", numeric=True),
             Column("Memory", lambda h: bytes_gib(h["memory"]), sort="memory", numeric=True),
-            Column(
-                "Issues",
-                lambda h: badge(f"{h['failing_policies']} failing", "fail") if h["failing_policies"] else "",
-                numeric=True,
-            ),
-            Column("Last seen", lambda h: ago(_seen_time(h)), sort="seen_time"),
+            Column("Issues", issues, numeric=True),
+            Column("Last seen", lambda h: ago(h["seen_at"]), sort="seen_time"),
         ],  # fmt: skip
         rows=rows,
         selectable=selectable,

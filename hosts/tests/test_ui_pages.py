@@ -199,3 +199,15 @@ def test_filter_menus_show_labels_teams_and_policies_as_soon_as_they_change(admi
     team.save()
     page = client.get("/hosts/").content.decode()
     assert "Fresh label" in page and "Fresh policy" in page and "Renamed team" in page and "Team A" not in page
+
+
+def test_sort_headers_reverse_the_sorted_column_and_start_again_at_page_zero(admin: User) -> None:
+    Host.objects.create(osquery_host_id="a", hostname="a")
+    params = {"order_key": "display_name", "order_direction": "asc", "page": 3, "status": "offline"}
+    page = logged_in(admin).get("/hosts/", params).content.decode()
+    assert (
+        'hx-get="?order_key=display_name&amp;order_direction=desc&amp;status=offline" hx-target="#results" '
+        'hx-push-url="true" aria-sort="ascending">Host ▲</a>'
+    ) in page
+    assert 'hx-get="?order_key=os_version&amp;order_direction=asc&amp;status=offline"' in page
+    assert 'aria-sort="none">OS</a>' in page and "<th>Issues</th>" not in page and '<th class="num">Issues</th>' in page
