@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -24,6 +24,7 @@ from hosts import actions
 from hosts.actions import HostActionDenied
 from hosts.api.serializers import host_detail, rfc3339, summary_from_row, summary_rows
 from hosts.filtersets import HostFilterSet
+from hosts.labels import host_counts
 from hosts.models import Host, Label
 from hosts.summary import host_summary_counts, hosts_csv
 
@@ -307,15 +308,11 @@ class LabelCreateSerializer(serializers.Serializer):
 
 class LabelListView(FleetAPIView):
     def get(self, request: Request) -> Response:
-        labels = Label.objects.all()
+        from queries.labels import visible_labels  # queries builds on hosts, not the reverse
+
+        labels = visible_labels(request.user)
         if request.query_params.get("include_host_counts", "").lower() in ("true", "1"):
-            counts = dict(
-                permissions.scope_to_teams(Host.objects.all(), request.user, "team_id")
-                .filter(labels__isnull=False)
-                .values_list("labels__id")
-                .annotate(n=Count("id"))
-                .order_by()
-            )
+            counts = host_counts(request.user)
             return Response({"labels": [label_json(label, counts.get(label.pk, 0)) for label in labels]})
         return Response({"labels": [label_json(label) for label in labels]})
 
@@ -341,7 +338,9 @@ class LabelHostsView(FleetAPIView):
     filterset_class = HostFilterSet
 
     def get(self, request: Request, label_id: int) -> Response:
-        if not Label.objects.filter(pk=label_id).exists():
+        from queries.labels import visible_labels
+
+        if not visible_labels(request.user).filter(pk=label_id).exists():
             raise not_found(f"Label {label_id} was not found in the datastore")
         page = page_from(request)
         queryset = self.filter_queryset(request, visible_hosts(request).filter(labels__id=label_id))

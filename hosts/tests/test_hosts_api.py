@@ -632,3 +632,14 @@ def test_list_and_detail_agree_on_every_key_they_share(api: APIClient, reported_
     assert {key: detail[key] for key in listed} == listed
     assert listed["issues"]["failing_policies_count"] == 1
     assert listed["last_restarted_at"] is None and listed["team_name"] == "Team A"
+
+
+def test_another_teams_labels_are_invisible(as_user: Any, maintainer: User, other_team: Team, team: Team) -> None:
+    theirs = Label.objects.create(name="Team B label", query="SELECT 1;", team=other_team)
+    ours = Label.objects.create(name="Team A label", query="SELECT 1;", team=team)
+    client = as_user(maintainer)
+    for params in ({}, {"include_host_counts": "true"}):
+        names = {label["name"] for label in body_of(client.get(LABELS, params))["labels"]}
+        assert ours.name in names and theirs.name not in names and "All Hosts" in names
+    assert client.get(f"{LABELS}/{theirs.pk}/hosts").status_code == 404
+    assert client.get(f"{LABELS}/{ours.pk}/hosts").status_code == 200

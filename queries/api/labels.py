@@ -17,6 +17,7 @@ from fleetsite.api.errors import not_found
 from fleetsite.api.views import FleetAPIView
 from hosts.api.views import label_json
 from hosts.choices import LabelMembershipType
+from hosts.labels import host_counts
 from hosts.models import Label
 from queries import labels
 from queries.sql import SQLError, validate_read_only
@@ -24,7 +25,7 @@ from queries.sql import SQLError, validate_read_only
 
 def with_count(user: User, label: Label) -> dict[str, Any]:
     """Label JSON with `host_count`/`count` over the hosts this user sees."""
-    return label_json(label, labels.visible_hosts(user).filter(labels=label).count())
+    return label_json(label, host_counts(user, [label.pk]).get(label.pk, 0))
 
 
 class LabelPatchSerializer(serializers.Serializer):

@@ -17,9 +17,10 @@ from accounts.models import User
 from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
-from hosts.models import Host, Label
+from hosts.models import Host
 from queries import campaigns, running
 from queries.choices import TargetStatus
+from queries.labels import visible_labels
 from queries.models import Campaign, CampaignResult, CampaignTarget, Query
 from queries.sql import SQLError, validate_read_only
 
@@ -127,9 +128,11 @@ class RunByIdentifiersView(FleetAPIView):
         query = _query_for_run(request, data)
         identifiers = data["selected"].get("hosts", [])
         label_names = data["selected"].get("labels", [])
-        label_ids = list(Label.objects.filter(name__in=label_names).values_list("id", flat=True))
+        # Another team's labels do not exist for this user, like everything else of that team.
+        visible = visible_labels(request.user).filter(name__in=label_names)
+        label_ids = list(visible.values_list("id", flat=True))
         if len(label_ids) != len(set(label_names)):
-            known = set(Label.objects.filter(name__in=label_names).values_list("name", flat=True))
+            known = set(visible.values_list("name", flat=True))
             raise bad_request(f"invalid label name(s): {', '.join(sorted(set(label_names) - known))}")
         host_ids = list(
             Host.objects.filter(

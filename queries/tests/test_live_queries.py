@@ -350,3 +350,12 @@ async def test_results_reach_the_socket_even_when_the_channel_layer_drops_them(a
     result, _ = await frames_until(communicator, "result")  # found by the socket's own catch-up poll
     assert result["data"]["rows"][0]["a"] == "1"
     await communicator.disconnect()
+
+
+def test_run_by_identifiers_does_not_know_another_teams_labels(api_client_as, maintainer, other_team):
+    from hosts.models import Label
+
+    Label.objects.create(name="Team B label", query="SELECT 1;", team=other_team)
+    body = {"query": "SELECT 1;", "selected": {"hosts": [], "labels": ["Team B label"]}}
+    response = api_client_as(maintainer).post("/api/latest/fleet/queries/run_by_identifiers", body)
+    assert response.status_code == 400 and "Team B label" in str(response.json())

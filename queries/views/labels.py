@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.urls import reverse
 from fleetsite.api.errors import FleetAPIError
 from fleetsite.ui import Column, Table, badge, link, login_required, paginate, render_list
 from hosts.choices import LabelMembershipType, LabelType
+from hosts.labels import host_counts
 from hosts.models import Label
 from queries import labels
 from queries.forms import LabelFilterForm, LabelForm
@@ -21,10 +21,7 @@ from queries.forms import LabelFilterForm, LabelForm
 
 @login_required
 def label_list(request: HttpRequest) -> HttpResponse:
-    visible = labels.visible_hosts(request.user)
-    queryset = labels.visible_labels(request.user).annotate(
-        n=Count("hosts", filter=Q(hosts__in=visible), distinct=True)
-    )
+    queryset = labels.visible_labels(request.user)
     form = LabelFilterForm(request.GET)
     if form.is_valid():
         data = form.cleaned_data
@@ -35,13 +32,14 @@ def label_list(request: HttpRequest) -> HttpResponse:
         if data["label_membership_type"]:
             queryset = queryset.filter(label_membership_type=data["label_membership_type"])
     rows, page = paginate(request, queryset.order_by("label_type", "name"))
+    counts = host_counts(request.user, [label.pk for label in rows])
     table = Table(
         columns=[
             Column("Name", lambda lb: link(reverse("ui-label", args=[lb.pk]), lb.name)),
             Column("Type", lambda lb: badge("built-in") if lb.label_type == LabelType.BUILTIN else ""),
             Column("Membership", lambda lb: lb.get_label_membership_type_display()),
             Column("Platform", lambda lb: lb.platform or "All"),
-            Column("Hosts", lambda lb: link(f"/hosts/?label_id={lb.pk}", lb.n), numeric=True),
+            Column("Hosts", lambda lb: link(f"/hosts/?label_id={lb.pk}", counts.get(lb.pk, 0)), numeric=True),
             Column("Description", lambda lb: lb.description),
         ],
         rows=rows,
