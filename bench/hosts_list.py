@@ -3,7 +3,8 @@
 Run against a server seeded with `manage.py seed_hosts 100000`. Each case is requested
 `ROUNDS` times one after another over one keep-alive connection; the median wall time is the
 server time (the client is local and idle). Cases: 100 hosts per page, unfiltered, filtered by
-status, filtered by a label, a deep page, and the same for the HTML page.
+status, filtered by a label, a deep page and a sort for the REST list; the full HTML page; the
+results block htmx fetches when a filter changes; the page's separate count; host_summary.
 """
 
 from __future__ import annotations
