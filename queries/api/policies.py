@@ -81,7 +81,7 @@ def _forbid_unless(allowed: bool) -> None:
 def _apply(policy: Policy, data: dict[str, Any], user: Any, creating: bool) -> Policy:
     if data.get("query_id"):
         source = Query.objects.filter(pk=data["query_id"]).first()
-        if source is None:
+        if source is None or (source.team_id is not None and not permissions.can_read_team(user, source.team_id)):
             raise not_found(f"Query {data['query_id']} was not found in the datastore")
         data["query"] = source.query
     if creating and not data.get("query", "").strip():

@@ -179,3 +179,13 @@ def test_deleted_hosts_leave_no_memberships(api, agent, ubuntu_host):
     Host.objects.all().delete()
     assert not PolicyMembership.objects.exists()
     assert policies.refresh_counts() == 1
+
+
+def test_policy_cannot_copy_another_teams_query(api_client_as, maintainer, team, other_team):
+    from queries.models import Query
+
+    theirs = Query.objects.create(name="secret sql", query="SELECT 'b';", team=other_team, saved=True)
+    team_path = f"/api/latest/fleet/teams/{team.pk}/policies"
+    response = api_client_as(maintainer).post(team_path, {"name": "copied", "query_id": theirs.pk})
+    assert response.status_code == 404
+    assert not Policy.objects.filter(name="copied").exists()

@@ -141,3 +141,18 @@ async def test_ui_socket_uses_the_session_only_from_our_own_origin(admin, enroll
     else:
         assert frame == {"type": "error", "data": "unauthorized"}
     await communicator.disconnect()
+
+
+def test_live_page_offers_only_the_users_teams_labels_with_their_host_counts(maintainer, team, other_team):
+    from conftest import PASSWORD
+    from hosts.models import Host, Label
+
+    Label.objects.create(name="Team B label", query="SELECT 1;", team=other_team)
+    mine = Label.objects.create(name="Team A label", query="SELECT 1;", team=team)
+    mine.hosts.set([Host.objects.create(osquery_host_id=f"h{i}", team=team) for i in range(2)])
+    mine.hosts.add(Host.objects.create(osquery_host_id="b", team=other_team))
+    client = Client()
+    client.post("/login/", {"email": maintainer.email, "password": PASSWORD})
+    page = client.get("/queries/live/").content.decode()
+    assert "Team B label" not in page
+    assert 'Team A label <span class="muted">2 hosts</span>' in page

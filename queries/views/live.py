@@ -15,8 +15,10 @@ from accounts import permissions
 from accounts.models import Team
 from fleetsite.api.errors import error_body
 from fleetsite.ui import login_required
-from hosts.models import Host, Label
+from hosts.labels import host_counts
+from hosts.models import Host
 from queries import campaigns, running
+from queries.labels import visible_labels
 from queries.models import Campaign, Query
 from queries.sql import SQLError
 
@@ -41,8 +43,10 @@ def live_query(request: HttpRequest) -> HttpResponse:
             query = None
     host_ids = [int(part) for part in request.GET.get("host_ids", "").split(",") if part.strip().isdigit()]
     visible = _visible_hosts(request)
-    visible_count = Count("hosts", filter=Q(hosts__in=visible), distinct=True)
-    labels = Label.objects.annotate(n=visible_count).order_by("label_type", "name")
+    labels = list(visible_labels(request.user).order_by("label_type", "name"))
+    counts = host_counts(request.user, [label.pk for label in labels])
+    for label in labels:
+        label.n = counts.get(label.pk, 0)
     teams = permissions.scope_to_teams(Team.objects.all(), request.user, "id").annotate(n=Count("hosts"))
     context = {
         "title": "Live query",
