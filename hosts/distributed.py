@@ -62,7 +62,7 @@ def host_queries(host: Host, now: datetime, features: dict) -> PendingQueries:
             pending.add(DETAIL_QUERY_PREFIX + query.name, query.sql, query.discovery)
     if _due(host, host.label_updated_at, settings.FLEETSITE_LABEL_UPDATE_INTERVAL, now):
         for label in labels.dynamic_labels():
-            if label.applies_to(host.platform):
+            if label.applies_to(host.platform, host.team_id):
                 pending.add(f"{LABEL_QUERY_PREFIX}{label.id}", label.query)
     return pending
 

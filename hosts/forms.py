@@ -54,8 +54,12 @@ class HostFilterForm(forms.Form):
         from queries.policies import policy_names  # queries builds on hosts, not the reverse
 
         self.fields["team_id"].choices = team_choices(user)
-        self.fields["label_id"].choices = [("", "Any")] + [(str(pk), name) for pk, name in label_names()]
         teams = permissions.visible_team_ids(user)
+        self.fields["label_id"].choices = [("", "Any")] + [
+            (str(pk), name)
+            for pk, team_id, name in label_names()
+            if teams is None or team_id is None or team_id in teams
+        ]
         policies = [
             (str(pk), name)
             for pk, team_id, name in policy_names()

@@ -25,8 +25,12 @@ class LabelQuery:
     id: int
     platform: str
     query: str
+    # A team label runs only on that team's hosts; None: every host.
+    team_id: int | None = None
 
-    def applies_to(self, platform: str) -> bool:
+    def applies_to(self, platform: str, team_id: int | None = None) -> bool:
+        if self.team_id is not None and self.team_id != team_id:
+            return False
         return not self.platform or platform in {p.strip() for p in self.platform.split(",")}
 
 
@@ -35,11 +39,12 @@ def dynamic_labels() -> list[LabelQuery]:
     return memo.cached(
         _CACHE_KEY,
         lambda: [
-            LabelQuery(id=row[0], platform=row[1], query=row[2])
+            LabelQuery(id=row[0], platform=row[1], query=row[2], team_id=row[3])
             for row in Label.objects.filter(label_membership_type=LabelMembershipType.DYNAMIC)
             .exclude(query="")
-            .values_list("id", "platform", "query")
+            .values_list("id", "platform", "query", "team_id")
         ],
+        variant="queries-with-team",
     )
 
 
@@ -58,12 +63,12 @@ def host_counts(user: User, label_ids: Iterable[int] | None = None) -> dict[int,
     return dict(members.values("label_id").annotate(n=Count("pk")).values_list("label_id", "n"))
 
 
-def label_names() -> list[tuple[int, str]]:
-    """(id, name) of every label, builtin ones first, for filter menus; cached like `dynamic_labels`."""
+def label_names() -> list[tuple[int, int | None, str]]:
+    """(id, team id, name) of every label, builtin ones first, for filter menus; cached like `dynamic_labels`."""
     return memo.cached(
         _CACHE_KEY,
-        lambda: list(Label.objects.order_by("label_type", "name").values_list("pk", "name")),
-        variant="names",
+        lambda: list(Label.objects.order_by("label_type", "name").values_list("pk", "team_id", "name")),
+        variant="names-with-team",
     )
 
 
@@ -73,7 +78,14 @@ def _forget_labels(**_: object) -> None:
 
 
 def record_results(host: Host, member_of: set[int], not_member_of: set[int]) -> None:
-    """Apply label query results: rows mean member, no rows mean not; failed queries are left out."""
+    """Apply label query results: rows mean member, no rows mean not; failed queries are left out.
+
+    An agent joins only labels it was asked about: not a manual label, another team's label or
+    one that does not exist. It may leave any dynamic label (its platform may have changed).
+    """
+    dynamic = dynamic_labels()
+    member_of = member_of & {label.id for label in dynamic if label.applies_to(host.platform, host.team_id)}
+    not_member_of = not_member_of & {label.id for label in dynamic}
     if not_member_of:
         LabelMembership.objects.filter(host=host, label_id__in=not_member_of).delete()
     if member_of:

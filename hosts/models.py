@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from hosts.choices import LabelMembershipType, LabelType
@@ -98,6 +99,15 @@ class Host(models.Model):
     def display_name(self) -> str:
         """Fleet shows the computer name when the agent reported one, else the hostname."""
         return self.computer_name or self.hostname
+
+    def belongs_here(self, path: str = "") -> Q:
+        """Labels, policies or queries (at `path`, e.g. "policy__") of every host or of this host's team.
+
+        A host moved to another team keeps rows from its old team's policies, labels and
+        reports; what is shown of a host is limited to these, so the new team sees nothing
+        of the old one.
+        """
+        return Q(**{f"{path}team__isnull": True}) | Q(**{f"{path}team_id": self.team_id})
 
     @property
     def online_interval(self) -> timedelta:

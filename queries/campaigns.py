@@ -37,8 +37,12 @@ class NoHostsTargeted(ValueError):
     """fleet-protocol §4.5: `400 no hosts targeted`."""
 
 
-def target_hosts(user: User, selected: dict[str, list[int]]) -> QuerySet:
-    """Hosts named directly, in the labels or in the teams, limited to what `user` may see."""
+def target_hosts(user: User, selected: dict[str, list[int]], query: Query) -> QuerySet:
+    """Hosts named directly, in the labels or in the teams, limited to those `user` may run `query` on.
+
+    A role is per team: a maintainer of one team who observes another runs ad-hoc SQL only on
+    the first, and on the second only saved queries observers may run.
+    """
     host_ids = [int(i) for i in selected.get("hosts") or []]
     label_ids = [int(i) for i in selected.get("labels") or []]
     team_ids = [int(i) for i in selected.get("teams") or []]
@@ -47,13 +51,27 @@ def target_hosts(user: User, selected: dict[str, list[int]]) -> QuerySet:
         condition |= Q(pk__in=LabelMembership.objects.filter(label_id__in=label_ids).values("host_id"))
     if team_ids:
         condition |= Q(team_id__in=team_ids)
-    return permissions.scope_to_teams(Host.objects.filter(condition), user)
+    hosts = Host.objects.filter(condition)
+    teams = runnable_team_ids(user, query)
+    return hosts if teams is None else hosts.filter(team_id__in=teams)
+
+
+def runnable_team_ids(user: User, query: Query) -> set[int] | None:
+    """The teams on whose hosts `user` may run `query`; None for every host."""
+    runners = permissions.RULES[permissions.Kind.LIVE_QUERY][1]
+    observers_may = query.saved and query.observer_can_run
+    role = permissions.global_role(user)
+    if role in runners or (role and observers_may):
+        return None
+    return {
+        team_id for team_id, team_role in permissions.team_roles(user).items() if team_role in runners or observers_may
+    }
 
 
 @transaction.atomic
 def start(user: User, query: Query, selected: dict[str, list[int]], keep_open: timedelta | None = None) -> Campaign:
     """Create a campaign and its targets; raises NoHostsTargeted when the selection is empty."""
-    host_ids = list(target_hosts(user, selected).values_list("id", flat=True))
+    host_ids = list(target_hosts(user, selected, query).values_list("id", flat=True))
     if not host_ids:
         raise NoHostsTargeted("no hosts targeted")
     now = timezone.now()

@@ -43,8 +43,11 @@ def ensure_enabled() -> None:
 
 
 def visible_query(user: User, query_id: int) -> Query:
-    query = Query.objects.filter(pk=query_id).first()
-    if query is None or (query.team_id is not None and not permissions.can_read_team(user, query.team_id)):
+    """A saved query the user may see. Ad-hoc queries are stored unsaved and stay their author's."""
+    from queries.saved import readable_queries
+
+    query = readable_queries(user).filter(pk=query_id).first()
+    if query is None:
         raise RunRefused(f"Query {query_id} was not found in the datastore", 404)
     return query
 

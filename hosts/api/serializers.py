@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from fleetsite.lib.prepared import RowsByPk
@@ -64,7 +64,11 @@ def host_policies(host: Host) -> list[dict[str, Any]]:
     """The host's policies with Fleet's `response`: "pass", "fail" or "" (no answer yet)."""
     from queries.models import PolicyMembership
 
-    answers = PolicyMembership.objects.filter(host=host).select_related("policy").order_by("policy__name")
+    answers = (
+        PolicyMembership.objects.filter(host.belongs_here("policy__"), host=host)
+        .select_related("policy")
+        .order_by("policy__name")
+    )
     return [
         {
             "id": answer.policy.pk,
@@ -88,6 +92,7 @@ def failing_policies_count() -> Coalesce:
 
     failing = (
         PolicyMembership.objects.filter(host_id=OuterRef("pk"), passes=False)
+        .filter(Q(policy__team__isnull=True) | Q(policy__team_id=OuterRef("team_id")))
         .order_by()
         .values("host_id")
         .annotate(n=Count("pk"))
@@ -169,7 +174,7 @@ def host_detail(host: Host, now: datetime, include_software: bool = True) -> dic
             "created_at": rfc3339(label.created_at),
             "updated_at": rfc3339(label.updated_at),
         }
-        for label in host.labels.order_by("id")
+        for label in host.labels.filter(host.belongs_here()).order_by("id")
     ]
     data["packs"] = []
     data["policies"] = host_policies(host)

@@ -36,7 +36,11 @@ def _query_reports(host: Host) -> list[dict]:
     from queries.models import QueryReportRow
 
     reports: dict[int, dict] = {}
-    rows = QueryReportRow.objects.filter(host=host).select_related("query").order_by("query__name", "-last_fetched")
+    rows = (
+        QueryReportRow.objects.filter(host.belongs_here("query__"), host=host)
+        .select_related("query")
+        .order_by("query__name", "-last_fetched")
+    )
     for row in rows[:500]:
         report = reports.setdefault(row.query_id, {"query": row.query, "rows": [], "columns": []})
         if len(report["rows"]) < REPORT_ROWS:
@@ -63,7 +67,7 @@ def host_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "platform_name": PLATFORM_NAMES.get(host.platform, host.platform),
         "can_write": can_write,
         "can_live_query": permissions.can(request.user, "write", "live_query", host.team_id),
-        "labels": host.labels.order_by("name"),
+        "labels": host.labels.filter(host.belongs_here()).order_by("name"),
         "users": host.users.order_by("uid", "username")[:500],
         "software": software[:1000],
         "software_count": software.count(),

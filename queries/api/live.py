@@ -215,7 +215,14 @@ class SyncRunView(FleetAPIView):
             results = _results_json(campaign)
             responded.update(result["host_id"] for result in results if result["host_id"])
             output.append({"query_id": query.pk, "results": results})
-        targeted = campaigns.target_hosts(request.user, {"hosts": serializer.validated_data["host_ids"]}).count()
+        selected = {"hosts": serializer.validated_data["host_ids"]}
+        targeted = len(
+            {
+                host
+                for query in queries
+                for host in campaigns.target_hosts(request.user, selected, query).values_list("id", flat=True)
+            }
+        )
         summary = {"targeted_host_count": targeted, "responded_host_count": len(responded)}
         return Response({"summary": summary, "live_query_results": output})
 

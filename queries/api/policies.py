@@ -18,7 +18,8 @@ from fleetsite.api.errors import FleetAPIError, conflict, not_found
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from queries.api.live import checked_sql
-from queries.models import Policy, Query
+from queries.models import Policy
+from queries.saved import readable_queries
 
 
 def policy_json(policy: Policy) -> dict[str, Any]:
@@ -80,8 +81,8 @@ def _forbid_unless(allowed: bool) -> None:
 
 def _apply(policy: Policy, data: dict[str, Any], user: Any, creating: bool) -> Policy:
     if data.get("query_id"):
-        source = Query.objects.filter(pk=data["query_id"]).first()
-        if source is None or (source.team_id is not None and not permissions.can_read_team(user, source.team_id)):
+        source = readable_queries(user).filter(pk=data["query_id"]).first()
+        if source is None:
             raise not_found(f"Query {data['query_id']} was not found in the datastore")
         data["query"] = source.query
     if creating and not data.get("query", "").strip():

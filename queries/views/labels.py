@@ -63,11 +63,13 @@ def _label(request: HttpRequest, label_id: int) -> Label:
     return label
 
 
-def _initial(label: Label) -> dict[str, Any]:
+def _initial(label: Label, user: Any) -> dict[str, Any]:
     initial = {name: getattr(label, name) for name in ("name", "description", "query", "platform")}
     initial["label_membership_type"] = label.label_membership_type
     if label.label_membership_type == LabelMembershipType.MANUAL:
-        initial["hosts"] = "\n".join(h.hostname or h.osquery_host_id for h in label.hosts.order_by("hostname")[:5000])
+        # Only the hosts this user sees: a global label's members include other teams' hosts.
+        members = labels.visible_hosts(user).filter(labels=label).order_by("hostname")[:5000]
+        initial["hosts"] = "\n".join(h.hostname or h.osquery_host_id for h in members)
     return initial
 
 
@@ -81,7 +83,11 @@ def label_edit(request: HttpRequest, label_id: int | None = None) -> HttpRespons
     manual = editing and label.label_membership_type == LabelMembershipType.MANUAL
     data = request.POST if request.method == "POST" and not read_only else None
     form = LabelForm(
-        data, initial=_initial(label) if editing else {}, editing=editing, manual=manual, read_only=read_only
+        data,
+        initial=_initial(label, request.user) if editing else {},
+        editing=editing,
+        manual=manual,
+        read_only=read_only,
     )
     if data is not None and form.is_valid():
         cleaned = form.cleaned_data

@@ -19,7 +19,8 @@ from hosts.labels import host_counts
 from hosts.models import Host
 from queries import campaigns, running
 from queries.labels import visible_labels
-from queries.models import Campaign, Query
+from queries.models import Campaign
+from queries.saved import readable_queries
 from queries.sql import SQLError
 
 # "Keep open" choices: closing the page ends the campaign unless one of these is picked.
@@ -38,9 +39,7 @@ def live_query(request: HttpRequest) -> HttpResponse:
     """The page; `?query_id=` preloads a saved query, `?host_ids=1,2` preselects hosts."""
     query = None
     if request.GET.get("query_id", "").isdigit():
-        query = Query.objects.filter(pk=int(request.GET["query_id"])).first()
-        if query is not None and query.team_id and not permissions.can_read_team(request.user, query.team_id):
-            query = None
+        query = readable_queries(request.user).filter(pk=int(request.GET["query_id"])).first()
     host_ids = [int(part) for part in request.GET.get("host_ids", "").split(",") if part.strip().isdigit()]
     visible = _visible_hosts(request)
     labels = list(visible_labels(request.user).order_by("label_type", "name"))
