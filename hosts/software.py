@@ -81,15 +81,19 @@ def _f(name: str) -> F:
     return F(name)
 
 
-def title_versions(title_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The versions of each title id, for a page of titles (one query)."""
+def title_versions(title_ids: list[int], installs: QuerySet) -> dict[int, list[dict[str, Any]]]:
+    """The versions of each title id installed in `installs` (see `installs_for`), for a page of titles.
+
+    Limited to `installs` so a team's users do not learn versions found only on other teams' hosts.
+    """
     found = Software.objects.filter(pk__in=title_ids).values("pk", "name", "source")
     keys = {(s["name"], s["source"]): s["pk"] for s in found}
     out: dict[int, list[dict[str, Any]]] = {pk: [] for pk in title_ids}
     if not keys:
         return out
     names = {name for name, _ in keys}
-    for row in Software.objects.filter(name__in=names).values("pk", "name", "source", "version").order_by("version"):
+    versions = Software.objects.filter(name__in=names, pk__in=installs.values("software_id"))
+    for row in versions.values("pk", "name", "source", "version").order_by("version"):
         title = keys.get((row["name"], row["source"]))
         if title is not None:
             out[title].append({"id": row["pk"], "version": row["version"], "vulnerabilities": None})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -12,6 +14,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from accounts import permissions
 from fleetsite.lib import memo
 from hosts.constants import POLICY_QUERY_PREFIX
 from hosts.detail_queries import LINUX_PLATFORMS
@@ -97,7 +100,8 @@ def collect(results: WriteResults) -> dict[int, bool | None]:
 
 def save(host: Host, answers: dict[int, bool | None], now: datetime) -> None:
     """Upsert the host's memberships in three statements; a flip to failing arms the webhook."""
-    known = set(Policy.objects.filter(pk__in=answers).values_list("id", flat=True))
+    # Only answers to policies this host runs count: not another team's, not unknown ids.
+    known = {policy.id for policy in all_policies() if policy.id in answers and policy.applies_to(host)}
     current = {
         membership.policy_id: membership
         for membership in PolicyMembership.objects.filter(host=host, policy_id__in=known)
@@ -122,6 +126,29 @@ def save(host: Host, answers: dict[int, bool | None], now: datetime) -> None:
     if created:
         PolicyMembership.objects.bulk_create(created, ignore_conflicts=True)
     Host.objects.filter(pk=host.pk).update(policy_updated_at=now)
+
+
+def counted_for(user: Any, policies: Iterable[Policy]) -> list[Policy]:
+    """The policies with passing/failing counts over the hosts `user` sees.
+
+    Stored counts (`refresh_counts`) cover the whole fleet; a team's users get theirs counted
+    now, over their teams' hosts only (one grouped query), so other teams' results do not show.
+    """
+    policies = list(policies)
+    teams = permissions.visible_team_ids(user)
+    if teams is None or not policies:
+        return policies
+    rows = (
+        PolicyMembership.objects.filter(policy_id__in=[policy.pk for policy in policies], host__team_id__in=teams)
+        .values("policy_id")
+        .annotate(passing=Count("id", filter=Q(passes=True)), failing=Count("id", filter=Q(passes=False)))
+        .order_by()
+    )
+    counts = {row["policy_id"]: row for row in rows}
+    for policy in policies:
+        row = counts.get(policy.pk, {})
+        policy.passing_host_count, policy.failing_host_count = row.get("passing", 0), row.get("failing", 0)
+    return policies
 
 
 def refresh_counts() -> int:

@@ -77,14 +77,15 @@ class TitleListView(FleetAPIView):
     @extend_schema(summary="Software titles with host counts", parameters=PARAMS, responses={200: dict})
     def get(self, request: Request) -> Response:
         key, direction = _order(request)
+        installs = software.installs_for(request.user, _team_id(request))
         rows_qs = software.titles(
-            software.installs_for(request.user, _team_id(request)),
+            installs,
             request.query_params.get("query", ""),
             key,
             direction,
         )
         rows, meta = page_from(request).slice(rows_qs)
-        versions = software.title_versions([row["title_id"] for row in rows])
+        versions = software.title_versions([row["title_id"] for row in rows], installs)
         return Response(
             {
                 "software_titles": [title_json(row, versions[row["title_id"]]) for row in rows],
@@ -103,7 +104,7 @@ class TitleDetailView(FleetAPIView):
         if title is None:
             raise not_found(f"Software title {title_id} was not found in the datastore")
         title["title_id"] = title_id
-        return Response({"software_title": title_json(title, software.title_versions([title_id])[title_id])})
+        return Response({"software_title": title_json(title, software.title_versions([title_id], installs)[title_id])})
 
 
 def _same_title(title_id: int) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from fleetsite.api.csv import csv_response
@@ -20,22 +21,23 @@ class SoftwareFilterForm(forms.Form):
         self.fields["team_id"].choices = team_choices(user)
 
 
-def _rows(request: HttpRequest) -> object:
+def _rows(request: HttpRequest) -> tuple[SoftwareFilterForm, QuerySet, QuerySet]:
     form = SoftwareFilterForm(request.GET, user=request.user)
     team_id = None
     if form.is_valid() and form.cleaned_data["team_id"] not in ("", None):
         team_id = int(form.cleaned_data["team_id"])
     installs = software.installs_for(request.user, team_id)
-    return form, software.titles(
+    titles = software.titles(
         installs, request.GET.get("query", "").strip(), request.GET.get("order_key"), request.GET.get("order_direction")
     )
+    return form, installs, titles
 
 
 @login_required
 def software_list(request: HttpRequest) -> HttpResponse:
-    form, titles = _rows(request)
+    form, installs, titles = _rows(request)
     rows, page = paginate(request, titles)
-    versions = software.title_versions([row["title_id"] for row in rows])
+    versions = software.title_versions([row["title_id"] for row in rows], installs)
     table = Table(
         columns=[
             Column("Name", lambda r: r["name"], sort="name"),
@@ -70,6 +72,6 @@ def software_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def software_export(request: HttpRequest) -> HttpResponse:
-    _, titles = _rows(request)
+    _, _, titles = _rows(request)
     rows = ([r["title_id"], r["name"], r["source"], r["versions_count"], r["hosts_count"]] for r in titles.iterator())
     return csv_response("software.csv", ["id", "name", "source", "versions_count", "hosts_count"], rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -19,6 +20,7 @@ from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from queries.api.live import checked_sql
 from queries.models import Policy
+from queries.policies import counted_for
 from queries.saved import readable_queries
 
 
@@ -123,9 +125,10 @@ class PolicyScopeMixin:
 class PolicyListView(PolicyScopeMixin, FleetAPIView):
     def get(self, request: Request, team_id: int | None = None) -> Response:
         team = self.team_of(request, team_id)
-        body: dict[str, Any] = {"policies": [policy_json(policy) for policy in self.policies(team)]}
+        counted = partial(counted_for, request.user)
+        body: dict[str, Any] = {"policies": [policy_json(policy) for policy in counted(self.policies(team))]}
         if team is not None:
-            body["inherited_policies"] = [policy_json(policy) for policy in self.policies(None)]
+            body["inherited_policies"] = [policy_json(policy) for policy in counted(self.policies(None))]
         return Response(body)
 
     def post(self, request: Request, team_id: int | None = None) -> Response:
@@ -139,7 +142,8 @@ class PolicyListView(PolicyScopeMixin, FleetAPIView):
 
 class PolicyDetailView(PolicyScopeMixin, FleetAPIView):
     def get(self, request: Request, policy_id: int, team_id: int | None = None) -> Response:
-        return Response({"policy": policy_json(self.get_policy(request, self.team_of(request, team_id), policy_id))})
+        policy = self.get_policy(request, self.team_of(request, team_id), policy_id)
+        return Response({"policy": policy_json(counted_for(request.user, [policy])[0])})
 
     def patch(self, request: Request, policy_id: int, team_id: int | None = None) -> Response:
         team = self.team_of(request, team_id)

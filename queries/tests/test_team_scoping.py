@@ -102,3 +102,52 @@ def test_a_moved_host_shows_nothing_of_its_old_team(api, admin, team, other_team
     assert listed["issues"]["failing_policies_count"] == detail["issues"]["failing_policies_count"] == 0
     page = logged_in(admin).get(f"/hosts/{host.pk}/").content.decode()
     assert "old team check" not in page and "old team label" not in page
+
+
+def test_team_users_see_policy_counts_over_their_teams_hosts_only(api_client_as, observer, admin, team, other_team):
+    from queries.policies import refresh_counts
+
+    policy = Policy.objects.create(name="everyone check", query="SELECT 1;")
+    for index, (host_team, passes) in enumerate([(team, True), (other_team, False), (other_team, False)]):
+        host = Host.objects.create(osquery_host_id=f"h{index}", team=host_team)
+        PolicyMembership.objects.create(policy=policy, host=host, passes=passes)
+    refresh_counts()
+    team_view = api_client_as(observer).get(f"/api/latest/fleet/teams/{team.pk}/policies").json()
+    inherited = team_view["inherited_policies"][0]
+    assert (inherited["passing_host_count"], inherited["failing_host_count"]) == (1, 0)
+    single = api_client_as(observer).get(f"/api/latest/fleet/policies/{policy.pk}")
+    assert single.status_code == 200 and single.json()["policy"]["failing_host_count"] == 0
+    fleet = api_client_as(admin).get("/api/latest/fleet/policies").json()["policies"][0]
+    assert (fleet["passing_host_count"], fleet["failing_host_count"]) == (1, 2)
+    page = logged_in(observer).get("/policies/").content.decode()
+    assert 'policy_response=failing">0</a>' in page
+
+
+def test_software_versions_found_only_on_another_teams_hosts_stay_hidden(api_client_as, observer, team, other_team):
+    from hosts.models import HostSoftware, Software
+
+    ours = Host.objects.create(osquery_host_id="a", team=team)
+    theirs = Host.objects.create(osquery_host_id="b", team=other_team)
+    old = Software.objects.create(name="curl", version="7", source="deb_packages", checksum="a")
+    new = Software.objects.create(name="curl", version="8.9-internal", source="deb_packages", checksum="b")
+    HostSoftware.objects.create(host=ours, software=old)
+    HostSoftware.objects.create(host=theirs, software=new)
+    client = api_client_as(observer)
+    title = client.get("/api/latest/fleet/software/titles").json()["software_titles"][0]
+    assert [version["version"] for version in title["versions"]] == ["7"]
+    detail = client.get(f"/api/latest/fleet/software/titles/{title['id']}").json()["software_title"]
+    assert [version["version"] for version in detail["versions"]] == ["7"]
+    assert "8.9-internal" not in logged_in(observer).get("/software/").content.decode()
+
+
+def test_agents_answer_only_policies_they_run(team, other_team):
+    from django.utils import timezone
+
+    from queries.policies import save
+
+    host = Host.objects.create(osquery_host_id="a", team=team, platform="ubuntu")
+    ours = Policy.objects.create(name="ours", query="SELECT 1;", team=team)
+    theirs = Policy.objects.create(name="theirs", query="SELECT 1;", team=other_team)
+    mac_only = Policy.objects.create(name="mac", query="SELECT 1;", platform="darwin")
+    save(host, {ours.pk: True, theirs.pk: False, mac_only.pk: False, 999_999: True}, timezone.now())
+    assert list(PolicyMembership.objects.filter(host=host).values_list("policy_id", flat=True)) == [ours.pk]

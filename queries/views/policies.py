@@ -13,6 +13,7 @@ from accounts.models import Team
 from activities.record import record
 from fleetsite.ui import Column, Table, badge, link, login_required, paginate, render_list
 from queries.models import Policy
+from queries.policies import counted_for
 from queries.sql import SQLError, validate_read_only
 
 PLATFORM_CHOICES = [("", "All platforms"), ("darwin", "macOS"), ("windows", "Windows"), ("linux", "Linux"),
@@ -74,7 +75,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     queryset = _visible(request).order_by("name")
     if request.GET.get("team_id", "").isdigit():
         queryset = queryset.filter(team_id=int(request.GET["team_id"]))
-    rows, page = paginate(request, queryset)
+    rows, page = paginate(request, queryset, fetch=lambda page: counted_for(request.user, page))
     table = Table(
         columns=[
             Column("Name", lambda p: link(reverse("ui-policy", args=[p.pk]), p.name)),
