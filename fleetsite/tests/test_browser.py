@@ -93,6 +93,8 @@ def test_log_in_and_see_the_dashboard(page: Any) -> None:
 def test_filter_hosts_and_open_one(page: Any) -> None:
     page.goto("/hosts/")
     assert page.locator("#results tbody tr").count() == 50
+    # The total arrives in its own request once the page has loaded (Fleet's /hosts/count).
+    page.wait_for_function("() => document.querySelector('.pagination .count').textContent.includes('of 150,')")
     shot(page, "hosts")
     docs = BASE_DIR / "docs" / "screenshots"
     docs.mkdir(parents=True, exist_ok=True)
