@@ -302,7 +302,7 @@ async def test_kept_open_campaign_survives_the_socket(admin, enroll_host):
         ([{"type": "auth", "data": {"token": "TOKEN"}}, {"type": "select_campaign", "data": {"campaign_id": 99999}}],
          "cannot find campaign for ID 99999", 4400),
         ([{"type": "auth", "data": {"token": "OTHER"}},
-          {"type": "select_campaign", "data": {"campaign_id": "CAMPAIGN"}}], "forbidden", 4403),
+          {"type": "select_campaign", "data": {"campaign_id": "CAMPAIGN"}}], "cannot find campaign for ID", 4400),
     ],
 )  # fmt: skip
 @pytest.mark.django_db(transaction=True)
