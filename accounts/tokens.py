@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.choices import TokenKind
 from accounts.models import AuthToken, User
+from fleetsite.lib.prepared import OneByValue
 from fleetsite.lib.tokens import digest, random_key
 
 # fleet-protocol §1.9: session.key_size is 64 random bytes.
@@ -33,11 +34,15 @@ def issue_session(user: User) -> str:
     return key
 
 
+# Every API request starts here: the SQL is compiled once, not per request (fleetsite/lib/prepared.py).
+_token_by_digest = OneByValue(lambda value: AuthToken.objects.select_related("user").filter(key_digest=value))
+
+
 def resolve(key: str) -> AuthToken | None:
     """The live token for `key`, or None; sliding sessions are extended as they are used."""
     if not key:
         return None
-    token = AuthToken.objects.select_related("user").filter(key_digest=digest(key)).first()
+    token = _token_by_digest.get(digest(key))
     if token is None or not token.user.is_active:
         return None
     if token.kind == TokenKind.API and token.role:

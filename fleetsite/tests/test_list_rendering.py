@@ -98,3 +98,20 @@ def test_quick_select_writes_the_same_html_as_djangos_select(value: str | None) 
     data = {} if value is None else {"pick": value}
     django_html = re.sub(r">\s+<", "><", str(Plain(data)["pick"]))
     assert str(Quick(data)["pick"]) == django_html
+
+
+@pytest.mark.django_db
+def test_one_by_value_builds_instances_like_the_orm(django_assert_num_queries: object) -> None:
+    from accounts.models import Team
+    from fleetsite.lib.prepared import OneByValue
+
+    lookup = OneByValue(lambda value: Host.objects.select_related("team").filter(uuid=value).only("id", "team__name"))
+    team = Team.objects.create(name="Team A")
+    Host.objects.create(osquery_host_id="a", uuid="U-1", team=team, hostname="a")
+    Host.objects.create(osquery_host_id="b", uuid="U-2", hostname="b")
+    with django_assert_num_queries(2):  # type: ignore[operator]
+        in_team, alone = lookup.get("U-1"), lookup.get("U-2")
+        assert (in_team.team.name, alone.team) == ("Team A", None)
+    assert in_team.get_deferred_fields() >= {"hostname"} and lookup.get("nope") is None
+    with pytest.raises(ValueError):
+        OneByValue(lambda value: Host.objects.filter(uuid=value, hostname="x")).get("U-1")
