@@ -110,12 +110,14 @@ class MemberForm(forms.Form):
     user = forms.ModelChoiceField(queryset=User.objects.none(), empty_label="Choose a user")
     role = forms.ChoiceField(choices=Role.choices)
 
-    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, team: Team, actor: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from accounts.services import member_candidates
+
         # Users with a global role already reach every team.
         no_global_role = Q(global_role__isnull=True) | Q(global_role="")
         self.fields["user"].queryset = (
-            User.objects.filter(no_global_role).exclude(memberships__team=team).order_by("email")
+            member_candidates(actor).filter(no_global_role).exclude(memberships__team=team).order_by("email")
         )
 
 

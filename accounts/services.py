@@ -16,8 +16,10 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts import permissions
 from accounts.choices import Role
 from accounts.models import Invite, Team, TeamMembership, User
 from activities import types
@@ -332,10 +334,22 @@ def delete_team(actor: User, team: Team) -> int:
     return moved
 
 
+def member_candidates(actor: User) -> QuerySet:
+    """The users `actor` may add to a team: anyone for global admins, else members of the teams they administer."""
+    if permissions.is_global_admin(actor):
+        return User.objects.all()
+    admin_teams = [team_id for team_id, role in permissions.team_roles(actor).items() if role == Role.ADMIN]
+    return User.objects.filter(memberships__team_id__in=admin_teams).distinct()
+
+
 @transaction.atomic
 def set_team_members(actor: User, team: Team, members: list[tuple[int, str]]) -> None:
-    """Add users to a team or change their role there (Fleet's PATCH /teams/{id}/users)."""
-    users = {u.pk: u for u in User.objects.filter(pk__in=[m[0] for m in members])}
+    """Add users to a team or change their role there (Fleet's PATCH /teams/{id}/users).
+
+    A team admin without a global role picks only among users of the teams they administer:
+    anyone else looks missing, so ids and emails of other teams' users do not leak.
+    """
+    users = {u.pk: u for u in member_candidates(actor).filter(pk__in=[m[0] for m in members])}
     for user_id, role in members:
         if user_id not in users:
             raise InvalidInput("users", f"user {user_id} does not exist")
@@ -343,7 +357,7 @@ def set_team_members(actor: User, team: Team, members: list[tuple[int, str]]) ->
             raise InvalidInput("users", f"invalid role {role!r} for user {user_id}")
         user = users[user_id]
         if user.global_role:
-            raise InvalidInput("users", f"{user.email} has a global role and cannot also have a team role")
+            raise InvalidInput("users", f"user {user_id} has a global role and cannot also have a team role")
         old = dict(user.memberships.values_list("team_id", "role"))
         TeamMembership.objects.update_or_create(user=user, team=team, defaults={"role": role})
         _record_roles(actor, user, None, old, None, {**old, team.pk: role})

@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import Team, User
 from activities.models import Activity
-from conftest import APIClient
+from conftest import PASSWORD, APIClient
 from hosts.models import Host
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +59,27 @@ def test_team_agent_options_are_validated(api: APIClient, team: Team) -> None:
 
 def test_team_admin_cannot_delete_their_team(api_client_as: Callable, team_admin: User, team: Team) -> None:
     assert api_client_as(team_admin).delete(f"{BASE}/teams/{team.pk}").status_code == 403
+
+
+def test_team_admins_add_only_users_of_teams_they_administer(
+    api_client_as: Callable, team_admin: User, team: Team, other_team: Team, outsider: User, admin: User
+) -> None:
+    from accounts.models import TeamMembership
+
+    client = api_client_as(team_admin)
+    for user in (outsider, admin):
+        response = client.patch(f"{BASE}/teams/{team.pk}/users", {"users": [{"id": user.pk, "role": "observer"}]})
+        assert response.status_code == 422, response.content
+        reason = response.json()["errors"][0]["reason"]
+        assert reason == f"user {user.pk} does not exist" and "@" not in reason
+    assert not TeamMembership.objects.filter(team=team, user__in=[outsider, admin]).exists()
+    page = logged_in_client(team_admin).get(f"/teams/{team.pk}/").content.decode()
+    assert outsider.email not in page
+
+
+def logged_in_client(user: User) -> object:
+    from django.test import Client
+
+    client = Client()
+    assert client.post("/login/", {"email": user.email, "password": PASSWORD}).status_code == 302
+    return client

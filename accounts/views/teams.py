@@ -78,7 +78,7 @@ def team_detail(request: HttpRequest, pk: int) -> HttpResponse:
     team = _visible_team(request, pk)
     can_admin = permissions.can_admin_team(request.user, team.pk)
     can_secrets = permissions.can_manage_team_secrets(request.user, team.pk)
-    member_form = MemberForm(team=team, prefix="member")
+    member_form = MemberForm(team=team, actor=request.user, prefix="member")
     options_text = agent_options_check.to_yaml(team.agent_options) if team.agent_options else ""
     options_error = None
     if request.method == "POST":
@@ -89,7 +89,7 @@ def team_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect(reverse("ui-team", args=[team.pk]) + "#secrets")
         require(request, Action.WRITE, Kind.TEAM, team.pk)
         if action == "add_member":
-            member_form = MemberForm(request.POST, team=team, prefix="member")
+            member_form = MemberForm(request.POST, team=team, actor=request.user, prefix="member")
             if member_form.is_valid():
                 user, role = member_form.cleaned_data["user"], member_form.cleaned_data["role"]
                 try:
