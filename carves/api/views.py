@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from accounts import permissions
 from carves.models import Carve, CarveBlock
 from carves.service import iter_file
-from fleetsite.api.errors import bad_request, not_found
+from fleetsite.api.errors import bad_request, forbidden, not_found
 from fleetsite.api.pagination import page_from
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
@@ -36,7 +36,10 @@ def carve_json(carve: Carve) -> dict:
 
 
 def visible_carves(request: Request):  # noqa: ANN201 - a Carve queryset
-    return permissions.scope_to_teams(Carve.objects.all(), request.user, "host__team_id")
+    """Carves are global admins' only: Fleet lets no other role retrieve carved files."""
+    if not permissions.is_global_admin(request.user):
+        raise forbidden()
+    return Carve.objects.all()
 
 
 def get_carve(request: Request, carve_id: int) -> Carve:

@@ -100,9 +100,11 @@ def test_incomplete_carve_cannot_be_downloaded(agent, ubuntu_host, api):
     assert "incomplete" in response.json()["errors"][0]["reason"]
 
 
-def test_carves_of_other_teams_are_hidden(agent, ubuntu_host, outsider, api_client_as):
+@pytest.mark.parametrize("role", ["outsider", "maintainer", "global_observer", "team_admin"])
+def test_only_global_admins_read_carves(agent, ubuntu_host, api_client_as, request, role):
+    """Fleet's permission table: retrieving carved contents is for global admins alone."""
     begin(agent, ubuntu_host)
     carve = Carve.objects.get()
-    client = api_client_as(outsider)
-    assert client.get("/api/latest/fleet/carves").json()["carves"] == []
-    assert client.get(f"/api/latest/fleet/carves/{carve.pk}").status_code == 404
+    client = api_client_as(request.getfixturevalue(role))
+    for path in ("carves", f"carves/{carve.pk}", f"carves/{carve.pk}/block/0"):
+        assert client.get(f"/api/latest/fleet/{path}").status_code == 403, path
