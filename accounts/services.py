@@ -336,9 +336,9 @@ def delete_team(actor: User, team: Team) -> int:
 
 def member_candidates(actor: User) -> QuerySet:
     """The users `actor` may add to a team: anyone for global admins, else members of the teams they administer."""
-    if permissions.is_global_admin(actor):
+    admin_teams = permissions.writable_team_ids(actor, permissions.Kind.TEAM)
+    if admin_teams is None:
         return User.objects.all()
-    admin_teams = [team_id for team_id, role in permissions.team_roles(actor).items() if role == Role.ADMIN]
     return User.objects.filter(memberships__team_id__in=admin_teams).distinct()
 
 

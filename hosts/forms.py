@@ -55,17 +55,13 @@ class HostFilterForm(forms.Form):
 
         self.fields["team_id"].choices = team_choices(user)
         teams = permissions.visible_team_ids(user)
-        self.fields["label_id"].choices = [("", "Any")] + [
-            (str(pk), name)
-            for pk, team_id, name in label_names()
-            if teams is None or team_id is None or team_id in teams
-        ]
-        policies = [
-            (str(pk), name)
-            for pk, team_id, name in policy_names()
-            if teams is None or team_id is None or team_id in teams
-        ]
-        self.fields["policy_id"].choices = [("", "Any"), *policies[:500]]
+        self.fields["label_id"].choices = [("", "Any"), *_seen_by(teams, label_names())]
+        self.fields["policy_id"].choices = [("", "Any"), *_seen_by(teams, policy_names())[:500]]
+
+
+def _seen_by(teams: set[int] | None, named: list[tuple[int, int | None, str]]) -> list[tuple[str, str]]:
+    """Menu choices of (id, team id, name) rows: global ones and those of `teams` (None: all)."""
+    return [(str(pk), name) for pk, team_id, name in named if teams is None or team_id is None or team_id in teams]
 
 
 class BulkForm(forms.Form):

@@ -57,15 +57,13 @@ def target_hosts(user: User, selected: dict[str, list[int]], query: Query) -> Qu
 
 
 def runnable_team_ids(user: User, query: Query) -> set[int] | None:
-    """The teams on whose hosts `user` may run `query`; None for every host."""
-    runners = permissions.RULES[permissions.Kind.LIVE_QUERY][1]
-    observers_may = query.saved and query.observer_can_run
-    role = permissions.global_role(user)
-    if role in runners or (role and observers_may):
-        return None
-    return {
-        team_id for team_id, team_role in permissions.team_roles(user).items() if team_role in runners or observers_may
-    }
+    """The teams on whose hosts `user` may run `query`; None for every host.
+
+    Any role may run a saved query marked for observers; anything else needs a live-query role.
+    """
+    if query.saved and query.observer_can_run:
+        return permissions.visible_team_ids(user)
+    return permissions.writable_team_ids(user, permissions.Kind.LIVE_QUERY)
 
 
 @transaction.atomic

@@ -71,15 +71,20 @@ class RowsByPk:
             cursor.execute(f"{compiled.sql}({placeholders})", [*compiled.params, *pks])
             fetched = cursor.fetchall()
         by_pk: dict[Any, dict[str, Any]] = {}
-        names, converters, pk_name = compiled.names, compiled.converters.items(), compiled.pk_name
+        names, converters, pk_name = compiled.names, compiled.converters, compiled.pk_name
         for raw in fetched:
-            values = list(raw)
-            for index, (functions, expression) in converters:
-                for function in functions:
-                    values[index] = function(values[index], expression, connection)
-            row = dict(zip(names, values, strict=True))
+            row = dict(zip(names, _converted(raw, converters, connection), strict=True))
             by_pk[row[pk_name]] = row
         return [by_pk[pk] for pk in pks if pk in by_pk]
+
+
+def _converted(row: Any, converters: dict[int, tuple[list[Any], Any]], connection: Any) -> list[Any]:
+    """A raw cursor row with Django's converters applied, as the ORM applies them to its results."""
+    values = list(row)
+    for index, (functions, expression) in converters.items():
+        for function in functions:
+            values[index] = function(values[index], expression, connection)
+    return values
 
 
 # The value a lookup's queryset is compiled with; the real value takes its place as the parameter.
@@ -133,10 +138,7 @@ class OneByValue:
             row = cursor.fetchone()
         if row is None:
             return None
-        values = list(row)
-        for index, (functions, expression) in compiled.converters.items():
-            for function in functions:
-                values[index] = function(values[index], expression, connection)
+        values = _converted(row, compiled.converters, connection)
         return _instance(compiled.klass_info, compiled.attnames, values, alias)
 
 

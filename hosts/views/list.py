@@ -19,7 +19,7 @@ from hosts.api.serializers import summary_rows
 from hosts.api.views import HostActionDenied
 from hosts.filtersets import HostFilterSet
 from hosts.forms import BulkForm, HostFilterForm
-from hosts.models import Host, Software
+from hosts.models import Software
 from hosts.summary import hosts_csv
 from hosts.tables import hosts_table
 
@@ -46,15 +46,7 @@ def filtered_hosts(request: HttpRequest, params: QueryDict) -> tuple[QuerySet, s
 
 @login_required
 def host_list(request: HttpRequest) -> HttpResponse:
-    from hosts.api.views import visible_hosts
-
-    filterset = HostFilterSet(request.GET, queryset=visible_hosts(request), request=request)
-    errors = ""
-    if filterset.is_valid():
-        queryset = filterset.qs
-    else:
-        queryset = Host.objects.none()
-        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in filterset.errors.items())
+    queryset, errors = filtered_hosts(request, request.GET)
     now = timezone.now()
     rows, page = paginate(
         request,
