@@ -119,12 +119,17 @@ def print_hosts_list(server: LiveServer, count: int) -> None:
     started = time.monotonic()
     server.manage("seed_hosts", str(count), "--quiet")
     print(f"\nseeded {count:,} hosts in {time.monotonic() - started:.0f} s; median ms per request (15 rounds):")
-    token = server.manage(
-        "shell", "-c",
-        "from accounts.models import User; from accounts.tokens import issue_session; "
-        "u = User.objects.filter(email='list-bench@example.com').first() or User.objects.create_user("
-        "'list-bench@example.com', 'x' * 20, global_role='admin'); print(issue_session(u))",
-    ).strip().splitlines()[-1]  # fmt: skip  (Django's shell may print a line of its own first)
+    token = (
+        server.manage(
+            "shell",
+            "-c",
+            "from accounts.models import User; from accounts.tokens import issue_session; "
+            "u = User.objects.filter(email='list-bench@example.com').first() or User.objects.create_user("
+            "'list-bench@example.com', 'x' * 20, global_role='admin'); print(issue_session(u))",
+        )
+        .strip()
+        .splitlines()[-1]
+    )  # fmt: skip  (Django's shell may print a line of its own first)
     rows = hosts_list.run(server.url, token)
     baseline = rows[0][1]
     for name, ms in rows[1:]:

@@ -33,6 +33,27 @@ class QuickSelect(forms.Select):
         )
 
 
+class QuickInput(forms.TextInput):
+    """An `<input>` (text by default; `input_type` for search or hidden) with the same HTML as Django's.
+
+    Django writes each input through two templates, 0.1 ms apiece: the hosts filter bar has
+    two of them on every page.
+    """
+
+    def __init__(self, attrs: dict[str, Any] | None = None, input_type: str | None = None) -> None:
+        super().__init__(attrs)
+        if input_type is not None:
+            self.input_type = input_type
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        value = self.format_value(value)
+        shown = "" if value is None else f' value="{html_text(value)}"'
+        return SafeString(
+            f'<input type="{html_text(self.input_type)}" name="{html_text(name)}"{shown}'
+            f"{_attributes(self.build_attrs(self.attrs, attrs))}>"
+        )
+
+
 def _attributes(attrs: dict[str, Any]) -> str:
     """Attributes in the order given, as django/forms/widgets/attrs.html writes them."""
     return "".join(

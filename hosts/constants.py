@@ -15,6 +15,8 @@ NEVER_UPDATED = datetime(1970, 1, 2, tzinfo=UTC)
 ONLINE_INTERVAL_BUFFER = 60
 MISSING_AFTER = timedelta(days=30)
 NEW_FOR = timedelta(days=1)
+# Fewer GB free than this is "low disk space" on the dashboard and in the hosts list (Fleet's UI uses 32).
+LOW_DISK_GB = 32
 
 # §1.4: sent while the host has not told us its hostname or platform.
 ACCELERATE_SECONDS = 10

@@ -9,7 +9,7 @@ from django import forms
 from accounts import permissions
 from accounts.models import User
 from accounts.teamnames import team_names
-from fleetsite.widgets import QuickSelect
+from fleetsite.widgets import QuickInput, QuickSelect
 from hosts.choices import HostStatus
 from hosts.labels import label_names
 
@@ -31,7 +31,7 @@ class HostFilterForm(forms.Form):
     query = forms.CharField(
         required=False,
         label="Search",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Hostname, UUID, serial or IP"}),
+        widget=QuickInput(attrs={"type": "search", "placeholder": "Hostname, UUID, serial or IP"}),
     )
     status = forms.ChoiceField(
         required=False, choices=[("", "Any")] + [c for c in HostStatus.choices if c[0] != "mia"], widget=QuickSelect
@@ -47,7 +47,7 @@ class HostFilterForm(forms.Form):
         widget=QuickSelect,
     )
     per_page = forms.ChoiceField(required=False, choices=PER_PAGE, label="Per page", widget=QuickSelect)
-    software_title_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    software_title_id = forms.IntegerField(required=False, widget=QuickInput(input_type="hidden"))
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -68,7 +68,7 @@ class BulkForm(forms.Form):
     """What the bulk bar posts: an action, the ticked ids or "every host matching the filters"."""
 
     action = forms.ChoiceField(choices=[("transfer", "Transfer"), ("delete", "Delete")])
-    team = forms.ChoiceField(required=False)
+    team = forms.ChoiceField(required=False, widget=QuickSelect)
     ids = forms.CharField(required=False)  # many values; read with getlist in clean_ids
     all_matching = forms.BooleanField(required=False)
     filters = forms.CharField(required=False)

@@ -15,9 +15,6 @@ from hosts.filtersets import NOT_LINUX
 from hosts.models import Label
 from hosts.status import status_q
 
-# The dashboard's "low disk space" threshold, in GB (Fleet's UI uses 32).
-LOW_DISK_GB = 32
-
 
 def host_summary_counts(queryset: QuerySet, low_disk_space: int | None = None) -> dict[str, Any]:
     """Fleet's host_summary in a constant number of queries whatever the number of hosts.

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django import template
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from fleetsite.ui import html_text
+from fleetsite.ui import PageInfo, count_html, html_text
 
 register = template.Library()
 
@@ -24,8 +25,7 @@ def table_head(context: dict[str, Any], table: Any) -> SafeString:
     """
     params = context["request"].GET
     current, direction = params.get("order_key"), params.get("order_direction", "asc")
-    link_params = params.copy()
-    link_params.pop("page", None)
+    base = query_without(params, "page", "order_key", "order_direction")
     cells = []
     if table.selectable:
         cells.append(
@@ -33,36 +33,68 @@ def table_head(context: dict[str, Any], table: Any) -> SafeString:
         )
     for column in table.columns:
         opening = '<th class="num">' if column.numeric else "<th>"
-        cells.append(f"{opening}{_sort_link(link_params, column, current, direction)}</th>")
+        cells.append(f"{opening}{_sort_link(base, column, current, direction)}</th>")
     return SafeString("".join(cells))
 
 
-def _sort_link(params: QueryDict, column: Any, current: str | None, direction: str) -> str:
+def _sort_link(base: str, column: Any, current: str | None, direction: str) -> str:
     if not column.sort:
         return html_text(column.label)
     sorted_here = current == column.sort
-    params["order_key"] = column.sort
-    params["order_direction"] = "desc" if sorted_here and direction == "asc" else "asc"
-    query = html_text(params.urlencode())
+    next_direction = "desc" if sorted_here and direction == "asc" else "asc"
+    query = html_text(f"{base}{urlencode({'order_key': column.sort, 'order_direction': next_direction})}")
     arrow, aria = (" ▲", "ascending") if direction == "asc" else (" ▼", "descending")
     if not sorted_here:
         arrow, aria = "", "none"
     return (
-        f'<a href="?{query}" hx-get="?{query}" hx-target="#results" hx-push-url="true" aria-sort="{aria}">'
+        f'<a href="{query}" hx-get="{query}" hx-target="#results" hx-push-url="true" aria-sort="{aria}">'
         f"{html_text(column.label)}{arrow}</a>"
     )
 
 
+def query_without(params: QueryDict, *names: str) -> str:
+    """`?` and the query string without `names`, ready for a link to append them: `?a=1&` or `?`.
+
+    The query is encoded once per table instead of once per link (a page has a dozen links).
+    """
+    kept = params.copy()
+    for name in names:
+        kept.pop(name, None)
+    encoded = kept.urlencode()
+    return f"?{encoded}&" if encoded else "?"
+
+
 @register.simple_tag(takes_context=True)
-def with_params(context: dict[str, Any], **changes: Any) -> str:
-    """The current query string with some parameters changed (None removes one)."""
-    params: QueryDict = context["request"].GET.copy()
-    for key, value in changes.items():
-        if value is None:
-            params.pop(key, None)
-        else:
-            params[key] = value
-    return "?" + params.urlencode()
+def pagination(context: dict[str, Any], page: PageInfo | None) -> SafeString:
+    """The pager under a list: where the page is, and links to the first, previous, next and last pages.
+
+    With `page.count_url` the position is a placeholder that htmx swaps for the exact count.
+    """
+    if not page:
+        return SafeString("")
+    base = html_text(query_without(context["request"].GET, "page"))
+
+    def page_link(number: int, text: str, rel: str = "") -> str:
+        query = f"{base}page={number}"
+        rel_attribute = f' rel="{rel}"' if rel else ""
+        return f'<a href="{query}" hx-get="{query}" hx-target="#results" hx-push-url="true"{rel_attribute}>{text}</a>'
+
+    if page.count_url:
+        position = (
+            f'<span class="count" hx-get="{html_text(page.count_url)}" hx-trigger="load" hx-swap="outerHTML">'
+            f"{page.start}–{page.end}, page {page.number + 1}</span>"
+        )
+    else:
+        position = count_html(page)
+    parts = [position]
+    if page.has_previous:
+        parts += [page_link(0, "« First"), page_link(page.number - 1, "‹ Previous", "prev")]
+    if page.has_next:
+        parts.append(page_link(page.number + 1, "Next ›", "next"))
+        if not page.capped:
+            parts.append(page_link(page.last, "Last »"))
+    links = "\n".join(parts)
+    return SafeString(f'<nav class="pagination" aria-label="Pages">\n{links}\n</nav>')
 
 
 # Largest unit first; months and years are rounded lengths, close enough for "seen 3 months ago".
@@ -72,15 +104,15 @@ _AGO_UNITS = (
 
 
 @register.filter
-def ago(value: datetime | None) -> str:
+def ago(value: datetime | None, now: datetime | None = None) -> str:
     """'3 minutes ago' (the largest whole unit), or 'never' for Fleet's 1970 placeholder.
 
     Plain arithmetic rather than Django's `timesince`, which cost ten times as much and runs
-    once per row of the hosts list.
+    once per row of the hosts list (which passes `now`, read once per page).
     """
     if value is None or value.year < 1971:
         return "never"
-    seconds = (timezone.now() - value).total_seconds()
+    seconds = ((now or timezone.now()) - value).total_seconds()
     for size, unit in _AGO_UNITS:
         if seconds >= size:
             count = int(seconds // size)

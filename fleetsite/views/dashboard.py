@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from accounts import permissions
 from activities.feed import visible_activities
-from hosts.constants import MISSING_AFTER
+from hosts.constants import LOW_DISK_GB, MISSING_AFTER
 from hosts.models import Host
-from hosts.summary import LOW_DISK_GB, host_summary_counts
+from hosts.summary import host_summary_counts
 from hosts.tables import PLATFORM_NAMES
 
 

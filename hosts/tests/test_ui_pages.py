@@ -206,8 +206,8 @@ def test_sort_headers_reverse_the_sorted_column_and_start_again_at_page_zero(adm
     params = {"order_key": "display_name", "order_direction": "asc", "page": 3, "status": "offline"}
     page = logged_in(admin).get("/hosts/", params).content.decode()
     assert (
-        'hx-get="?order_key=display_name&amp;order_direction=desc&amp;status=offline" hx-target="#results" '
+        'hx-get="?status=offline&amp;order_key=display_name&amp;order_direction=desc" hx-target="#results" '
         'hx-push-url="true" aria-sort="ascending">Host ▲</a>'
     ) in page
-    assert 'hx-get="?order_key=os_version&amp;order_direction=asc&amp;status=offline"' in page
+    assert 'hx-get="?status=offline&amp;order_key=os_version&amp;order_direction=asc"' in page
     assert 'aria-sort="none">OS</a>' in page and "<th>Issues</th>" not in page and '<th class="num">Issues</th>' in page

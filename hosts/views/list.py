@@ -15,13 +15,12 @@ from accounts import permissions
 from accounts.models import Team
 from fleetsite.ui import count_fragment, login_required, paginate, render_list
 from hosts import actions
-from hosts.api.serializers import summary_rows
 from hosts.api.views import HostActionDenied
 from hosts.filtersets import HostFilterSet
 from hosts.forms import BulkForm, HostFilterForm
 from hosts.models import Software
 from hosts.summary import hosts_csv
-from hosts.tables import hosts_table
+from hosts.tables import hosts_table, table_rows
 
 HOSTS_PER_PAGE = 50
 
@@ -52,7 +51,7 @@ def host_list(request: HttpRequest) -> HttpResponse:
         request,
         queryset,
         per_page=HOSTS_PER_PAGE,
-        fetch=lambda hosts: summary_rows(hosts.values_list("id", flat=True)),
+        fetch=lambda hosts: table_rows(hosts.values_list("id", flat=True)),
         count_url=reverse("ui-hosts-count"),
     )
     can_bulk = permissions.writable_team_ids(request.user) != set()
