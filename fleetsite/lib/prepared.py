@@ -30,10 +30,13 @@ class RowsByPk:
 
     `build` returns a `.values()` queryset with no filter, ordering or slice that selects the
     primary key under its own name; the WHERE is added here. Missing pks (rows deleted meanwhile) are skipped.
+    `rename` gives some columns other keys in the rows (say, a name the queryset could not use
+    because a model field has it).
     """
 
-    def __init__(self, build: Callable[[], QuerySet]) -> None:
+    def __init__(self, build: Callable[[], QuerySet], rename: dict[str, str] | None = None) -> None:
         self._build = build
+        self._rename = rename or {}
         self._compiled: dict[tuple[str, str], _Compiled] = {}
 
     def _compile(self, alias: str) -> _Compiled:
@@ -50,10 +53,11 @@ class RowsByPk:
             expressions = [expression for expression, _, _ in compiler.select]
             meta = query.get_meta()
             pk_column = f"{connection.ops.quote_name(meta.db_table)}.{connection.ops.quote_name(meta.pk.column)}"
+            names = [alias_ or expression.target.attname for expression, _, alias_ in compiler.select]
             compiled = _Compiled(
                 sql=f"{sql} WHERE {pk_column} IN ",
                 params=tuple(params),
-                names=[alias_ or expression.target.attname for expression, _, alias_ in compiler.select],
+                names=[self._rename.get(name, name) for name in names],
                 converters=compiler.get_converters(expressions),
                 pk_name=meta.pk.attname,
             )
@@ -66,9 +70,13 @@ class RowsByPk:
             return []
         compiled = self._compile(alias)
         connection = connections[alias]
-        placeholders = ", ".join(["%s"] * len(pks))
+        if all(type(pk) is int for pk in pks):
+            # Integers written into the SQL: the driver quoting 100 parameters cost 0.15 ms.
+            in_list, params = ", ".join(map(str, pks)), [*compiled.params]
+        else:
+            in_list, params = ", ".join(["%s"] * len(pks)), [*compiled.params, *pks]
         with connection.cursor() as cursor:
-            cursor.execute(f"{compiled.sql}({placeholders})", [*compiled.params, *pks])
+            cursor.execute(f"{compiled.sql}({in_list})", params)
             fetched = cursor.fetchall()
         by_pk: dict[Any, dict[str, Any]] = {}
         names, converters, pk_name = compiled.names, compiled.converters, compiled.pk_name

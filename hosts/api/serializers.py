@@ -112,7 +112,8 @@ def _summary_columns() -> QuerySet:
     )
 
 
-_summary_rows = RowsByPk(_summary_columns)
+# The rows carry the timestamps' text under the JSON names (`created_at`, not `created_at_text`).
+_summary_rows = RowsByPk(_summary_columns, rename={f"{name}{_AS_TEXT}": name for name in _TIME_FIELDS})
 
 
 def summary_rows(host_ids: Iterable[int]) -> list[dict[str, Any]]:
@@ -124,38 +125,33 @@ def summary_rows(host_ids: Iterable[int]) -> list[dict[str, Any]]:
     return _summary_rows.fetch(host_ids)
 
 
-def is_online(row: dict[str, Any], now: datetime) -> bool:
-    return datetime.fromisoformat(row[f"online_until{_AS_TEXT}"]) > now
-
-
 def summary_from_row(row: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """A host as in `GET /hosts`, from a `summary_rows` dict."""
-    data: dict[str, Any] = {"id": row["id"]}
-    for name in _TIME_FIELDS:
-        data[name] = row[f"{name}{_AS_TEXT}"]
-    for name in _TEXT_FIELDS:
-        data[name] = row[name]
+    """A host as in `GET /hosts`, made from a `summary_rows` dict in place (no copy of 50 keys per host)."""
     team_name = row["team_name"]
-    data.update(
+    online = datetime.fromisoformat(row.pop(f"online_until{_AS_TEXT}")) > now
+    row.update(
         display_name=row["computer_name"] or row["hostname"],
         display_text=row["hostname"],
-        uptime=row["uptime_seconds"] * NANOSECONDS,
-        team_name=team_name,
+        uptime=row.pop("uptime_seconds") * NANOSECONDS,
         fleet_id=row["team_id"],
         fleet_name=team_name,
         pack_stats=None,
-        issues=_issues(row["failing_policies"] or 0),
+        issues=_issues(row.pop("failing_policies") or 0),
         mdm=dict(_NO_MDM),
-        status=HostStatus.ONLINE if is_online(row, now) else HostStatus.OFFLINE,
+        status=HostStatus.ONLINE if online else HostStatus.OFFLINE,
     )
-    return data
+    return row
 
 
 def host_summary(host: Host, now: datetime) -> dict[str, Any]:
     """One host as in `GET /hosts`, from a model instance (the detail views already hold one)."""
-    row: dict[str, Any] = {name: getattr(host, name) for name in (*_TEXT_FIELDS, "id", "uptime_seconds")}
-    row.update({f"{name}{_AS_TEXT}": rfc3339(getattr(host, name)) for name in (*_TIME_FIELDS, "online_until")})
-    row.update(team_name=host.team.name if host.team_id else None, failing_policies=0)
+    row: dict[str, Any] = {name: getattr(host, name) for name in ("id", *_TEXT_FIELDS, "uptime_seconds")}
+    row.update({name: rfc3339(getattr(host, name)) for name in _TIME_FIELDS})
+    row.update(
+        team_name=host.team.name if host.team_id else None,
+        failing_policies=0,
+        **{f"online_until{_AS_TEXT}": rfc3339(host.online_until)},
+    )
     return summary_from_row(row, now)
 
 
