@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
+from django.utils.safestring import SafeString
 
 from accounts import permissions
 from accounts.models import User
 from accounts.teamnames import team_names
-from fleetsite.widgets import QuickInput, QuickSelect
+from fleetsite.ui import html_text
+from fleetsite.widgets import select_html
 from hosts.choices import HostStatus
 from hosts.labels import label_names
 
@@ -25,38 +28,60 @@ def team_choices(user: User, include_any: bool = True) -> list[tuple[str, str]]:
     return choices + [(str(pk), name) for pk, name in team_names() if visible is None or pk in visible]
 
 
-class HostFilterForm(forms.Form):
-    """The filter bar above the hosts list; its names are the REST API's parameters."""
+STATUSES = [("", "Any")] + [choice for choice in HostStatus.choices if choice[0] != "mia"]
+POLICY_RESULTS = [("", "Any"), ("passing", "Passing"), ("failing", "Failing")]
+SEARCH_PLACEHOLDER = "Hostname, UUID, serial or IP"
+# Policies in the filter menu at most: past that, filter by policy from the policy's page.
+POLICY_MENU_MAX = 500
 
-    query = forms.CharField(
-        required=False,
-        label="Search",
-        widget=QuickInput(attrs={"type": "search", "placeholder": "Hostname, UUID, serial or IP"}),
-    )
-    status = forms.ChoiceField(
-        required=False, choices=[("", "Any")] + [c for c in HostStatus.choices if c[0] != "mia"], widget=QuickSelect
-    )
-    team_id = forms.ChoiceField(required=False, label="Team", widget=QuickSelect)
-    platform = forms.ChoiceField(required=False, choices=PLATFORMS, widget=QuickSelect)
-    label_id = forms.ChoiceField(required=False, label="Label", widget=QuickSelect)
-    policy_id = forms.ChoiceField(required=False, label="Policy", widget=QuickSelect)
-    policy_response = forms.ChoiceField(
-        required=False,
-        label="Policy result",
-        choices=[("", "Any"), ("passing", "Passing"), ("failing", "Failing")],
-        widget=QuickSelect,
-    )
-    per_page = forms.ChoiceField(required=False, choices=PER_PAGE, label="Per page", widget=QuickSelect)
-    software_title_id = forms.IntegerField(required=False, widget=QuickInput(input_type="hidden"))
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        from queries.policies import policy_names  # queries builds on hosts, not the reverse
+def filter_bar(params: QueryDict, user: User) -> SafeString:
+    """The fields of the filter bar above the hosts list; their names are the REST API's parameters.
 
-        self.fields["team_id"].choices = team_choices(user)
-        teams = permissions.visible_team_ids(user)
-        self.fields["label_id"].choices = [("", "Any"), *_seen_by(teams, label_names())]
-        self.fields["policy_id"].choices = [("", "Any"), *_seen_by(teams, policy_names())[:500]]
+    Written in Python rather than as a Django form: building and rendering a nine-field form cost
+    0.9 ms, an eighth of the whole page at 100 hosts. Rendering only; HostFilterSet filters
+    (and reports bad values), so a value not among the choices simply selects nothing. The
+    HTML is what Django wrote for the form, less error references to messages the bar never showed.
+    """
+    from queries.policies import policy_names  # queries builds on hosts, not the reverse
+
+    teams = permissions.visible_team_ids(user)
+    menus = [
+        ("status", "Status", STATUSES),
+        ("team_id", "Team", team_choices(user)),
+        ("platform", "Platform", PLATFORMS),
+        ("label_id", "Label", [("", "Any"), *_seen_by(teams, label_names())]),
+        ("policy_id", "Policy", [("", "Any"), *_seen_by(teams, policy_names())[:POLICY_MENU_MAX]]),
+        ("policy_response", "Policy result", POLICY_RESULTS),
+        ("per_page", "Per page", PER_PAGE),
+    ]
+    query = params.get("query", "")
+    value = f' value="{html_text(query)}"' if query else ""
+    parts = [
+        f'<label class="filter">Search <input type="search" name="query"{value} '
+        f'placeholder="{SEARCH_PLACEHOLDER}" id="id_query"></label>'
+    ]
+    for name, label, choices in menus:
+        value = params.get(name, "")
+        # A value the menu does not offer (a deleted label, a typo in the URL) is marked invalid.
+        invalid = {"aria-invalid": "true"} if value and value not in {option for option, _ in choices} else {}
+        menu = select_html(name, choices, value, {**invalid, "id": f"id_{name}"})
+        parts.append(f'<label class="filter">{label} {menu}</label>')
+    title = params.get("software_title_id", "")
+    value = f' value="{html_text(title)}"' if title else ""
+    parts.append(f'<input type="hidden" name="software_title_id"{value} id="id_software_title_id">')
+    return SafeString("\n".join(parts))
+
+
+def bulk_team_choices(user: User) -> list[tuple[str, str]]:
+    """The bulk bar's "Move to" menu: the teams the user sees, "none" for no team."""
+    return [("", "Choose a team")] + [
+        ("none" if value == "0" else value, label) for value, label in team_choices(user, include_any=False)
+    ]
+
+
+def bulk_team_menu(user: User) -> SafeString:
+    return select_html("team", bulk_team_choices(user), "", {"id": "id_team"})
 
 
 def _seen_by(teams: set[int] | None, named: list[tuple[int, int | None, str]]) -> list[tuple[str, str]]:
@@ -68,16 +93,14 @@ class BulkForm(forms.Form):
     """What the bulk bar posts: an action, the ticked ids or "every host matching the filters"."""
 
     action = forms.ChoiceField(choices=[("transfer", "Transfer"), ("delete", "Delete")])
-    team = forms.ChoiceField(required=False, widget=QuickSelect)
+    team = forms.ChoiceField(required=False)
     ids = forms.CharField(required=False)  # many values; read with getlist in clean_ids
     all_matching = forms.BooleanField(required=False)
     filters = forms.CharField(required=False)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].choices = [("", "Choose a team")] + [
-            ("none" if v == "0" else v, label) for v, label in team_choices(user, include_any=False)
-        ]
+        self.fields["team"].choices = bulk_team_choices(user)
 
     def clean_ids(self) -> list[int]:
         return [int(v) for v in self.data.getlist("ids") if str(v).isdigit()]

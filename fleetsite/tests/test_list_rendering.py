@@ -100,29 +100,6 @@ def test_quick_select_writes_the_same_html_as_djangos_select(value: str | None) 
     assert str(Quick(data)["pick"]) == django_html
 
 
-@pytest.mark.parametrize("value", ["plain", 'a & <b> "c"', "", None, 42])
-def test_quick_input_writes_the_same_html_as_djangos_inputs(value: object) -> None:
-    from django import forms
-
-    from fleetsite.widgets import QuickInput
-
-    attrs = {"type": "search", "placeholder": "Name & <tag>", "required": True, "disabled": False}
-
-    class Plain(forms.Form):
-        text = forms.CharField(required=False, widget=forms.TextInput(attrs=dict(attrs)))
-        hidden = forms.IntegerField(required=False, widget=forms.HiddenInput)
-
-    class Quick(forms.Form):
-        text = forms.CharField(required=False, widget=QuickInput(attrs=dict(attrs)))
-        hidden = forms.IntegerField(required=False, widget=QuickInput(input_type="hidden"))
-
-    data = {} if value is None else {"text": value, "hidden": value}
-    plain, quick = Plain(data), Quick(data)
-    assert str(quick["text"]) == str(plain["text"]) and 'type="search"' in str(quick["text"])
-    assert str(quick["hidden"]) == str(plain["hidden"])
-    assert [field.name for field in quick.hidden_fields()] == ["hidden"]
-
-
 @pytest.mark.django_db
 def test_one_by_value_builds_instances_like_the_orm(django_assert_num_queries: object) -> None:
     from accounts.models import Team

@@ -187,6 +187,21 @@ def test_hosts_page_escapes_what_agents_report(admin: User) -> None:
     assert "&lt;b&gt;OS&lt;/b&gt;" in page
 
 
+def test_filter_bar_keeps_the_chosen_filters_and_flags_unknown_ones(admin: User, team: Team) -> None:
+    params = {"query": 'a&<b>"', "status": "online", "team_id": team.pk, "label_id": "999", "per_page": 100}
+    page = logged_in(admin).get("/hosts/", params).content.decode()
+    assert '<input type="search" name="query" value="a&amp;&lt;b&gt;&quot;"' in page
+    assert '<option value="online" selected>Online</option>' in page
+    assert f'<option value="{team.pk}" selected>Team A</option>' in page
+    assert '<option value="100" selected>100</option>' in page
+    assert '<select name="label_id" aria-invalid="true" id="id_label_id">' in page  # no such label
+    assert '<select name="status" id="id_status">' in page
+    assert 'name="software_title_id" id="id_software_title_id">' in page
+    # Bulk "Move to" offers the teams and "No team", never "Any".
+    assert '<select name="team" id="id_team"><option value="" selected>Choose a team</option>' in page
+    assert '<option value="none">No team</option>' in page
+
+
 def test_filter_menus_show_labels_teams_and_policies_as_soon_as_they_change(admin: User, team: Team) -> None:
     from hosts.models import Label
     from queries.models import Policy

@@ -17,7 +17,7 @@ from fleetsite.ui import count_fragment, login_required, paginate, render_list
 from hosts import actions
 from hosts.api.views import HostActionDenied
 from hosts.filtersets import HostFilterSet
-from hosts.forms import BulkForm, HostFilterForm
+from hosts.forms import BulkForm, bulk_team_menu, filter_bar
 from hosts.models import Software
 from hosts.summary import hosts_csv
 from hosts.tables import hosts_table, table_rows
@@ -66,12 +66,12 @@ def host_list(request: HttpRequest) -> HttpResponse:
         title_id = request.GET.get("software_title_id", "")
         return {
             "title": "Hosts",
-            "filter_form": HostFilterForm(request.GET, user=request.user),
+            "filter_bar": filter_bar(request.GET, request.user),
             "export_url": "/hosts/export.csv",
             "add_url": "/hosts/add/",
             "add_label": "Add hosts",
             "bulk_url": "/hosts/bulk/",
-            "bulk_form": BulkForm(user=request.user),
+            "bulk_team_menu": bulk_team_menu(request.user),
             "software_title": Software.objects.filter(pk=title_id).first() if title_id.isdigit() else None,
         }
 
