@@ -16,6 +16,34 @@ from fleetsite.ui import PageInfo, count_html, html_text
 register = template.Library()
 
 
+# The top bar's sections: label, address and the paths under which the section is current.
+MAIN_NAV = (
+    ("Hosts", "/hosts/", ("/hosts/",)),
+    ("Queries", "/queries/", ("/queries/",)),
+    ("Labels", "/labels/", ("/labels/",)),
+    ("Policies", "/policies/", ("/policies/",)),
+    ("Software", "/software/", ("/software/",)),
+    ("Activity", "/activity/", ("/activity/",)),
+    ("Settings", "/settings/", ("/settings/", "/teams/", "/users/")),
+)
+
+
+@register.simple_tag(takes_context=True)
+def main_nav(context: dict[str, Any]) -> SafeString:
+    """The top bar's links, the current section marked (for the style sheet and screen readers).
+
+    In Python because the template's eight `slice` comparisons cost a tenth of a millisecond on every page.
+    """
+    path = context["request"].path
+    current = ' aria-current="page"'
+    return SafeString(
+        "\n".join(
+            f'<a href="{url}"{current if path.startswith(prefixes) else ""}>{label}</a>'
+            for label, url, prefixes in MAIN_NAV
+        )
+    )
+
+
 @register.simple_tag(takes_context=True)
 def table_head(context: dict[str, Any], table: Any) -> SafeString:
     """The header row of a `fleetsite.ui.Table`: each sortable column links to sorting by it.

@@ -226,3 +226,11 @@ def test_sort_headers_reverse_the_sorted_column_and_start_again_at_page_zero(adm
     ) in page
     assert 'hx-get="?status=offline&amp;order_key=os_version&amp;order_direction=asc"' in page
     assert 'aria-sort="none">OS</a>' in page and "<th>Issues</th>" not in page and '<th class="num">Issues</th>' in page
+
+
+def test_top_bar_marks_the_current_section(admin: User) -> None:
+    client = logged_in(admin)
+    assert '<a href="/hosts/" aria-current="page">Hosts</a>' in client.get("/hosts/").content.decode()
+    teams_page = client.get("/teams/").content.decode()
+    assert '<a href="/settings/" aria-current="page">Settings</a>' in teams_page
+    assert '<a href="/hosts/">Hosts</a>' in teams_page
