@@ -106,6 +106,26 @@ def test_bulk_transfer_and_delete_with_confirmation(admin: User, team: Team) -> 
     assert Host.objects.filter(team__isnull=True).count() == 2
 
 
+def test_bulk_actions_on_every_host_of_a_label(admin: User, team: Team) -> None:
+    """The label filter is a join: bulk actions, the count and the export see each host once."""
+    from hosts.models import Label, LabelMembership
+
+    label, other = (Label.objects.create(name=name, query="SELECT 1;") for name in ("Lab", "Other"))
+    hosts = [Host.objects.create(osquery_host_id=f"h{i}", hostname=f"h{i}") for i in range(3)]
+    for host in hosts[:2]:
+        LabelMembership.objects.create(label=label, host=host)
+        LabelMembership.objects.create(label=other, host=host)
+    client = logged_in(admin)
+    assert "of 2," in client.get("/hosts/count/", {"label_id": label.pk}).content.decode()
+    export = b"".join(client.get("/hosts/export.csv", {"label_id": label.pk}).streaming_content).decode()
+    assert len(export.strip().splitlines()) == 3  # the header and two hosts
+    filters = f"label_id={label.pk}"
+    client.post("/hosts/bulk/", {"action": "transfer", "all_matching": "on", "filters": filters, "team": team.pk})
+    assert set(Host.objects.filter(team=team).values_list("hostname", flat=True)) == {"h0", "h1"}
+    client.post("/hosts/bulk/", {"action": "delete", "all_matching": "on", "filters": filters, "confirm": "1"})
+    assert list(Host.objects.values_list("hostname", flat=True)) == ["h2"]
+
+
 def test_csv_export_streams_the_filtered_list(admin: User) -> None:
     Host.objects.create(osquery_host_id="a", hostname="keep-me")
     Host.objects.create(osquery_host_id="b", hostname="skip")
