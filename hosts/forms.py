@@ -55,22 +55,26 @@ def filter_bar(params: QueryDict, user: User) -> SafeString:
         ("policy_response", "Policy result", POLICY_RESULTS),
         ("per_page", "Per page", PER_PAGE),
     ]
-    query = params.get("query", "")
-    value = f' value="{html_text(query)}"' if query else ""
     parts = [
-        f'<label class="filter">Search <input type="search" name="query"{value} '
+        f'<label class="filter">Search <input type="search" name="query"{_value(params, "query")} '
         f'placeholder="{SEARCH_PLACEHOLDER}" id="id_query"></label>'
     ]
     for name, label, choices in menus:
-        value = params.get(name, "")
+        chosen = params.get(name, "")
         # A value the menu does not offer (a deleted label, a typo in the URL) is marked invalid.
-        invalid = {"aria-invalid": "true"} if value and value not in {option for option, _ in choices} else {}
-        menu = select_html(name, choices, value, {**invalid, "id": f"id_{name}"})
+        invalid = {"aria-invalid": "true"} if chosen and chosen not in {option for option, _ in choices} else {}
+        menu = select_html(name, choices, chosen, {**invalid, "id": f"id_{name}"})
         parts.append(f'<label class="filter">{label} {menu}</label>')
-    title = params.get("software_title_id", "")
-    value = f' value="{html_text(title)}"' if title else ""
-    parts.append(f'<input type="hidden" name="software_title_id"{value} id="id_software_title_id">')
+    parts.append(
+        f'<input type="hidden" name="software_title_id"{_value(params, "software_title_id")} id="id_software_title_id">'
+    )
     return SafeString("\n".join(parts))
+
+
+def _value(params: QueryDict, name: str) -> str:
+    """An input's `value` attribute for the parameter `name`, absent when it is empty (as Django writes it)."""
+    text = params.get(name, "")
+    return f' value="{html_text(text)}"' if text else ""
 
 
 def bulk_team_choices(user: User) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString
 from fleetsite.lib.prepared import RowsByPk
 from fleetsite.lib.sqltime import RFC3339
 from fleetsite.templatetags.fleetsite_ui import ago, bytes_gib
-from fleetsite.ui import Column, Table, badge, html_text
+from fleetsite.ui import Column, Table, badge, html_text, link
 from hosts.api.serializers import failing_policies_count
 from hosts.constants import LOW_DISK_GB, MISSING_AFTER
 from hosts.models import Host
@@ -77,7 +77,7 @@ def hosts_table(rows: list[dict[str, Any]], now: datetime, selectable: bool) -> 
         row["status"] = status_badge(seen, datetime.fromisoformat(row["online_until_text"]) > now, now)
 
     def host_link(row: dict[str, Any]) -> str:
-        return SafeString(f'<a href="{host_url}{row["id"]}/">{html_text(_display_name(row))}</a>')
+        return link(f"{host_url}{row['id']}/", _display_name(row))
 
     def operating_system(row: dict[str, Any]) -> str:
         return row["os_version"] or PLATFORM_NAMES.get(row["platform"], row["platform"]) or "—"

@@ -74,10 +74,12 @@ def _sort_link(base: str, column: Any, current: str | None, direction: str) -> s
     arrow, aria = (" ▲", "ascending") if direction == "asc" else (" ▼", "descending")
     if not sorted_here:
         arrow, aria = "", "none"
-    return (
-        f'<a href="{query}" hx-get="{query}" hx-target="#results" hx-push-url="true" aria-sort="{aria}">'
-        f"{html_text(column.label)}{arrow}</a>"
-    )
+    return _results_link(query, f"{html_text(column.label)}{arrow}", f' aria-sort="{aria}"')
+
+
+def _results_link(query: str, text: str, attributes: str = "") -> str:
+    """A link htmx follows by swapping only the results block (and the address); `query` is escaped already."""
+    return f'<a href="{query}" hx-get="{query}" hx-target="#results" hx-push-url="true"{attributes}>{text}</a>'
 
 
 def query_without(params: QueryDict, *names: str) -> str:
@@ -103,9 +105,7 @@ def pagination(context: dict[str, Any], page: PageInfo | None) -> SafeString:
     base = html_text(query_without(context["request"].GET, "page"))
 
     def page_link(number: int, text: str, rel: str = "") -> str:
-        query = f"{base}page={number}"
-        rel_attribute = f' rel="{rel}"' if rel else ""
-        return f'<a href="{query}" hx-get="{query}" hx-target="#results" hx-push-url="true"{rel_attribute}>{text}</a>'
+        return _results_link(f"{base}page={number}", text, f' rel="{rel}"' if rel else "")
 
     if page.count_url:
         position = (
