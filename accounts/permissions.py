@@ -75,6 +75,30 @@ def apply_token_role(user: User, role: str | None) -> None:
     user.__dict__.pop("_team_roles", None)
 
 
+def token_cap(user: User) -> str | None:
+    """The role cap of the API token this request came with, or None (a login session, the UI)."""
+    return getattr(user, "_role_cap", None)
+
+
+def highest_role(user: User) -> str | None:
+    """The strongest role the request may act with anywhere (global or on any team), after the cap."""
+    roles = [role for role in (global_role(user), *team_roles(user).values()) if role]
+    return max(roles, key=RANK.__getitem__, default=None)
+
+
+def may_grant_token_role(user: User, role: str | None) -> bool:
+    """A new token may not act above the request that creates it (no minting past a token's cap)."""
+    if not role:
+        return token_cap(user) is None
+    strongest = highest_role(user)
+    return strongest is not None and RANK[role] <= RANK[strongest]
+
+
+def may_change_own_account(user: User) -> bool:
+    """A role-capped token may not change its owner's e-mail, name or password: that would lift its cap."""
+    return token_cap(user) is None
+
+
 def global_role(user: User) -> str | None:
     """The user's fleet-wide role for this request, after any token scope."""
     return _capped(user.global_role, getattr(user, "_role_cap", None))

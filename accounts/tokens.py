@@ -63,10 +63,21 @@ def resolve(key: str) -> AuthToken | None:
 API_TOKEN_MAX_DAYS = 730
 
 
+class TokenRoleTooHigh(PermissionError):
+    """The requested role is above what the creating request may act with."""
+
+
 def issue_api_token(user: User, name: str, role: str = "", days: int = 90) -> tuple[AuthToken, str]:
-    """A named API token acting with at most `role`, expiring after `days`; returns it and its key."""
+    """A named API token acting with at most `role`, expiring after `days`; returns it and its key.
+
+    `user` is the requesting user as authenticated: a request made with a capped token creates
+    tokens with that cap at most (no role given means the same cap), never more.
+    """
     if not 1 <= days <= API_TOKEN_MAX_DAYS:
         raise ValueError(f"expiry must be between 1 and {API_TOKEN_MAX_DAYS} days")
+    role = role or permissions.token_cap(user) or ""
+    if not permissions.may_grant_token_role(user, role):
+        raise TokenRoleTooHigh(f"a token cannot have the role {role}: it is above your own")
     key = random_key(SESSION_KEY_BYTES)
     now = timezone.now()
     token = AuthToken.objects.create(

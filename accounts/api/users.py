@@ -29,6 +29,8 @@ from fleetsite.api.pagination import page_from
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 
+CAPPED_TOKEN_OWN_ACCOUNT = "an API token with a role cannot change its owner's account; log in to do that"
+
 
 class TeamRoleSerializer(serializers.Serializer):
     id = serializers.IntegerField(min_value=1)
@@ -148,6 +150,8 @@ class UserDetailView(FleetAPIView):
         is_admin = permissions.can(request.user, Action.WRITE, Kind.USER)
         if not is_admin and ({"global_role", "teams", "api_only"} & set(data) or user.pk != request.user.pk):
             raise forbidden()
+        if user.pk == request.user.pk and not permissions.may_change_own_account(request.user):
+            raise forbidden(CAPPED_TOKEN_OWN_ACCOUNT)
         if "password" in data and user.pk == request.user.pk:
             raise validation_failed("password", "change your own password with POST /change_password")
         if "teams" in data:
@@ -181,6 +185,8 @@ class ChangePasswordView(FleetAPIView):
     @extend_schema(summary="Change your password", request=ChangePasswordSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
         data = self.validated(ChangePasswordSerializer, request)
+        if not permissions.may_change_own_account(request.user):
+            raise forbidden(CAPPED_TOKEN_OWN_ACCOUNT)
         try:
             services.change_password(request.user, data["old_password"], data["new_password"])
         except services.InvalidInput as exc:
@@ -354,7 +360,10 @@ class ApiTokenListView(FleetAPIView):
 
     def post(self, request: Request) -> Response:
         data = self.validated(ApiTokenSerializer, request)
-        token, key = tokens.issue_api_token(request.user, data["name"], data["role"], data["expires_in_days"])
+        try:
+            token, key = tokens.issue_api_token(request.user, data["name"], data["role"], data["expires_in_days"])
+        except tokens.TokenRoleTooHigh as exc:
+            raise forbidden(str(exc)) from exc
         record(request.user, types.CREATED_API_TOKEN, {"token_id": token.pk, "name": token.name, "role": token.role})
         return Response({"api_token": api_token_json(token), "token": key})
 

@@ -26,32 +26,39 @@ def _fast(fast_password_hashing: None) -> None:
     """Nine users per test: hash their passwords cheaply."""
 
 
-GLOBAL = {"g_admin", "g_maintainer", "g_observer", "g_observer_plus", "token_observer"}
-TEAM_A = {"a_admin", "a_maintainer", "a_observer", "a_observer_plus"}
+GLOBAL = {"g_admin", "g_maintainer", "g_observer", "g_observer_plus", "token_observer", "token_uncapped"}
+TEAM_A = {"a_admin", "a_maintainer", "a_observer", "a_observer_plus", "token_a_observer"}
 EVERYONE = GLOBAL | TEAM_A | {"outsider"}
+# API tokens with a role act with the lower of it and their owner's role, and cannot lift that cap.
+CAPPED_TOKENS = {"token_observer", "token_a_observer"}
+ADMINS = {"g_admin", "token_uncapped"}
 
 # operation -> personas allowed
 ALLOWED: dict[str, set[str]] = {
     "team_host:read": GLOBAL | TEAM_A,
-    "team_host:write": {"g_admin", "g_maintainer", "a_admin", "a_maintainer"},
+    "team_host:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
     "unassigned_host:read": GLOBAL,
-    "unassigned_host:write": {"g_admin", "g_maintainer"},
+    "unassigned_host:write": ADMINS | {"g_maintainer"},
     "team:read": GLOBAL | TEAM_A,
-    "team:write": {"g_admin", "a_admin"},
-    "team_members:write": {"g_admin", "a_admin"},
-    "team_agent_options:write": {"g_admin", "a_admin"},
-    "team_secrets:read": {"g_admin", "g_maintainer", "a_admin", "a_maintainer"},
-    "team_secrets:write": {"g_admin", "g_maintainer", "a_admin", "a_maintainer"},
-    "global_secrets:read": {"g_admin", "g_maintainer"},
-    "global_secrets:write": {"g_admin", "g_maintainer"},
-    "users:read": {"g_admin"},
-    "users:write": {"g_admin"},
-    "invites:write": {"g_admin"},
+    "team:write": ADMINS | {"a_admin"},
+    "team_members:write": ADMINS | {"a_admin"},
+    "team_agent_options:write": ADMINS | {"a_admin"},
+    "team_secrets:read": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    "team_secrets:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    "global_secrets:read": ADMINS | {"g_maintainer"},
+    "global_secrets:write": ADMINS | {"g_maintainer"},
+    "users:read": ADMINS,
+    "users:write": ADMINS,
+    "invites:write": ADMINS,
     "config:read": EVERYONE,
-    "config:write": {"g_admin"},
+    "config:write": ADMINS,
     "activities:read": EVERYONE,
     "software:read": EVERYONE,
-    "team_create:write": {"g_admin"},
+    "team_create:write": ADMINS,
+    # Issue 12, finding 1: an observer-capped token minted an admin token.
+    "admin_api_token:write": ADMINS | {"a_admin", "outsider"},  # outsider administers team B
+    "own_account:write": EVERYONE - CAPPED_TOKENS,
+    "own_password:write": EVERYONE - CAPPED_TOKENS,
 }
 # Operations on team A's objects: someone who cannot see team A gets 404, not 403.
 TEAM_A_OBJECTS = {"team_host", "team", "team_members", "team_agent_options", "team_secrets"}
@@ -83,11 +90,25 @@ def world(
         "a_observer_plus": api_client_as(team_observer_plus),
         "outsider": api_client_as(outsider),
     }
-    # A global admin's API token scoped down to observer acts as an observer.
-    _, key = tokens.issue_api_token(admin, "read-only script", role="observer")
-    clients["token_observer"] = APIClient(key)
+    # A global admin's API token scoped down to observer acts as an observer; without a role, as its owner.
+    clients["token_observer"] = APIClient(tokens.issue_api_token(admin, "read-only script", role="observer")[1])
+    clients["token_uncapped"] = APIClient(tokens.issue_api_token(admin, "full script")[1])
+    clients["token_a_observer"] = APIClient(tokens.issue_api_token(team_admin, "team script", role="observer")[1])
+    owners = {"token_observer": admin, "token_uncapped": admin, "token_a_observer": team_admin}
+    users = {
+        "g_admin": admin,
+        "g_maintainer": global_maintainer,
+        "g_observer": global_observer,
+        "g_observer_plus": observer_plus,
+        "a_admin": team_admin,
+        "a_maintainer": maintainer,
+        "a_observer": observer,
+        "a_observer_plus": team_observer_plus,
+        "outsider": outsider,
+    }
     return {
         "clients": clients,
+        "user_ids": {persona: user.pk for persona, user in (users | owners).items()},
         "team": team,
         "team_host": Host.objects.create(osquery_host_id="a", hostname="a", team=team),
         "free_host": Host.objects.create(osquery_host_id="n", hostname="n"),
@@ -97,7 +118,8 @@ def world(
     }
 
 
-def _call(world: dict[str, Any], client: APIClient, operation: str) -> Any:
+def _call(world: dict[str, Any], persona: str, operation: str) -> Any:
+    client, own_id = world["clients"][persona], world["user_ids"][persona]
     team, host, free = world["team"], world["team_host"], world["free_host"]
     base = "/api/latest/fleet"
     calls: dict[str, Callable[[], Any]] = {
@@ -127,6 +149,11 @@ def _call(world: dict[str, Any], client: APIClient, operation: str) -> Any:
         "activities:read": lambda: client.get(f"{base}/activities"),
         "software:read": lambda: client.get(f"{base}/software/titles"),
         "team_create:write": lambda: client.post(f"{base}/teams", {"name": ""}),
+        "admin_api_token:write": lambda: client.post(f"{base}/api_tokens", {"name": "x", "role": "admin"}),
+        "own_account:write": lambda: client.patch(f"{base}/users/{own_id}", {"name": "renamed"}),
+        "own_password:write": lambda: client.post(
+            f"{base}/change_password", {"old_password": "wrong", "new_password": "Another-pass-123!"}
+        ),
     }
     return calls[operation]()
 
@@ -137,7 +164,7 @@ PERSONAS = sorted(EVERYONE)
 @pytest.mark.parametrize("operation", sorted(ALLOWED))
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_permission_matrix(world: dict[str, Any], persona: str, operation: str) -> None:
-    response = _call(world, world["clients"][persona], operation)
+    response = _call(world, persona, operation)
     kind = operation.split(":")[0]
     if persona in ALLOWED[operation]:
         # Allowed: anything but a permission answer (validation errors are fine: the check passed).
@@ -164,3 +191,24 @@ def test_team_users_see_only_their_teams_hosts_in_lists(world: dict[str, Any]) -
     assert outsider_hosts == []
     assert [h["hostname"] for h in observer_hosts] == ["a"]
     assert {h["hostname"] for h in global_hosts} == {"a", "n"}
+
+
+def test_a_capped_token_mints_tokens_only_within_its_cap(world: dict[str, Any]) -> None:
+    """Issue 12, finding 1: an observer-capped token got an admin token, then created a team."""
+    capped = world["clients"]["token_observer"]
+    base = "/api/latest/fleet"
+    refused = capped.post(f"{base}/api_tokens", {"name": "escalate", "role": "admin"})
+    assert refused.status_code == 403
+    assert "above your own" in refused.json()["errors"][0]["reason"]
+    # Without a role the new token inherits the cap, not the owner's full rights.
+    inherited = capped.post(f"{base}/api_tokens", {"name": "child"})
+    assert inherited.status_code == 200
+    assert inherited.json()["api_token"]["role"] == "observer"
+    child = APIClient(inherited.json()["token"])
+    assert child.post(f"{base}/teams", {"name": "made by a child token"}).status_code == 403
+    assert capped.post(f"{base}/api_tokens", {"name": "same", "role": "observer"}).status_code == 200
+
+
+def test_a_team_user_cannot_mint_a_token_above_their_role(world: dict[str, Any]) -> None:
+    response = world["clients"]["a_observer"].post("/api/latest/fleet/api_tokens", {"name": "x", "role": "admin"})
+    assert response.status_code == 403

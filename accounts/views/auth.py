@@ -130,9 +130,15 @@ def account(request: HttpRequest) -> HttpResponse:
             token_form = ApiTokenForm(request.POST, prefix="token")
             if token_form.is_valid():
                 data = token_form.cleaned_data
-                token, new_key = tokens.issue_api_token(user, data["name"], data["role"], data["expires_in_days"])
-                record(user, types.CREATED_API_TOKEN, {"token_id": token.pk, "name": token.name, "role": token.role})
-                token_form = ApiTokenForm(prefix="token")
+                try:
+                    token, new_key = tokens.issue_api_token(user, data["name"], data["role"], data["expires_in_days"])
+                except tokens.TokenRoleTooHigh as exc:
+                    token_form.add_error("role", str(exc))
+                else:
+                    record(
+                        user, types.CREATED_API_TOKEN, {"token_id": token.pk, "name": token.name, "role": token.role}
+                    )
+                    token_form = ApiTokenForm(prefix="token")
         elif action == "revoke":
             token = AuthToken.objects.filter(pk=request.POST.get("token_id"), user=user, kind=TokenKind.API).first()
             if token is not None:

@@ -26,8 +26,8 @@ def not_found(reason: str) -> FleetAPIError:
     return FleetAPIError(404, "Resource Not Found", reason)
 
 
-def forbidden() -> FleetAPIError:
-    return FleetAPIError(403, "Permission Denied", "forbidden")
+def forbidden(reason: str = "forbidden") -> FleetAPIError:
+    return FleetAPIError(403, "Permission Denied", reason)
 
 
 def bad_request(reason: str) -> FleetAPIError:

@@ -254,3 +254,12 @@ def test_top_bar_marks_the_current_section(admin: User) -> None:
     teams_page = client.get("/teams/").content.decode()
     assert '<a href="/settings/" aria-current="page">Settings</a>' in teams_page
     assert '<a href="/hosts/">Hosts</a>' in teams_page
+
+
+def test_account_page_refuses_a_token_above_the_users_role(observer: User) -> None:
+    client = logged_in(observer)
+    form = {"action": "token", "token-name": "x", "token-role": "admin", "token-expires_in_days": "30"}
+    response = client.post("/account/", form)
+    assert response.status_code == 200
+    assert "above your own" in response.content.decode()
+    assert not observer.tokens.filter(name="x").exists()
