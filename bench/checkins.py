@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,13 @@ from agentsim.answers import build_distributed_write
 from agentsim.catalogue import HostData
 from agentsim.identity import make_identities
 from agentsim.logs import snapshot_entry
-from fleetsite.liveserver import BASE_DIR, LiveServer, free_port
+from fleetsite.liveserver import LiveServer
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its children (gunicorn workers), in seconds."""
+    """CPU time of a process and its children (serve workers), in seconds."""
     pids = [pid]
     children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout.split()
     pids.extend(int(child) for child in children)
@@ -55,6 +55,43 @@ class Measurement:
         return self.cpu_ms / self.requests if self.requests else 0.0
 
 
+@dataclass
+class Interleaved:
+    """One case measured in alternation with the same server's empty view (A, B, A, B...).
+
+    The machine's speed drifts from minute to minute; a ratio taken from two batches seconds
+    apart on the same process is what the code controls, so each repeat gives its own ratio.
+    """
+
+    name: str
+    cases: list[Measurement] = field(default_factory=list)
+    empties: list[Measurement] = field(default_factory=list)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [c.per_request / e.per_request for c, e in zip(self.cases, self.empties, strict=True) if e.per_request]
+
+    @property
+    def cpu_ms(self) -> float:
+        return statistics.median(c.per_request for c in self.cases)
+
+    @property
+    def empty_ms(self) -> float:
+        return statistics.median(e.per_request for e in self.empties)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios) if self.ratios else 0.0
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        return (min(self.ratios), max(self.ratios)) if self.ratios else (0.0, 0.0)
+
+    @property
+    def requests(self) -> int:
+        return sum(c.requests for c in self.cases)
+
+
 async def _gather_limited(calls: list[Callable[[], Awaitable[Any]]], concurrency: int) -> list[Any]:
     semaphore = asyncio.Semaphore(concurrency)
 
@@ -65,8 +102,12 @@ async def _gather_limited(calls: list[Callable[[], Awaitable[Any]]], concurrency
     return await asyncio.gather(*(limited(call) for call in calls))
 
 
+# Both sides of a comparison use the same client concurrency, so neither gains from batching.
+CONCURRENCY = 8
+
+
 async def measure(
-    name: str, pid: int, calls: list[Callable[[], Awaitable[Any]]], concurrency: int = 16
+    name: str, pid: int, calls: list[Callable[[], Awaitable[Any]]], concurrency: int = CONCURRENCY
 ) -> tuple[Measurement, list[Any]]:
     cpu_before, started = process_cpu_seconds(pid), time.monotonic()
     results = await _gather_limited(calls, concurrency)
@@ -81,6 +122,7 @@ class Agent:
     def __init__(self, session: aiohttp.ClientSession, url: str, data: HostData) -> None:
         self.session, self.url, self.data = session, url, data
         self.node_key = ""
+        self.orbit_node_key = ""
         self.last_read: dict[str, Any] = {}
 
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +141,28 @@ class Agent:
         }
         self.node_key = (await self.post("/api/v1/osquery/enroll", body))["node_key"]
 
+    async def orbit_enroll(self, secret: str) -> None:
+        ident = self.data.ident
+        body = {
+            "enroll_secret": secret,
+            "hardware_uuid": ident.hardware_uuid,
+            "hardware_serial": ident.hardware_serial,
+            "hostname": ident.hostname,
+            "platform": ident.platform,
+            "osquery_identifier": "",
+            "computer_name": ident.computer_name,
+            "hardware_model": ident.hardware_model,
+        }
+        self.orbit_node_key = (await self.post("/api/fleet/orbit/enroll", body))["orbit_node_key"]
+
+    async def orbit_config(self) -> None:
+        await self.post("/api/fleet/orbit/config", {"orbit_node_key": self.orbit_node_key})
+
+    async def orbit_ping(self) -> None:
+        async with self.session.head(self.url + "/api/fleet/orbit/ping") as response:
+            if response.status != 200:
+                raise RuntimeError(f"orbit ping: {response.status}")
+
     async def config(self) -> None:
         await self.post("/api/v1/osquery/config", {"node_key": self.node_key})
 
@@ -112,80 +176,98 @@ class Agent:
             await self.post("/api/v1/osquery/distributed/write", body)
 
     async def log(self) -> None:
+        """Ten result rows of a query the server schedules, so they reach its report and destinations."""
         now = time.time()
         rows = [{"pid": str(pid), "name": f"proc-{pid}", "path": f"/usr/bin/proc-{pid}"} for pid in range(10)]
-        entry = snapshot_entry("pack/Global/processes", rows, self.data, now)
+        entry = snapshot_entry(f"pack/Global/{LOGGED_QUERY}", rows, self.data, now)
         await self.post("/api/v1/osquery/log", {"node_key": self.node_key, "log_type": "result", "data": [entry]})
 
 
-def start_gunicorn_baseline(data_dir: Path, database_url: str, redis_url: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = LiveServer(data_dir=data_dir, database_url=database_url, redis_url=redis_url).env()
-    env["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}",
-        "--log-level", "warning", "bench.wsgi_bench:application",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=BASE_DIR, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            subprocess.run(["curl", "-sf", f"{url}/bench/empty"], check=True, capture_output=True)
-            return process, url
-        except subprocess.CalledProcessError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("gunicorn baseline did not start")
+# The scheduled query the log phase reports results for; `prepare_logged_query` creates it.
+LOGGED_QUERY = "bench_processes"
 
 
-async def empty_view(url: str, pid: int, count: int, name: str) -> Measurement:
+async def _empty_calls(session: aiohttp.ClientSession, url: str, count: int) -> list[Callable[[], Awaitable[None]]]:
+    async def call() -> None:
+        async with session.get(f"{url}/bench/empty") as response:
+            await response.read()
+
+    return [call] * count
+
+
+async def interleave(
+    result: Interleaved,
+    pid: int,
+    session: aiohttp.ClientSession,
+    url: str,
+    case_calls: list[Callable[[], Awaitable[Any]]],
+) -> list[Any]:
+    """One repeat: the empty view with as many requests as the case, then the case."""
+    empty, _ = await measure("empty view", pid, await _empty_calls(session, url, max(len(case_calls), 200)))
+    case, answers = await measure(result.name, pid, case_calls)
+    result.empties.append(empty)
+    result.cases.append(case)
+    return answers
+
+
+async def empty_view_only(url: str, pid: int, count: int) -> Measurement:
     async with aiohttp.ClientSession() as session:
-
-        async def call() -> None:
-            async with session.get(f"{url}/bench/empty") as response:
-                await response.read()
-
-        await _gather_limited([call] * 200, 8)  # warm-up
-        result, _ = await measure(name, pid, [call] * count, concurrency=8)
+        await _gather_limited(await _empty_calls(session, url, 200), CONCURRENCY)  # warm-up
+        result, _ = await measure("empty view", pid, await _empty_calls(session, url, count))
         return result
 
 
-async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, rounds: int) -> list[Measurement]:
-    """Enroll, config, idle reads, detail writes and result logs, each measured on its own."""
+async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, repeats: int) -> list[Interleaved]:
+    """Each agent request kind, `repeats` times, each time beside the same server's empty view.
+
+    Every repeat sends one request per simulated host (no host is hot from the previous
+    request), over keep-alive connections as real agents keep them.
+    """
     url = server.url
     now = time.time()
-    datas = [HostData(ident, now) for ident in make_identities(hosts, "mixed", seed=11)]
+    # Enrollment creates hosts: each repeat enrolls a fresh group; the later phases use them all.
+    datas = [HostData(ident, now) for ident in make_identities(hosts * repeats, "mixed", seed=11)]
     connector = aiohttp.TCPConnector(limit=32)
     async with aiohttp.ClientSession(connector=connector) as session:
+        await _gather_limited(await _empty_calls(session, url, 400), CONCURRENCY)  # warm-up
         agents = [Agent(session, url, data) for data in datas]
-        results = []
-        enroll, _ = await measure("enroll", pid, [lambda a=a: a.enroll(secret) for a in agents])
-        results.append(enroll)
-        writes = []
-        for _ in range(max(1, rounds // 2)):
-            await _gather_limited([a.read for a in agents], 32)  # the read that hands out detail queries
-            write, _ = await measure("distributed/write", pid, [a.write for a in agents])
-            writes.append(write)
+        groups = [agents[i * hosts : (i + 1) * hosts] for i in range(repeats)]
+        phases = {name: Interleaved(name) for name in PHASES}
+        for group in groups:
+            await interleave(phases["osquery enroll"], pid, session, url, [lambda a=a: a.enroll(secret) for a in group])
+            await interleave(
+                phases["orbit enroll"], pid, session, url, [lambda a=a: a.orbit_enroll(secret) for a in group]
+            )
+        sample = agents[: hosts * max(1, min(repeats, 3))]
+        for group in groups:
             refetch_all(server)
-        results.append(_combine("distributed/write (detail results)", writes))
-        # Steady state: the first config after enrolling stores the served intervals (one UPDATE per
-        # host, once); measured here, after the detail queries stored them as a running fleet has.
-        config, _ = await measure("config", pid, [lambda a=a: a.config() for a in agents for _ in range(rounds)])
-        results.append(config)
+            await _gather_limited([a.read for a in group], 32)  # the read that hands out detail queries
+            await interleave(phases["distributed/write (detail results)"], pid, session, url, [a.write for a in group])
+        # Steady state: every host has stored its details and answered its labels: nothing is due.
         await _gather_limited([a.read for a in agents], 32)
-        await _gather_limited([a.write for a in agents], 32)  # answers labels too: now nothing is due
-        idle, sent = await measure("distributed/read (idle)", pid, [a.read for a in agents for _ in range(rounds)])
-        results.append(idle)
-        if any(sent):
-            print(f"  note: {sum(1 for n in sent if n)} idle reads still carried queries")
-        log, _ = await measure("log (result, 10 rows)", pid, [a.log for a in agents for _ in range(rounds)])
-        results.append(log)
-    return results
+        await _gather_limited([a.write for a in agents], 32)
+        await _gather_limited([a.config for a in agents], 32)  # the first config stores served intervals
+        for _ in range(repeats):
+            await interleave(phases["osquery config"], pid, session, url, [a.config for a in sample])
+            sent = await interleave(phases["distributed/read (idle)"], pid, session, url, [a.read for a in sample])
+            if any(sent):
+                print(f"  note: {sum(1 for n in sent if n)} idle reads still carried queries")
+            await interleave(phases["orbit config"], pid, session, url, [a.orbit_config for a in sample])
+            await interleave(phases["orbit ping"], pid, session, url, [a.orbit_ping for a in sample])
+            await interleave(phases["log (result, 10 rows)"], pid, session, url, [a.log for a in sample])
+    return list(phases.values())
 
 
-def _combine(name: str, parts: list[Measurement]) -> Measurement:
-    return Measurement(name, sum(p.requests for p in parts), sum(p.cpu_ms for p in parts), sum(p.wall_s for p in parts))
+PHASES = (
+    "distributed/read (idle)",
+    "osquery config",
+    "orbit config",
+    "orbit ping",
+    "log (result, 10 rows)",
+    "distributed/write (detail results)",
+    "osquery enroll",
+    "orbit enroll",
+)
 
 
 def refetch_all(server: LiveServer) -> None:
