@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from django.core.cache import cache
+from django.http import HttpResponse
 from django.test import Client, override_settings
 
 from accounts.choices import Role
@@ -105,6 +106,18 @@ def outsider(other_team: Team) -> User:
     return _user("outsider@example.com", team=other_team, team_role=Role.ADMIN)
 
 
+def _buffered(response: Any) -> Any:
+    """A streamed answer (the unpaged host list) read whole, so tests use .content and .json() alike."""
+    if not getattr(response, "streaming", False) or response.get("Content-Type") != "application/json":
+        return response
+    buffered = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
+    for name, value in response.items():
+        buffered[name] = value
+    buffered.json = lambda: orjson.loads(buffered.content)
+    buffered.was_streamed = True
+    return buffered
+
+
 class APIClient:
     """A Django test client speaking JSON with a bearer token."""
 
@@ -120,7 +133,7 @@ class APIClient:
         )
 
     def get(self, path: str, params: dict | None = None) -> Any:
-        return self.client.get(path, params or {}, headers=self.headers)
+        return _buffered(self.client.get(path, params or {}, headers=self.headers))
 
     def post(self, path: str, body: Any = None) -> Any:
         return self._call("post", path, body)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
+import orjson
 from django.db.models import Q, QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
@@ -33,6 +36,33 @@ def visible_hosts(request: Request) -> QuerySet:
     return permissions.scope_to_teams(Host.objects.select_related("team"), request.user)
 
 
+# Rows fetched per query while streaming an unpaged list: memory stays flat however many hosts.
+STREAM_CHUNK = 500
+
+
+def all_hosts_stream(queryset: QuerySet) -> StreamingHttpResponse:
+    """Every host of `queryset` as Fleet answers a list without `per_page`, written as it is read.
+
+    Fleet returns the whole fleet in one body and fleetctl depends on it; building that body
+    in memory costs memory per host, so ids come from a chunked cursor and rows 500 at a time.
+    """
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"hosts":['
+        first = True
+        ids = queryset.values_list("id", flat=True).iterator(chunk_size=STREAM_CHUNK * 4)
+        while batch := list(islice(ids, STREAM_CHUNK)):
+            now = timezone.now()
+            body = b",".join(
+                orjson.dumps(summary_from_row(row, now), option=orjson.OPT_UTC_Z) for row in summary_rows(batch)
+            )
+            yield body if first else b"," + body
+            first = False
+        yield b'],"meta":{"has_next_results":false,"has_previous_results":false}}'
+
+    return StreamingHttpResponse(chunks(), content_type="application/json")
+
+
 def hosts_page(queryset: QuerySet, page: Page) -> Response:
     """One page of `queryset` in Fleet's list shape: the page's ids first, then their rows."""
     host_ids, meta = page.slice(queryset.values_list("id", flat=True))
@@ -56,9 +86,13 @@ def _forbid(exc: HostActionDenied) -> FleetAPIError:
 class HostListView(FleetAPIView):
     filterset_class = HostFilterSet
 
-    def get(self, request: Request) -> Response:
-        page = page_from(request)
-        return hosts_page(self.filter_queryset(request, visible_hosts(request)), page)
+    def get(self, request: Request) -> Response | StreamingHttpResponse:
+        queryset = self.filter_queryset(request, visible_hosts(request))
+        if not request.query_params.get("per_page"):
+            if request.query_params.get("page") not in (None, "", "0"):
+                raise bad_request("invalid page: a page needs per_page")
+            return all_hosts_stream(queryset)
+        return hosts_page(queryset, page_from(request))
 
 
 @extend_schema_view(get=extend_schema(summary="Count hosts matching the list filters", responses={200: dict}))

@@ -103,6 +103,23 @@ def test_paging_is_zero_based_with_next_results_flag(api: APIClient) -> None:
     assert [body_of(page)["meta"]["has_previous_results"] for page in pages] == [False, True, True]
 
 
+def test_a_list_without_per_page_streams_every_host_in_chunks(
+    api: APIClient, admin: User, monkeypatch: pytest.MonkeyPatch, django_assert_max_num_queries: Any
+) -> None:
+    """Fleet answers every host when per_page is absent (fleetctl get hosts relies on it)."""
+    from hosts.api import views
+
+    Host.objects.bulk_create(Host(osquery_host_id=f"s{n:03}", hostname=f"s{n:03}") for n in range(250))
+    monkeypatch.setattr(views, "STREAM_CHUNK", 100)
+    with django_assert_max_num_queries(6):  # token, ids, three chunks of rows (+ a session touch)
+        response = api.get(HOSTS, {"order_key": "hostname"})
+    assert getattr(response, "was_streamed", False)
+    assert hostnames(response) == [f"s{n:03}" for n in range(250)]
+    assert body_of(response)["meta"] == {"has_next_results": False, "has_previous_results": False}
+    assert len(hostnames(api.get(HOSTS, {"status": "online"}))) == 0
+    assert api.get(HOSTS, {"page": 2}).status_code == 400
+
+
 def test_exactly_full_last_page_has_no_next_results(api: APIClient) -> None:
     for n in range(4):
         make_host(f"h{n}")
