@@ -7,19 +7,22 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from fleetsite import health
+from fleetsite.api.aliases import with_route_aliases
 
-rest_patterns = [
-    *include("accounts.api.urls")[0].urlpatterns,
-    *include("hosts.api.urls")[0].urlpatterns,
-    *include("enrollment.api.urls")[0].urlpatterns,
-    *include("carves.api.urls")[0].urlpatterns,
-    *include("activities.api.urls")[0].urlpatterns,
-    *include("fleetsite.api.urls")[0].urlpatterns,
-    *include("queries.api.live_urls")[0].urlpatterns,
-    *include("queries.api.policy_urls")[0].urlpatterns,
-    *include("queries.api.urls")[0].urlpatterns,
-    path("version", health.version),
-]
+rest_patterns = with_route_aliases(
+    [
+        *include("accounts.api.urls")[0].urlpatterns,
+        *include("hosts.api.urls")[0].urlpatterns,
+        *include("enrollment.api.urls")[0].urlpatterns,
+        *include("carves.api.urls")[0].urlpatterns,
+        *include("activities.api.urls")[0].urlpatterns,
+        *include("fleetsite.api.urls")[0].urlpatterns,
+        *include("queries.api.live_urls")[0].urlpatterns,
+        *include("queries.api.policy_urls")[0].urlpatterns,
+        *include("queries.api.urls")[0].urlpatterns,
+        path("version", health.version),
+    ]
+)
 
 urlpatterns = [
     path("", include("enrollment.agent_urls")),

@@ -39,7 +39,6 @@ ORDER_KEYS = {
 class HostFilterSet(LeanFilterSet):
     status = filters.ChoiceFilter(choices=HostStatus.choices, method="filter_status")
     team_id = filters.NumberFilter(method="filter_team")
-    fleet_id = filters.NumberFilter(method="filter_team")
     query = filters.CharFilter(method="filter_query")
     label_id = filters.NumberFilter(method="filter_label")
     platform = filters.CharFilter(method="filter_platform")

@@ -56,7 +56,6 @@ class QuerySerializer(serializers.Serializer):
         error_messages={"required": EMPTY_SQL, "null": EMPTY_SQL},
     )
     team_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
-    fleet_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     interval = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_INTERVAL)
     platform = serializers.CharField(required=False, default="", allow_blank=True, max_length=255)
     min_osquery_version = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)
@@ -100,12 +99,9 @@ class QuerySerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Newer Fleet's `fleet_id` is the same as `team_id`; 0 means global.
-        team_id = attrs.pop("fleet_id", None)
+        # 0 means global, as no team (Fleet 4.8's `fleet_id` arrives as `team_id`: fleetsite/api/aliases.py).
         if "team_id" in attrs:
-            team_id = attrs["team_id"]
-        if team_id is not None or "team_id" in attrs:
-            attrs["team_id"] = team_id or None
+            attrs["team_id"] = attrs["team_id"] or None
         return attrs
 
 

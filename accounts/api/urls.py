@@ -18,9 +18,7 @@ urlpatterns = [
     path("api_tokens", users.ApiTokenListView.as_view(), name="api-tokens"),
     path("api_tokens/<int:token_id>", users.ApiTokenDetailView.as_view(), name="api-token"),
     path("teams", teams.TeamListView.as_view(), name="teams"),
-    path("fleets", teams.TeamListView.as_view()),
     path("teams/<int:team_id>", teams.TeamDetailView.as_view(), name="team"),
-    path("fleets/<int:team_id>", teams.TeamDetailView.as_view()),
     path("teams/<int:team_id>/agent_options", teams.TeamAgentOptionsView.as_view(), name="team-agent-options"),
     path("teams/<int:team_id>/users", teams.TeamUsersView.as_view(), name="team-users"),
 ]

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts import permissions
+from fleetsite.api.aliases import alias_query
 from fleetsite.api.errors import FleetAPIError, forbidden
 
 
@@ -26,6 +27,11 @@ class FleetAPIView(APIView):
 
     filterset_class: Any = None
     content_negotiation_class = JSONOnlyNegotiation
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Fleet 4.8's `fleet_id` is `team_id` for every view (fleetsite/api/aliases.py).
+        request._request.GET = alias_query(request._request.GET)
+        super().initial(request, *args, **kwargs)
 
     def filter_queryset(self, request: Request, queryset: QuerySet) -> QuerySet:
         if self.filterset_class is None:

@@ -9,7 +9,6 @@ urlpatterns = [
     path("queries/run_by_identifiers", live.RunByIdentifiersView.as_view(), name="queries-run-by-identifiers"),
     path("queries/run_by_names", live.RunByIdentifiersView.as_view()),
     path("queries/<int:query_id>/run", live.RunSavedQueryView.as_view(), name="query-run"),
-    path("reports/<int:query_id>/run", live.RunSavedQueryView.as_view()),
     path("campaigns/<int:campaign_id>/results", live.CampaignResultsView.as_view(), name="campaign-results"),
     path("campaigns/<int:campaign_id>/stop", live.CampaignStopView.as_view(), name="campaign-stop"),
 ]

@@ -28,8 +28,8 @@ def one(query: Query) -> dict[str, Any]:
 
 
 def team_param(request: Request) -> int | None:
-    """`team_id` (or newer `fleet_id`) from the query string; absent or 0 means global."""
-    raw = request.query_params.get("team_id") or request.query_params.get("fleet_id") or ""
+    """`team_id` (or Fleet 4.8's `fleet_id`, read as it) from the query string; absent or 0 means global."""
+    raw = request.query_params.get("team_id") or ""
     if raw == "":
         return None
     try:

@@ -1,6 +1,6 @@
 """REST routes of the queries app: one plain list, added to `fleetsite.urls.rest_patterns`.
 
-Every route exists under `queries/…` and Fleet 4.8x's `reports/…`. `queries/<name>` and `labels/<name>`
+Fleet 4.8's `reports/…` names are added for all of them by `fleetsite.api.aliases`. `queries/<name>` and `labels/<name>`
 (Fleet's delete-by-name) must not swallow fixed words such as `run` or `delete`, whatever the order of
 the lists, hence the `queryname` converter.
 """
@@ -25,18 +25,13 @@ class QueryNameConverter:
 
 register_converter(QueryNameConverter, "queryname")
 
-urlpatterns = []
-for prefix in ("queries", "reports"):
-    urlpatterns += [
-        path(prefix, queries.QueryListView.as_view()),
-        path(f"{prefix}/delete", queries.QueryBatchDeleteView.as_view()),
-        path(f"{prefix}/id/<int:query_id>", queries.QueryDeleteByIdView.as_view()),
-        path(f"{prefix}/<int:query_id>/report", reports.QueryReportView.as_view()),
-        path(f"{prefix}/<queryname:key>", queries.QueryDetailView.as_view()),
-    ]
-urlpatterns += [
+urlpatterns = [
+    path("queries", queries.QueryListView.as_view()),
+    path("queries/delete", queries.QueryBatchDeleteView.as_view()),
+    path("queries/id/<int:query_id>", queries.QueryDeleteByIdView.as_view()),
+    path("queries/<int:query_id>/report", reports.QueryReportView.as_view()),
+    path("queries/<queryname:key>", queries.QueryDetailView.as_view()),
     path("hosts/<int:host_id>/queries/<int:query_id>", reports.HostQueryReportView.as_view()),
-    path("hosts/<int:host_id>/reports/<int:query_id>", reports.HostQueryReportView.as_view()),
     path("labels/summary", labels.LabelSummaryView.as_view()),
     path("labels/id/<int:label_id>", labels.LabelDeleteByIdView.as_view()),
     path("labels/<queryname:key>", labels.LabelDetailView.as_view()),
