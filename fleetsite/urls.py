@@ -4,9 +4,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
 from fleetsite import health
+from fleetsite.views import apidocs
 
 rest_patterns = [
     *include("accounts.api.urls")[0].urlpatterns,
@@ -28,7 +29,7 @@ urlpatterns = [
     path("version", health.version, name="version"),
     path("metrics", health.metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", apidocs.redoc, name="api-docs"),
     path("admin/", admin.site.urls),
     path("", include("fleetsite.ui_urls")),
     path("", include("queries.live_ui_urls")),
