@@ -136,6 +136,11 @@ def test_main_pages_have_no_csp_violations_and_htmx_still_works(tls_page: tuple[
     page.goto("/queries/live/")
     page.fill("#live-form input[name=q]", "a")  # htmx search
     page.wait_for_selector("#host-options label.option")
+    page.locator("#host-options input[name=hosts]").first.check()
+    with page.expect_websocket() as opened:
+        page.click("#run")  # starts the campaign, then follows it over a wss:// websocket (connect-src 'self')
+    opened.value.wait_for_event("framereceived")
+    page.wait_for_function("() => document.getElementById('totals').textContent.includes('1 targeted')")
     violations.check()
 
     page.goto("/teams/")
