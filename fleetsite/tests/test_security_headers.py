@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -10,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import Team, User
 from conftest import PASSWORD
+from fleetsite.liveserver import BASE_DIR
 from hosts.models import Host, Label
 from queries.models import Policy, Query
 
@@ -201,3 +204,22 @@ def test_api_docs_relax_only_styles_for_redoc(admin: User) -> None:
     assert "unsafe" not in script_src
     assert "worker-src 'self' blob:" in policy
     assert inline_code(response.content.decode()) == []
+
+
+def test_tls_settings_come_from_the_environment(tmp_path) -> None:
+    """Operators set HSTS and the proxy header by environment variables only."""
+    script = (
+        "import django; from django.conf import settings; django.setup();"
+        "print(settings.SECURE_HSTS_SECONDS, settings.SECURE_PROXY_SSL_HEADER)"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "fleetsite.settings",
+        "FLEETSITE_DATA_DIR": str(tmp_path),
+        "FLEETSITE_HSTS_SECONDS": "600",
+        "FLEETSITE_TLS_PROXY_HEADER": "X-Forwarded-Proto",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split(None, 1) == ["600", "('HTTP_X_FORWARDED_PROTO', 'https')\n"]
