@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from fleetsite.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Redoc served from our own static files, never a CDN
     "django_htmx",
+    "csp",
     "channels",
     "fleetsite",
     "accounts",
@@ -68,7 +70,9 @@ MIDDLEWARE = [
     "fleetsite.metrics.MetricsMiddleware",
     # Agents carry no cookies or sessions: their requests skip everything below.
     "fleetsite.middleware.AgentFastPathMiddleware",
+    "fleetsite.tls.TLSMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -192,6 +196,35 @@ SESSION_SAVE_EVERY_REQUEST = True
 # Invite and password-reset links are valid this long.
 FLEETSITE_INVITE_TTL = timedelta(days=env_int("FLEETSITE_INVITE_TTL_DAYS", 5, minimum=1))
 PASSWORD_RESET_TIMEOUT = env_int("FLEETSITE_PASSWORD_RESET_TIMEOUT", 24 * 3600, minimum=300)
+
+# --- Transport security and browser policy ---------------------------------------------------
+# HSTS goes only on requests that came over TLS (`serve --tls`, or a trusted TLS proxy); 0 turns it off.
+SECURE_HSTS_SECONDS = env_int("FLEETSITE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("FLEETSITE_HSTS_INCLUDE_SUBDOMAINS", False)
+# The header a TLS-terminating proxy sets to "https" (e.g. X-Forwarded-Proto); unset: none is
+# believed. With FLEETSITE_TRUSTED_PROXIES set, only those peers may send it (fleetsite/tls.py).
+_TLS_PROXY_HEADER = env_str("FLEETSITE_TLS_PROXY_HEADER")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _TLS_PROXY_HEADER.upper().replace("-", "_"), "https") if _TLS_PROXY_HEADER else None
+)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# No inline scripts, styles or handlers anywhere: pages use static/*.js and CSS classes. The
+# API docs page (Redoc) relaxes style-src for itself only (fleetsite/views/apidocs.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],  # includes same-origin websockets (live queries)
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Email: invites and password resets (console by default, SMTP when EMAIL_HOST is set) -----
 EMAIL_HOST = env_str("EMAIL_HOST")

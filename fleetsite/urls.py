@@ -4,10 +4,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
 from fleetsite import health
 from fleetsite.api.aliases import with_route_aliases
+from fleetsite.views import apidocs
 
 rest_patterns = with_route_aliases(
     [
@@ -31,7 +32,7 @@ urlpatterns = [
     path("version", health.version, name="version"),
     path("metrics", health.metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", apidocs.redoc, name="api-docs"),
     path("admin/", admin.site.urls),
     path("", include("fleetsite.ui_urls")),
     path("", include("queries.live_ui_urls")),

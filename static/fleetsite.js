@@ -21,6 +21,12 @@ document.addEventListener("click", (event) => {
     target.textContent = hidden ? "Hide" : "Reveal";
   }
 });
+// A select marked data-autosubmit submits its form when changed (no inline onchange: the CSP forbids it).
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[data-autosubmit]")) {
+    event.target.form.submit();
+  }
+});
 // The CSV export link follows the filters as they change.
 document.addEventListener("htmx:pushedIntoHistory", () => {
   document.querySelectorAll("[data-export]").forEach((a) => {
