@@ -270,9 +270,9 @@ FLEETSITE_WSGI_THREADS = env_int("FLEETSITE_WSGI_THREADS", 8, minimum=1)
 # seconds; a body gets BODY_TIMEOUT seconds plus one per BODY_MIN_RATE bytes received (so slow
 # links posting 16 MB of logs are fine) and may not stall longer than BODY_STALL_TIMEOUT.
 FLEETSITE_HEADER_TIMEOUT = env_float("FLEETSITE_HEADER_TIMEOUT", 10.0, minimum=0.1)
-FLEETSITE_BODY_TIMEOUT = env_float("FLEETSITE_BODY_TIMEOUT", 30.0, minimum=0.1)
+FLEETSITE_BODY_TIMEOUT = env_float("FLEETSITE_BODY_TIMEOUT", 10.0, minimum=0.1)
 FLEETSITE_BODY_MIN_RATE = env_int("FLEETSITE_BODY_MIN_RATE", 1024, minimum=1)
-FLEETSITE_BODY_STALL_TIMEOUT = env_float("FLEETSITE_BODY_STALL_TIMEOUT", 30.0, minimum=0.1)
+FLEETSITE_BODY_STALL_TIMEOUT = env_float("FLEETSITE_BODY_STALL_TIMEOUT", 10.0, minimum=0.1)
 # Open connections per peer address and server process (0: no cap); trusted proxies are exempt.
 # Many agents behind one NAT address share it: raise it for such sites.
 FLEETSITE_MAX_CONNECTIONS_PER_ADDRESS = env_int("FLEETSITE_MAX_CONNECTIONS_PER_ADDRESS", 1000, minimum=0)
