@@ -15,14 +15,13 @@ connects and never finishes its headers or its body holds a socket forever. This
   carry everyone's connections, so they are exempt. Websockets, long-lived by design, leave the count
   and every timer when they upgrade (uvicorn's pings watch them).
 
-The hot path pays one timer per connection, none per request on a busy keep-alive connection
-beyond a cancel, and the body timer only when a body does not arrive in the first read.
+The hot path pays one timer per connection and none per request (see `_arm`); the body is
+watched only when it does not arrive with its headers.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -64,8 +63,11 @@ def configured_limits() -> ConnectionLimits:
     )
 
 
+# What a connection is waiting for: nothing the client owes us, the request headers, the body.
+_IDLE, _HEADERS, _BODY = 0, 1, 2
+
 # Open HTTP connections per peer address in this process (one event loop per process).
-_open_per_address: Counter[str] = Counter()
+_open_per_address: dict[str, int] = {}
 
 
 def _response(status: int, body: bytes, default_headers: list[tuple[bytes, bytes]]) -> bytes:
@@ -89,9 +91,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.limits = configured_limits()
         self._counted_address: str | None = None
+        self._phase = _IDLE
         self._timer: asyncio.TimerHandle | None = None
-        self._reading_body = False
-        self._body_started = 0.0
+        self._timer_at = 0.0
+        self._header_deadline = 0.0
+        self._body_started = 0.0  # 0: the body is not being watched (yet)
         self._body_received = 0
         self._body_last_progress = 0.0
 
@@ -102,13 +106,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         address = self.client[0] if self.client else None
         limits = self.limits
         if address is not None and limits.max_per_address and address not in limits.exempt_addresses:
-            if _open_per_address[address] >= limits.max_per_address:
+            already_open = _open_per_address.get(address, 0)
+            if already_open >= limits.max_per_address:
                 self.transport.write(_response(503, _BUSY_BODY, self.server_state.default_headers))
                 self.transport.close()
                 return
-            _open_per_address[address] += 1
+            _open_per_address[address] = already_open + 1
             self._counted_address = address
-        self._timer = self.loop.call_later(limits.header_timeout, self._header_timed_out)
+        self._phase = _HEADERS
+        self._header_deadline = self.loop.time() + limits.header_timeout
+        self._arm(self._header_deadline)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._release()
@@ -120,8 +127,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().handle_websocket_upgrade()
 
     def _release(self) -> None:
-        self._cancel_timer()
-        self._reading_body = False
+        self._phase = _IDLE
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         address, self._counted_address = self._counted_address, None
         if address is not None:
             remaining = _open_per_address[address] - 1
@@ -130,52 +139,77 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             else:
                 del _open_per_address[address]
 
-    def _cancel_timer(self) -> None:
+    # -- one lazy timer per connection ------------------------------------------------------
+    # Phases move deadlines, never timers: the timer is re-armed only when it fires (or when a
+    # deadline comes sooner than it), so a busy keep-alive connection costs no timer per request.
+
+    def _arm(self, when: float) -> None:
         if self._timer is not None:
+            if self._timer_at <= when:
+                return
             self._timer.cancel()
-            self._timer = None
+        self._timer = self.loop.call_at(when, self._timer_fired)
+        self._timer_at = when
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        now = self.loop.time()
+        if self._phase == _HEADERS:
+            if self.cycle is not None and not self.cycle.response_complete:
+                # Still answering the previous request: the next one's headers wait for us, not the client.
+                self._header_deadline = now + self.limits.header_timeout
+            elif now >= self._header_deadline:
+                self.transport.close()
+                return
+            self._arm(self._header_deadline)
+        elif self._phase == _BODY and self._body_started:
+            if self.flow.read_paused:
+                # We stopped reading (the app has not taken the body yet): not the client's delay.
+                self._body_last_progress = now
+            deadline = self._body_deadline()
+            if now >= deadline:
+                self._body_timed_out()
+                return
+            self._arm(deadline)
+        # Otherwise idle (uvicorn's keep-alive timeout watches that) or answering: nothing to watch.
 
     # -- headers ----------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._timer is None:  # a later request on a keep-alive connection
-            self._timer = self.loop.call_later(self.limits.header_timeout, self._header_timed_out)
+        if self._phase != _HEADERS:  # a later request on a keep-alive connection
+            self._phase = _HEADERS
+            self._header_deadline = self.loop.time() + self.limits.header_timeout
+            self._arm(self._header_deadline)
 
     def on_headers_complete(self) -> None:
-        self._cancel_timer()
         super().on_headers_complete()
-        if not (self.parser.should_upgrade() and self._should_upgrade()):
-            self._reading_body = True
+        if self.parser.should_upgrade() and self._should_upgrade():
+            self._phase = _IDLE
+        else:
+            self._phase = _BODY
+            self._body_started = 0.0
             self._body_received = 0
-
-    def _header_timed_out(self) -> None:
-        self._timer = None
-        if self.cycle is not None and not self.cycle.response_complete:
-            # Still answering the previous request: the next one's headers wait for us, not the client.
-            self._timer = self.loop.call_later(self.limits.header_timeout, self._header_timed_out)
-            return
-        self.transport.close()
 
     # -- body -------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self._reading_body and self._timer is None and not self.transport.is_closing():
+        if self._phase == _BODY and not self._body_started and not self.transport.is_closing():
             # The body did not come whole with the headers: watch it from here.
-            now = self.loop.time()
-            self._body_started = self._body_last_progress = now
-            self._timer = self.loop.call_at(self._body_deadline(), self._body_timer_fired)
+            self._body_started = self._body_last_progress = self.loop.time()
+            self._arm(self._body_deadline())
 
     def on_body(self, body: bytes) -> None:
         super().on_body(body)
         self._body_received += len(body)
-        if self._timer is not None:
+        if self._body_started:
             self._body_last_progress = self.loop.time()
 
     def on_message_complete(self) -> None:
-        self._reading_body = False
-        self._cancel_timer()
+        self._phase = _IDLE
         super().on_message_complete()
 
     def _body_deadline(self) -> float:
@@ -183,22 +217,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         by_rate = self._body_started + limits.body_timeout + self._body_received / limits.body_min_rate
         return min(by_rate, self._body_last_progress + limits.body_stall_timeout)
 
-    def _body_timer_fired(self) -> None:
-        self._timer = None
-        if not self._reading_body or self.transport.is_closing():
-            return
-        now = self.loop.time()
-        if self.flow.read_paused:
-            # We stopped reading (the app has not taken the body yet): not the client's delay.
-            self._body_last_progress = now
-        deadline = self._body_deadline()
-        if now < deadline:
-            self._timer = self.loop.call_at(deadline, self._body_timer_fired)
-            return
-        self._body_timed_out()
-
     def _body_timed_out(self) -> None:
-        self._reading_body = False
+        self._phase = _IDLE
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:
             self.transport.write(_response(408, _TIMEOUT_BODY, self.server_state.default_headers))

@@ -175,6 +175,37 @@ def test_a_connection_that_dribbles_its_headers_is_closed(server):
     assert elapsed < HEADER_TIMEOUT + 3
 
 
+def test_a_keep_alive_connection_that_dribbles_its_next_request_is_closed(server):
+    with connect(server, "127.0.0.17") as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(sock.recv(65536)) == 200
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        started = time.monotonic()
+        sock.settimeout(0.4)
+        closed = False
+        while time.monotonic() - started < HEADER_TIMEOUT + 6:
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")  # every 0.4 s: uvicorn's keep-alive timer never fires
+                if sock.recv(65536) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+    assert closed and time.monotonic() - started < HEADER_TIMEOUT + 3
+
+
+def test_a_busy_keep_alive_connection_outlives_the_header_timeout(server):
+    with connect(server, "127.0.0.18") as sock:
+        started = time.monotonic()
+        while time.monotonic() - started < HEADER_TIMEOUT + 1.5:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert status_of(sock.recv(65536)) == 200
+            time.sleep(0.25)
+
+
 def test_a_connection_that_never_sends_anything_is_closed(server):
     with connect(server, "127.0.0.16") as sock:
         received, elapsed = read_until_closed(sock, HEADER_TIMEOUT + 6)
