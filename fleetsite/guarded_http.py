@@ -70,6 +70,13 @@ _IDLE, _HEADERS, _BODY = 0, 1, 2
 _open_per_address: dict[str, int] = {}
 
 
+def _count_cut(reason: str) -> None:
+    # Imported here: prometheus_client must load after serve sets PROMETHEUS_MULTIPROC_DIR.
+    from fleetsite.metrics import SLOW_CLIENTS_CUT
+
+    SLOW_CLIENTS_CUT.labels(reason).inc()
+
+
 def _response(status: int, body: bytes, default_headers: list[tuple[bytes, bytes]]) -> bytes:
     lines = [STATUS_LINE[status]]
     lines.extend(name + b": " + value + b"\r\n" for name, value in default_headers)
@@ -110,6 +117,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if already_open >= limits.max_per_address:
                 self.transport.write(_response(503, _BUSY_BODY, self.server_state.default_headers))
                 self.transport.close()
+                _count_cut("address_cap")
                 return
             _open_per_address[address] = already_open + 1
             self._counted_address = address
@@ -162,6 +170,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._header_deadline = now + self.limits.header_timeout
             elif now >= self._header_deadline:
                 self.transport.close()
+                _count_cut("header_timeout")
                 return
             self._arm(self._header_deadline)
         elif self._phase == _BODY and self._body_started:
@@ -227,3 +236,4 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             cycle.disconnected = True
             cycle.message_event.set()
         self.transport.close()
+        _count_cut("body_timeout")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import selectors
 import socket
 import time
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 import websockets
 
-from fleetsite.liveserver import LiveServer
+from fleetsite.liveserver import LiveServer, isolated_database_url
 
 pytestmark = pytest.mark.e2e
 
@@ -31,8 +32,11 @@ PROXY = "127.0.0.9"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("slowclients") / "data"
     live = LiveServer(
-        data_dir=tmp_path_factory.mktemp("slowclients") / "data",
+        data_dir=data_dir,
+        database_url=isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix="slowclients"),
+        redis_url=os.environ.get("REDIS_URL", ""),
         extra_env={
             "FLEETSITE_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
             "FLEETSITE_BODY_TIMEOUT": str(BODY_TIMEOUT),
@@ -277,3 +281,15 @@ def test_an_idle_websocket_outlives_every_timeout(server):
 
     frame = asyncio.run(idle_then_talk())
     assert frame == {"type": "error", "data": "unauthorized"}
+
+
+def test_cut_connections_are_counted_in_metrics(server):
+    # Runs after the tests above (same server): operators see why connections were cut.
+    response = simple_get(server, path="/metrics").decode()
+    counts = {
+        line.split('reason="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in response.splitlines()
+        if line.startswith("fleetsite_connections_cut_total{")
+    }
+    assert counts.get("header_timeout", 0) >= 2 and counts.get("body_timeout", 0) >= 61, counts
+    assert counts.get("address_cap", 0) >= 1, counts
