@@ -19,6 +19,11 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 CHECKINS = Counter("fleetsite_agent_checkins_total", "Successful agent requests by endpoint.", ["endpoint"])
+SLOW_CLIENTS_CUT = Counter(
+    "fleetsite_connections_cut_total",
+    "Connections closed by fleetsite.guarded_http: header or body timeout, or past the per-address cap.",
+    ["reason"],
+)
 
 
 def record_checkin(endpoint: str) -> None:

@@ -299,6 +299,16 @@ FLEETSITE_SEEN_FLUSH_INTERVAL = env_float("FLEETSITE_SEEN_FLUSH_INTERVAL", 2.0, 
 FLEETSITE_AGENT_MAX_BODY = env_int("FLEETSITE_AGENT_MAX_BODY", 16 * 1024 * 1024, minimum=1024)
 # Threads per server process running Django requests (each may hold a database connection).
 FLEETSITE_WSGI_THREADS = env_int("FLEETSITE_WSGI_THREADS", 8, minimum=1)
+# Slow and greedy clients (fleetsite/guarded_http.py). Headers must arrive within HEADER_TIMEOUT
+# seconds; a body gets BODY_TIMEOUT seconds plus one per BODY_MIN_RATE bytes received (so slow
+# links posting 16 MB of logs are fine) and may not stall longer than BODY_STALL_TIMEOUT.
+FLEETSITE_HEADER_TIMEOUT = env_float("FLEETSITE_HEADER_TIMEOUT", 10.0, minimum=0.1)
+FLEETSITE_BODY_TIMEOUT = env_float("FLEETSITE_BODY_TIMEOUT", 10.0, minimum=0.1)
+FLEETSITE_BODY_MIN_RATE = env_int("FLEETSITE_BODY_MIN_RATE", 1024, minimum=1)
+FLEETSITE_BODY_STALL_TIMEOUT = env_float("FLEETSITE_BODY_STALL_TIMEOUT", 10.0, minimum=0.1)
+# Open connections per peer address and server process (0: no cap); trusted proxies are exempt.
+# Many agents behind one NAT address share it: raise it for such sites.
+FLEETSITE_MAX_CONNECTIONS_PER_ADDRESS = env_int("FLEETSITE_MAX_CONNECTIONS_PER_ADDRESS", 1000, minimum=0)
 FLEETSITE_METRICS_USERNAME = env_str("FLEETSITE_METRICS_USERNAME")
 FLEETSITE_METRICS_PASSWORD = env_str("FLEETSITE_METRICS_PASSWORD")
 FLEETSITE_SERVER_URL = env_str("FLEETSITE_SERVER_URL")

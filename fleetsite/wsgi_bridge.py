@@ -25,6 +25,10 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _TOO_LARGE = b'{"message":"Request Entity Too Large","errors":[{"name":"base","reason":"request body too large"}]}'
 
 
+class _ClientGone(Exception):
+    """The client went (or was timed out, see `fleetsite.guarded_http`) before its body was whole."""
+
+
 class WSGIBridge:
     """An ASGI callable for HTTP scopes that runs `app` (a WSGI application) in a thread pool."""
 
@@ -34,7 +38,10 @@ class WSGIBridge:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wsgi")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await self._read_body(receive)
+        try:
+            body = await self._read_body(receive)
+        except _ClientGone:
+            return  # never run the app on half a body, and no one is left to answer
         if body is None:
             await _send_whole(send, 413, [(b"content-type", b"application/json")], _TOO_LARGE)
             return
@@ -62,7 +69,7 @@ class WSGIBridge:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise _ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:

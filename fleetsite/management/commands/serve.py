@@ -13,6 +13,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from fleetsite.guarded_http import GuardedHttpToolsProtocol
 from fleetsite.lib.selfsigned import ensure_certificate
 
 
@@ -63,6 +64,7 @@ class Command(BaseCommand):
             workers=workers,
             log_level=options["log_level"],
             lifespan="on",
+            http=GuardedHttpToolsProtocol,  # header/body timeouts, per-address cap (issue 12 finding 8)
             proxy_headers=False,
             server_header=False,
             timeout_graceful_shutdown=10,
