@@ -135,3 +135,19 @@ def test_login_is_answered_not_500_while_redis_is_down(redis_server: RedisProces
         "/api/latest/fleet/login", {"email": admin.email, "password": "wrong"}, content_type="application/json"
     )
     assert response.status_code == 401
+
+
+# --- /healthz -----------------------------------------------------------------------------------
+
+
+def test_healthz_reports_redis_degraded_and_the_redis_check_fails(redis_server: RedisProcess, client: Any) -> None:
+    assert client.get("/healthz").content == b""
+    redis_server.stop()
+    plain = client.get("/healthz")
+    assert plain.status_code == 200  # agents are still served: keep this server in the load balancer
+    assert plain.content == b"redis: degraded\n"
+    assert client.get("/healthz", {"check": "redis"}).status_code == 500
+    assert client.get("/healthz", {"check": "db"}).status_code == 200
+    redis_server.start()
+    assert client.get("/healthz", {"check": "redis"}).status_code == 200
+    assert client.get("/healthz").content == b""
