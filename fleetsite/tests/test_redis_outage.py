@@ -151,3 +151,40 @@ def test_healthz_reports_redis_degraded_and_the_redis_check_fails(redis_server: 
     redis_server.start()
     assert client.get("/healthz", {"check": "redis"}).status_code == 200
     assert client.get("/healthz").content == b""
+
+
+# --- Live queries -------------------------------------------------------------------------------
+
+
+def test_a_live_query_started_during_the_outage_is_refused_as_unavailable_then_works(
+    redis_server: RedisProcess, api: Any, ubuntu_host: EnrolledHost
+) -> None:
+    body = {"query": "SELECT 1;", "selected": {"hosts": [ubuntu_host.host.pk]}}
+    redis_server.stop()
+    refused = api.post("/api/latest/fleet/queries/run", body)
+    assert refused.status_code == 503
+    answer = refused.json()
+    assert answer["message"] == "Live queries are unavailable"
+    assert "Redis" in answer["errors"][0]["reason"]
+
+    redis_server.start()
+    deadline = time.monotonic() + 5
+    while True:
+        started = api.post("/api/latest/fleet/queries/run", body)
+        if started.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert started.status_code == 200, started.content
+    assert started.json()["campaign"]["id"]
+
+
+def test_the_live_query_page_says_unavailable_during_the_outage(
+    redis_server: RedisProcess, admin: Any, client: Any, ubuntu_host: EnrolledHost
+) -> None:
+    client.force_login(admin)
+    redis_server.stop()
+    response = client.post(
+        "/queries/live/start/", {"query": "SELECT 1;", "hosts": [ubuntu_host.host.pk]}, content_type="application/json"
+    )
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["errors"][0]["reason"]
