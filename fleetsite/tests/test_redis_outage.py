@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
@@ -20,7 +21,7 @@ from fleetsite.lib import memo, sharedcache
 from fleetsite.models import _CACHE_KEY as CONFIG_MEMO
 from fleetsite.models import FleetConfig
 from fleetsite.tests.redisproc import RedisProcess, require_redis_server
-from queries import destinations
+from queries import destinations, reports
 
 pytestmark = pytest.mark.django_db
 
@@ -188,3 +189,34 @@ def test_the_live_query_page_says_unavailable_during_the_outage(
     )
     assert response.status_code == 503
     assert "unavailable" in response.json()["errors"][0]["reason"]
+
+
+# --- Finding 10: log lines written once ---------------------------------------------------------
+
+
+def test_a_result_log_during_the_outage_is_written_once(
+    redis_server: RedisProcess, agent: AgentClient, ubuntu_host: EnrolledHost
+) -> None:
+    redis_server.stop()
+    memo.clear_local()
+    entries = _result_entries(ubuntu_host, 3, "outage")
+    agent.json(LOG, ubuntu_host.body(log_type="result", data=entries))
+    assert [orjson.loads(line) for line in _file_lines("result")] == entries
+
+
+def test_a_failed_log_request_leaves_no_lines_for_the_resend_to_duplicate(
+    agent: AgentClient, ubuntu_host: EnrolledHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = _result_entries(ubuntu_host, 3, "retry")
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("storing report rows failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(reports, "ingest_result_logs", broken)
+        agent.client.raise_request_exception = False
+        assert agent.post(LOG, ubuntu_host.body(log_type="result", data=entries)).status_code == 500
+    assert _file_lines("result") == []
+
+    agent.json(LOG, ubuntu_host.body(log_type="result", data=entries))  # osquery resends the same batch
+    assert [orjson.loads(line) for line in _file_lines("result")] == entries
