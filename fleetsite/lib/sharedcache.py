@@ -7,8 +7,8 @@ round trip at all, and once Redis is back the first call after that pause finds 
 Callers decide what a missing value means: `fleetsite.lib.memo` reads the database instead,
 `degrading` (for throttles and counters) reads a miss and drops writes.
 
-Listeners registered with `on_recovery` run once when a call succeeds after an outage, e.g. to
-replay cache invalidations that could not be written while Redis was away.
+Listeners registered with `on_recovery` run once when Redis answers again, before the call that
+found it, e.g. to replay cache invalidations that could not be written while Redis was away.
 """
 
 from __future__ import annotations
@@ -104,11 +104,6 @@ def _try_recovery() -> None:
 def worth_trying() -> bool:
     """False while Redis just failed and is being left alone; True when a call would try it."""
     return not _down or time.monotonic() >= _down_until
-
-
-def is_down() -> bool:
-    """True while the last call failed (the breaker is open)."""
-    return _down
 
 
 def reachable() -> bool:

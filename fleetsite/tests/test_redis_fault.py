@@ -76,14 +76,16 @@ def server(tmp_path: Path, redis: RedisProcess) -> Any:
 
 
 def _prepare(server: LiveServer) -> str:
-    """An admin token, short agent intervals and one scheduled snapshot query that logs every 2 s."""
+    """An admin token, short agent intervals and one scheduled query that logs every 2 s."""
     status, login = call(server, "POST", "/api/latest/fleet/login", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
     assert status == 200, login
     token = login["token"]
     options = {"config": {"options": {"distributed_interval": 2, "logger_tls_period": 2, "config_refresh": 4}}}
     status, body = call(server, "PATCH", "/api/latest/fleet/config", {"agent_options": options}, token)
     assert status == 200, body
-    query = {"name": "uptime", "query": "SELECT * FROM uptime;", "interval": 2, "logging": "snapshot"}
+    # Differential: every run's entries carry the run's counter, so two runs in the same second
+    # (the simulator catching up after slow answers) still log distinct lines.
+    query = {"name": "uptime", "query": "SELECT * FROM uptime;", "interval": 2, "logging": "differential"}
     status, body = call(server, "POST", "/api/latest/fleet/queries", {**query, "automations_enabled": True}, token)
     assert status == 200, body
     return token
