@@ -34,19 +34,33 @@ def _check_redis() -> None:
 CHECKS = {"db": _check_db, "mysql": _check_db, "redis": _check_redis}
 
 
+# Checks whose failure degrades the server without stopping it: agents keep checking in.
+DEGRADABLE = {"redis"}
+
+
 def healthz(request: HttpRequest) -> HttpResponse:
-    """200 when every (or every requested) check passes, else 500; the body is empty as in Fleet."""
-    requested = request.GET.getlist("check") or ["db", "redis"]
+    """200 when every (or every requested) check passes, else 500; the body is empty as in Fleet.
+
+    Without `check`, a Redis outage answers 200 with `redis: degraded` in the body: the server
+    still serves agents and the API from the database, so a load balancer must keep it. Asked
+    for by name (`?check=redis`), the same outage is a failure.
+    """
+    named = request.GET.getlist("check")
+    requested = named or ["db", "redis"]
     unknown = [name for name in requested if name not in CHECKS]
     if unknown:
         return HttpResponse(f"unknown check: {', '.join(unknown)}\n", status=400, content_type="text/plain")
+    degraded = []
     for name in requested:
         try:
             CHECKS[name]()
         except Exception:
             logger.exception("health check %s failed", name)
-            return HttpResponse(status=500)
-    return HttpResponse(status=200)
+            if named or name not in DEGRADABLE:
+                return HttpResponse(status=500)
+            degraded.append(name)
+    body = "".join(f"{name}: degraded\n" for name in degraded)
+    return HttpResponse(body, status=200, content_type="text/plain")
 
 
 def version(request: HttpRequest) -> JsonResponse:

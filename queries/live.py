@@ -13,6 +13,9 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
+
+from fleetsite.lib import sharedcache
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,14 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def available() -> bool:
+    """Whether results can reach websockets now: the in-memory layer always; Redis when it answers."""
+    backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    if "redis" not in backend.lower():
+        return True
+    return sharedcache.reachable()  # the cache and the channel layer share REDIS_URL
 
 
 def emit(campaign_id: int, payload: dict[str, Any]) -> None:

@@ -113,7 +113,7 @@ def ingest_result_logs(host: Host, entries: list[dict[str, Any]]) -> None:
         if plans:
             _apply(host, plans, timezone.now())
     except DatabaseError:
-        # The lines already went to the log destinations; osquery must not resend them.
+        # The lines still go to the log destinations: report rows are a convenience, the log is the record.
         logger.exception("storing query report rows for host %s failed", host.pk)
 
 

@@ -12,7 +12,7 @@ from accounts import permissions
 from accounts.models import User
 from activities.record import record
 from fleetsite.models import FleetConfig
-from queries import campaigns
+from queries import campaigns, live
 from queries.models import Campaign, Query
 from queries.sql import validate_read_only
 
@@ -28,6 +28,10 @@ class RunRefused(Exception):
         self.status = status
 
 
+class LiveQueryUnavailable(Exception):
+    """Results of a new campaign could not be streamed now (Redis is down): 503, try again shortly."""
+
+
 def may_run(user: User, query: Query | None) -> bool:
     """Admins and maintainers run anything; observer+ too; observers only saved queries they are allowed."""
     # Roles after any API-token cap; live queries need a live-query role somewhere.
@@ -40,6 +44,14 @@ def may_run(user: User, query: Query | None) -> bool:
 def ensure_enabled() -> None:
     if FleetConfig.load().live_query_disabled:
         raise RunRefused("live queries are disabled in the settings", 403)
+
+
+def ensure_streamable() -> None:
+    """Refuse a websocket-streamed campaign while the channel layer cannot carry its results."""
+    if not live.available():
+        raise LiveQueryUnavailable(
+            "live queries are unavailable: their results travel through Redis, which is unreachable; try again shortly"
+        )
 
 
 def visible_query(user: User, query_id: int) -> Query:

@@ -117,9 +117,11 @@ class LogView(OsqueryView):
             data = []
         if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
             raise AgentError(f"unmarshalling {log_type} logs: data must be a list of objects")
-        destinations.write(log_type, data)
         if log_type == "result":
-            reports.ingest_result_logs(host, data)
+            reports.ingest_result_logs(host, data)  # commits (or logs its failure) before any line is written
+        # Last, when nothing else can fail the request: an error before this point leaves no line
+        # behind for osquery's resend to write again, and one here makes it resend (at-least-once).
+        destinations.write(log_type, data)
         record_checkin(f"{self.endpoint}_{log_type}")
         return json_response({})
 

@@ -88,6 +88,13 @@ def _ensure_live_queries_enabled() -> None:
         raise _refused(exc) from exc
 
 
+def _ensure_streamable() -> None:
+    try:
+        running.ensure_streamable()
+    except running.LiveQueryUnavailable as exc:
+        raise FleetAPIError(503, "Live queries are unavailable", str(exc)) from exc
+
+
 def _start(request: Request, query: Query, selected: dict, keep_open: timedelta | None = None) -> Campaign:
     try:
         return running.start(request.user, query, selected, keep_open)
@@ -126,6 +133,7 @@ class RunByIdentifiersView(FleetAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         query = _query_for_run(request, data)
+        _ensure_streamable()
         identifiers = data["selected"].get("hosts", [])
         label_names = data["selected"].get("labels", [])
         # Another team's labels do not exist for this user, like everything else of that team.
@@ -236,6 +244,7 @@ class RunCampaignView(SyncRunView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         query = _query_for_run(request, data)
+        _ensure_streamable()
         keep_open = timedelta(seconds=data["keep_open_seconds"]) if data.get("keep_open_seconds") else None
         selected = data.get("selected") or {"hosts": [], "labels": [], "teams": []}
         return Response({"campaign": campaign_json(_start(request, query, selected, keep_open))})

@@ -107,6 +107,7 @@ def start(request: HttpRequest) -> JsonResponse:
     try:
         running.ensure_enabled()
         query = running.query_to_run(request.user, query_id, sql)
+        running.ensure_streamable()
         campaign = running.start(request.user, query, selected, timedelta(seconds=keep_open) if keep_open else None)
     except SQLError as exc:
         return _json_error(str(exc), 422, "query")
@@ -114,6 +115,8 @@ def start(request: HttpRequest) -> JsonResponse:
         return _json_error(str(exc), exc.status)
     except campaigns.NoHostsTargeted:
         return _json_error("no hosts targeted", 400)
+    except running.LiveQueryUnavailable as exc:
+        return _json_error(str(exc), 503)
     return JsonResponse({"campaign": {"id": campaign.pk, "totals": campaigns.totals(campaign)}})
 
 
