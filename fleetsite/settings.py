@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from fleetsite.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from fleetsite.lib.netaddr import proxy_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -258,8 +259,13 @@ FLEETSITE_ENROLL_COOLDOWN = env_int("FLEETSITE_OSQUERY_ENROLL_COOLDOWN", 0, mini
 FLEETSITE_SESSION_DURATION = timedelta(seconds=env_int("FLEETSITE_SESSION_DURATION", 5 * 24 * 3600, minimum=60))
 FLEETSITE_LOGIN_FAILURE_DELAY = env_float("FLEETSITE_LOGIN_FAILURE_DELAY", 1.0, minimum=0.0)
 FLEETSITE_DEVICE_TOKEN_TTL = timedelta(seconds=env_int("FLEETSITE_DEVICE_TOKEN_TTL", 3600, minimum=60))
-# Proxy headers are trusted from anyone (Fleet's behaviour) unless proxies are listed here.
+# Proxies (addresses or CIDR ranges) whose X-Forwarded-For and friends are believed. Unset: none,
+# the client address is the socket peer (Fleet believes anyone, which lets clients pick their IP).
 FLEETSITE_TRUSTED_PROXIES = env_list("FLEETSITE_TRUSTED_PROXIES")
+try:
+    proxy_networks(tuple(FLEETSITE_TRUSTED_PROXIES))
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
 # How often batched host seen times are written, in seconds.
 FLEETSITE_SEEN_FLUSH_INTERVAL = env_float("FLEETSITE_SEEN_FLUSH_INTERVAL", 2.0, minimum=0.0)
 # Largest agent request body accepted, before and after gzip decompression.

@@ -285,8 +285,9 @@ def test_count_combines_team_and_status(api: APIClient, team: Team) -> None:
 
 
 @pytest.fixture
-def reported_host(ubuntu_host: EnrolledHost, agent: AgentClient) -> EnrolledHost:
-    """The Ubuntu host after it answered its detail queries from a public address."""
+def reported_host(ubuntu_host: EnrolledHost, agent: AgentClient, settings: Any) -> EnrolledHost:
+    """The Ubuntu host after it answered its detail queries from a public address, via a proxy."""
+    settings.FLEETSITE_TRUSTED_PROXIES = ["127.0.0.1"]
     write_details(agent, ubuntu_host, **{"X-Forwarded-For": "203.0.113.5"})
     return ubuntu_host
 
