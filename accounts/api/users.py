@@ -9,12 +9,12 @@ from django.db.models import Q
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import permissions, services, tokens
+from accounts import lockout, permissions, services, tokens
 from accounts.api.teams import invalid
 from accounts.api.views import user_json
 from accounts.authentication import bearer_key
@@ -202,6 +202,8 @@ class ForgotPasswordView(FleetAPIView):
     @extend_schema(summary="Email a password reset link", request=ForgotPasswordSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
         data = self.validated(ForgotPasswordSerializer, request)
+        if not lockout.check_reset_request(request, data["email"]):
+            raise exceptions.Throttled(wait=lockout.retry_after(request), detail=lockout.lockout_message(request))
         user = User.objects.filter(email=data["email"].strip().lower(), is_active=True, api_only=False).first()
         if user is not None:
             send_password_reset(user, request.build_absolute_uri("/"))
