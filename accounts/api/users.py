@@ -49,12 +49,39 @@ class UserCreateSerializer(serializers.Serializer):
 
 
 class UserPatchSerializer(serializers.Serializer):
+    """Fleet's modify-user payload, strictly: a field we would not act on is a 422, never a silent 200.
+
+    Fleet has no `is_active` (or any enable/disable) in this payload; deactivation stays in the
+    web UI. Fleet's UI sends `sso_enabled`/`mfa_enabled` with every edit: off is accepted (it is
+    the only state we have), on is refused.
+    """
+
     email = serializers.CharField(max_length=254, required=False)
     name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, required=False)
     global_role = serializers.ChoiceField(choices=Role.choices, required=False, allow_null=True)
     teams = TeamRoleSerializer(many=True, required=False)
     api_only = serializers.BooleanField(required=False)
+    sso_enabled = serializers.BooleanField(required=False)
+    mfa_enabled = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = self.initial_data if isinstance(self.initial_data, dict) else {}
+        errors = {
+            name: "not a field of this request; it cannot be changed here"
+            for name in initial
+            if name not in self.fields
+        }
+        errors.update(
+            {
+                name: "is not supported by this server"
+                for name in ("sso_enabled", "mfa_enabled")
+                if attrs.pop(name, False)
+            }
+        )
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 def _get_user(request: Request, user_id: int) -> User:
