@@ -44,6 +44,11 @@ def login_name(request: Any, credentials: dict | None) -> str | None:
         data = getattr(request, "data", None) or getattr(request, "POST", {})
         value = data.get("username") or data.get("email") if hasattr(data, "get") else None
     name = value.strip().lower() if isinstance(value, str) and value.strip() else None
+    if name is not None and "@" not in name:
+        # axes hashes a lone username and a lone address into the same kind of key, so a name
+        # spelled like an IP would share (and could lock) that address's counter. Addresses
+        # never contain "@"; a name without one cannot be an account anyway.
+        name += "@"
     request.fleetsite_login_name = name
     return name
 

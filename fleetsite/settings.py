@@ -279,6 +279,7 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # Attempts refused during a lock-out do not extend it (else anyone could keep an account locked).
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_DISABLE_ACCESS_LOG = True  # successful logins are in the activity feed already
+AXES_ENABLE_ADMIN = False  # its admin pages list database attempts; ours are in the cache
 FLEETSITE_DEVICE_TOKEN_TTL = timedelta(seconds=env_int("FLEETSITE_DEVICE_TOKEN_TTL", 3600, minimum=60))
 # Proxies (addresses or CIDR ranges) whose X-Forwarded-For and friends are believed. Unset: none,
 # the client address is the socket peer (Fleet believes anyone, which lets clients pick their IP).

@@ -106,6 +106,12 @@ def test_ui_lockout_is_per_address_too(admin: User) -> None:
     assert ui_login(Client(), "admin@example.com", PASSWORD, peer="198.51.100.10").status_code == 302
 
 
+def test_a_name_spelled_like_an_address_does_not_lock_that_address(admin: User) -> None:
+    for attempt in range(LIMIT + 1):
+        rest_login("198.51.100.7", "wrong", peer=f"203.0.113.{attempt}")
+    assert rest_login("admin@example.com", PASSWORD, peer="198.51.100.7").status_code == 200
+
+
 def test_ui_and_rest_share_the_account_counter(admin: User) -> None:
     client = Client()
     for attempt in range(LIMIT // 2):
