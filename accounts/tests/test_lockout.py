@@ -6,11 +6,13 @@ the UI form, the REST login (every version), the Django admin login and password
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any
 
 import orjson
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from accounts.api.views import LoginView
@@ -214,3 +216,11 @@ def test_lockouts_can_be_switched_off(admin: User, settings: Any) -> None:
     for attempt in range(LIMIT + 1):
         ui_login(client, "admin@example.com", "wrong", peer=f"198.51.100.{attempt}")
     assert ui_login(client, "admin@example.com", PASSWORD).status_code == 302
+
+
+def test_an_admin_can_lift_an_account_lockout(admin: User) -> None:
+    for attempt in range(LIMIT):
+        rest_login("admin@example.com", "wrong", peer=f"198.51.100.{attempt}")
+    assert rest_login("admin@example.com", PASSWORD, peer="198.51.100.200").status_code == 429
+    call_command("axes_reset_username", "admin@example.com", stdout=io.StringIO())
+    assert rest_login("admin@example.com", PASSWORD, peer="198.51.100.200").status_code == 200
