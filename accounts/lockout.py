@@ -135,10 +135,11 @@ def on_locked_out(sender: Any, request: Any, username: str | None, ip_address: s
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None, credentials: Any) -> HttpResponse:
     """AxesMiddleware's answer to a locked-out request.
 
-    Our own login and reset views already answer with their form and the lock-out message (429);
-    those pass through. Anything else (the Django admin login) gets a plain lock-out page.
+    Our own login and reset views answer lock-outs themselves (the form with the message, 429),
+    so their responses pass through; only the Django admin's login gets this plain page.
     """
-    if original_response is not None and original_response.status_code == 429:
+    match = getattr(request, "resolver_match", None)
+    if original_response is not None and getattr(match, "namespace", "") != "admin":
         return original_response
     response = render(
         request,
