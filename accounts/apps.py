@@ -9,4 +9,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the receivers that keep cached team names fresh, in every process.
-        from accounts import teamnames  # noqa: F401
+        from accounts import lockout, teamnames  # noqa: F401

@@ -55,6 +55,7 @@ def csv_row(activity: Activity) -> list[Any]:
 _PHRASES = {
     "user_logged_in": "logged in",
     "user_failed_login": "failed to log in as {email}",
+    "user_locked_out": "was locked out after {failures} failed logins as {email} from {public_ip}",
     "created_user": "created the user {user_email}",
     "edited_user": "edited the user {user_email}",
     "deleted_user": "deleted the user {user_email}",

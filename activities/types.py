@@ -2,6 +2,8 @@
 
 USER_LOGGED_IN = "user_logged_in"
 USER_FAILED_LOGIN = "user_failed_login"
+# Ours: too many failed logins locked an account or a client address out for a while.
+USER_LOCKED_OUT = "user_locked_out"
 CREATED_USER = "created_user"
 EDITED_USER = "edited_user"
 DELETED_USER = "deleted_user"

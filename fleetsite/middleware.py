@@ -14,14 +14,14 @@ _AGENT_PREFIXES = ("/api/osquery/", "/api/v1/osquery/", "/api/fleet/")
 
 
 class ClientIPMiddleware:
-    """Sets `request.client_ip` by fleet-protocol §8 (proxy headers, then the peer)."""
+    """Sets `request.client_ip`: the peer, or what a configured proxy says (fleet-protocol §8)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.trusted = tuple(settings.FLEETSITE_TRUSTED_PROXIES)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.client_ip = client_ip(request.META, self.trusted)
+        # Read per request (parsed once, memoized) so a changed setting applies without a restart.
+        request.client_ip = client_ip(request.META, settings.FLEETSITE_TRUSTED_PROXIES)
         return self.get_response(request)
 
 

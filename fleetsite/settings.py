@@ -15,6 +15,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from fleetsite.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from fleetsite.lib.netaddr import proxy_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "channels",
+    "axes",
     "fleetsite",
     "accounts",
     "hosts",
@@ -81,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns a login refused by a lock-out into a 429 page (accounts.lockout.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fleetsite.urls"
@@ -190,6 +194,8 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# AxesBackend refuses locked-out accounts and addresses before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -300,9 +306,31 @@ FLEETSITE_HOST_IDENTIFIER = env_choice(
 FLEETSITE_ENROLL_COOLDOWN = env_int("FLEETSITE_OSQUERY_ENROLL_COOLDOWN", 0, minimum=0)
 FLEETSITE_SESSION_DURATION = timedelta(seconds=env_int("FLEETSITE_SESSION_DURATION", 5 * 24 * 3600, minimum=60))
 FLEETSITE_LOGIN_FAILURE_DELAY = env_float("FLEETSITE_LOGIN_FAILURE_DELAY", 1.0, minimum=0.0)
+# Login lock-outs (django-axes, accounts/lockout.py): after this many failed logins or password
+# reset requests for one account or from one client address, both are refused for the lock-out
+# time, which doubles with each lock-out in a day up to the maximum. Counters live in the cache.
+AXES_ENABLED = env_bool("FLEETSITE_LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = env_int("FLEETSITE_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+FLEETSITE_LOGIN_LOCKOUT_SECONDS = env_int("FLEETSITE_LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+FLEETSITE_LOGIN_LOCKOUT_MAX_SECONDS = env_int("FLEETSITE_LOGIN_LOCKOUT_MAX_SECONDS", 24 * 3600, minimum=1)
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: the account, or the address
+AXES_COOLOFF_TIME = "accounts.lockout.cool_off"
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Attempts refused during a lock-out do not extend it (else anyone could keep an account locked).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are in the activity feed already
+AXES_ENABLE_ADMIN = False  # its admin pages list database attempts; ours are in the cache
 FLEETSITE_DEVICE_TOKEN_TTL = timedelta(seconds=env_int("FLEETSITE_DEVICE_TOKEN_TTL", 3600, minimum=60))
-# Proxy headers are trusted from anyone (Fleet's behaviour) unless proxies are listed here.
+# Proxies (addresses or CIDR ranges) whose X-Forwarded-For and friends are believed. Unset: none,
+# the client address is the socket peer (Fleet believes anyone, which lets clients pick their IP).
 FLEETSITE_TRUSTED_PROXIES = env_list("FLEETSITE_TRUSTED_PROXIES")
+try:
+    proxy_networks(tuple(FLEETSITE_TRUSTED_PROXIES))
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
 # How often batched host seen times are written, in seconds.
 FLEETSITE_SEEN_FLUSH_INTERVAL = env_float("FLEETSITE_SEEN_FLUSH_INTERVAL", 2.0, minimum=0.0)
 # Largest agent request body accepted, before and after gzip decompression.

@@ -9,12 +9,12 @@ from django.db.models import Q
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import permissions, services, tokens
+from accounts import lockout, permissions, services, tokens
 from accounts.api.teams import invalid
 from accounts.api.views import user_json
 from accounts.authentication import bearer_key
@@ -51,12 +51,39 @@ class UserCreateSerializer(serializers.Serializer):
 
 
 class UserPatchSerializer(serializers.Serializer):
+    """Fleet's modify-user payload, strictly: a field we would not act on is a 422, never a silent 200.
+
+    Fleet has no `is_active` (or any enable/disable) in this payload; deactivation stays in the
+    web UI. Fleet's UI sends `sso_enabled`/`mfa_enabled` with every edit: off is accepted (it is
+    the only state we have), on is refused.
+    """
+
     email = serializers.CharField(max_length=254, required=False)
     name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, required=False)
     global_role = serializers.ChoiceField(choices=Role.choices, required=False, allow_null=True)
     teams = TeamRoleSerializer(many=True, required=False)
     api_only = serializers.BooleanField(required=False)
+    sso_enabled = serializers.BooleanField(required=False)
+    mfa_enabled = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = self.initial_data if isinstance(self.initial_data, dict) else {}
+        errors = {
+            name: "not a field of this request; it cannot be changed here"
+            for name in initial
+            if name not in self.fields
+        }
+        errors.update(
+            {
+                name: "is not supported by this server"
+                for name in ("sso_enabled", "mfa_enabled")
+                if attrs.pop(name, False)
+            }
+        )
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 def _get_user(request: Request, user_id: int) -> User:
@@ -208,6 +235,8 @@ class ForgotPasswordView(FleetAPIView):
     @extend_schema(summary="Email a password reset link", request=ForgotPasswordSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
         data = self.validated(ForgotPasswordSerializer, request)
+        if not lockout.check_reset_request(request, data["email"]):
+            raise exceptions.Throttled(wait=lockout.retry_after(request), detail=lockout.lockout_message(request))
         user = User.objects.filter(email=data["email"].strip().lower(), is_active=True, api_only=False).first()
         if user is not None:
             send_password_reset(user, request.build_absolute_uri("/"))

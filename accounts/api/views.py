@@ -7,12 +7,12 @@ import time
 from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import permissions, tokens
+from accounts import lockout, permissions, tokens
 from accounts.authentication import bearer_key
 from accounts.models import Team, User
 from accounts.throttles import LoginEmailThrottle, LoginIPThrottle
@@ -71,6 +71,8 @@ class LoginView(FleetAPIView):
             remaining = settings.FLEETSITE_LOGIN_FAILURE_DELAY - (time.monotonic() - started)
             if remaining > 0:
                 time.sleep(remaining)
+            if lockout.was_locked_out(request):
+                raise exceptions.Throttled(wait=lockout.retry_after(request), detail=lockout.lockout_message(request))
             raise FleetAPIError(401, "Authentication failed", "Authentication failed")
         token = tokens.issue_session(user)
         record(user, types.USER_LOGGED_IN, {"public_ip": getattr(request, "client_ip", "")})

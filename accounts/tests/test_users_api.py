@@ -150,3 +150,31 @@ def test_login_success_and_failure_are_recorded(admin: User, api_client_as: Call
         "user_failed_login",
         "user_logged_in",
     ]
+
+
+# --- PATCH /users/{id} accepts only fields it acts on (issue 12, finding 4) ----------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"is_active": False}, {"name": "Obi", "is_active": False}, {"is_staff": True}, {"enabled": False}],
+)
+def test_patch_user_with_a_field_it_cannot_change_is_422_and_changes_nothing(
+    api: APIClient, observer: User, body: dict
+) -> None:
+    """Fleet's modify-user payload has no is_active: a silent 200 would let an admin believe it worked."""
+    response = api.patch(f"{BASE}/users/{observer.pk}", body)
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert {error["name"] for error in errors} == set(body) - {"name"}
+    assert all("not a field" in error["reason"] for error in errors)
+    observer.refresh_from_db()
+    assert observer.is_active and not observer.is_staff and observer.name == "observer"
+    assert not Activity.objects.filter(type="edited_user").exists()
+
+
+def test_patch_user_accepts_fleets_sso_and_mfa_flags_when_off(api: APIClient, observer: User) -> None:
+    """Fleet's UI sends sso_enabled/mfa_enabled with every edit; off is the only state we have."""
+    response = api.patch(f"{BASE}/users/{observer.pk}", {"name": "Obi", "sso_enabled": False, "mfa_enabled": False})
+    assert response.status_code == 200, response.content
+    assert api.patch(f"{BASE}/users/{observer.pk}", {"sso_enabled": True}).status_code == 422

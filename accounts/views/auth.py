@@ -13,7 +13,7 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts import services, tokens
+from accounts import lockout, services, tokens
 from accounts.choices import TokenKind
 from accounts.emails import send_password_reset
 from accounts.forms import AcceptInviteForm, ApiTokenForm, LoginForm, ProfileForm
@@ -29,6 +29,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         next_url = "/"
     form = LoginForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
         user = authenticate(request, username=email, password=form.cleaned_data["password"])
@@ -38,8 +39,17 @@ def login_view(request: HttpRequest) -> HttpResponse:
             return redirect(next_url)
         known = User.objects.filter(email=email).first()
         record(known, types.USER_FAILED_LOGIN, {"email": email, "public_ip": getattr(request, "client_ip", "")})
-        form.add_error(None, "Wrong email or password, or this account cannot use the web UI.")
-    return render(request, "accounts/login.html", {"form": form, "next": next_url, "title": "Log in"})
+        if lockout.is_locked_out(request):  # the page must say so: AxesMiddleware replaces others
+            form.add_error(None, lockout.lockout_message(request))
+            status = 429
+        else:
+            form.add_error(None, "Wrong email or password, or this account cannot use the web UI.")
+    response = render(
+        request, "accounts/login.html", {"form": form, "next": next_url, "title": "Log in"}, status=status
+    )
+    if status == 429:
+        response["Retry-After"] = str(lockout.retry_after(request))
+    return response
 
 
 @require_POST
@@ -58,6 +68,11 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form: object) -> HttpResponse:
         email = form.cleaned_data["email"].strip().lower()  # type: ignore[attr-defined]
+        if not lockout.check_reset_request(self.request, email):
+            form.add_error(None, lockout.lockout_message(self.request))  # type: ignore[attr-defined]
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(lockout.retry_after(self.request))
+            return response
         user = User.objects.filter(email=email, is_active=True, api_only=False).first()
         if user is not None:
             send_password_reset(user, self.request.build_absolute_uri("/"))

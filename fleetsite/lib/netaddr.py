@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 
@@ -47,24 +48,45 @@ def is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(address in network for network in _PRIVATE_NETWORKS if network.version == address.version)
 
 
-def client_ip(meta: Mapping[str, str], trusted_proxies: Iterable[str] = ()) -> str:
-    """The client address: True-Client-IP, X-Real-IP, the first public X-Forwarded-For hop, else the peer.
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-    Headers are believed from any peer, as Fleet does, unless `trusted_proxies` lists the peers
-    allowed to set them.
+
+@functools.lru_cache(maxsize=8)
+def proxy_networks(trusted_proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    """The configured proxies as networks: single addresses or CIDR ranges; bad entries are an error."""
+    networks = []
+    for entry in trusted_proxies:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"FLEETSITE_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from exc
+    return tuple(networks)
+
+
+def _is_trusted(value: str, networks: tuple[Network, ...]) -> bool:
+    address = parse_ip(value)
+    return address is not None and any(address in network for network in networks if network.version == address.version)
+
+
+def client_ip(meta: Mapping[str, str], trusted_proxies: Iterable[str] = ()) -> str:
+    """The client address: the socket peer, unless the peer is a configured proxy.
+
+    Anyone can send `X-Forwarded-For`, so proxy headers are believed only from the peers listed
+    in `trusted_proxies` (none by default). From such a peer: True-Client-IP, X-Real-IP, else the
+    right-most `X-Forwarded-For` hop that is not itself a trusted proxy (hops further left were
+    written by the client and prove nothing).
     """
     peer = meta.get("REMOTE_ADDR", "") or ""
-    trusted = list(trusted_proxies)
-    if trusted and peer not in trusted:
+    networks = proxy_networks(tuple(trusted_proxies))
+    if not _is_trusted(peer, networks):
         return peer
     for header in ("HTTP_TRUE_CLIENT_IP", "HTTP_X_REAL_IP"):
         value = meta.get(header, "").strip()
         if value:
             return value
     hops = [hop.strip() for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-    for hop in hops:
-        address = parse_ip(hop)
-        if address is not None and not is_private(address):
+    for hop in reversed(hops):
+        if not _is_trusted(hop, networks):
             return hop
     if hops:
         return hops[0]

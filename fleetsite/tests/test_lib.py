@@ -12,6 +12,20 @@ from fleetsite.lib import env, netaddr, tokens
 # --- client_ip ----------------------------------------------------------------------------------
 
 
+PROXY = ["10.0.0.9"]
+
+
+def test_proxy_headers_are_ignored_when_no_proxy_is_configured() -> None:
+    """Unset FLEETSITE_TRUSTED_PROXIES: anyone could send these headers, so the peer is the client."""
+    meta = {
+        "REMOTE_ADDR": "198.51.100.66",
+        "HTTP_TRUE_CLIENT_IP": "203.0.113.1",
+        "HTTP_X_REAL_IP": "203.0.113.2",
+        "HTTP_X_FORWARDED_FOR": "203.0.113.3",
+    }
+    assert netaddr.client_ip(meta) == "198.51.100.66"
+
+
 def test_true_client_ip_wins_over_every_other_source() -> None:
     meta = {
         "REMOTE_ADDR": "10.0.0.9",
@@ -19,31 +33,38 @@ def test_true_client_ip_wins_over_every_other_source() -> None:
         "HTTP_X_REAL_IP": "198.51.100.2",
         "HTTP_X_FORWARDED_FOR": "198.51.100.3",
     }
-    assert netaddr.client_ip(meta) == "198.51.100.1"
+    assert netaddr.client_ip(meta, PROXY) == "198.51.100.1"
 
 
 def test_x_real_ip_wins_over_forwarded_for_and_peer() -> None:
     meta = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_REAL_IP": "198.51.100.2", "HTTP_X_FORWARDED_FOR": "198.51.100.3"}
-    assert netaddr.client_ip(meta) == "198.51.100.2"
+    assert netaddr.client_ip(meta, PROXY) == "198.51.100.2"
 
 
-def test_forwarded_for_gives_first_public_hop() -> None:
-    meta = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "10.1.2.3, 192.168.1.1, 203.0.113.5, 8.8.8.8"}
-    assert netaddr.client_ip(meta) == "203.0.113.5"
+def test_forwarded_for_gives_the_hop_the_proxy_saw() -> None:
+    """Hops left of the proxy's own entry were written by the client, so they are not believed."""
+    meta = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "8.8.8.8, 10.1.2.3, 203.0.113.5"}
+    assert netaddr.client_ip(meta, PROXY) == "203.0.113.5"
 
 
-def test_forwarded_for_with_only_private_hops_gives_the_first_hop() -> None:
-    meta = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": " 192.168.1.7 , 10.1.2.3"}
-    assert netaddr.client_ip(meta) == "192.168.1.7"
+def test_forwarded_for_skips_every_trusted_proxy_hop() -> None:
+    meta = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "8.8.8.8, 203.0.113.5, 10.0.0.7, 10.0.0.8"}
+    assert netaddr.client_ip(meta, ["10.0.0.0/24"]) == "203.0.113.5"
+
+
+def test_forwarded_for_of_only_proxies_gives_the_first_hop() -> None:
+    meta = {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": " 10.0.0.7 , 10.0.0.8"}
+    assert netaddr.client_ip(meta, ["10.0.0.0/24"]) == "10.0.0.7"
 
 
 def test_peer_address_is_used_without_proxy_headers() -> None:
     assert netaddr.client_ip({"REMOTE_ADDR": "203.0.113.77"}) == "203.0.113.77"
+    assert netaddr.client_ip({"REMOTE_ADDR": "10.0.0.9"}, PROXY) == "10.0.0.9"
 
 
 def test_blank_proxy_headers_fall_through_to_the_peer() -> None:
-    meta = {"REMOTE_ADDR": "203.0.113.77", "HTTP_TRUE_CLIENT_IP": "  ", "HTTP_X_FORWARDED_FOR": " , "}
-    assert netaddr.client_ip(meta) == "203.0.113.77"
+    meta = {"REMOTE_ADDR": "10.0.0.9", "HTTP_TRUE_CLIENT_IP": "  ", "HTTP_X_FORWARDED_FOR": " , "}
+    assert netaddr.client_ip(meta, PROXY) == "10.0.0.9"
 
 
 def test_proxy_headers_from_an_untrusted_peer_are_ignored() -> None:
@@ -54,6 +75,16 @@ def test_proxy_headers_from_an_untrusted_peer_are_ignored() -> None:
 def test_proxy_headers_from_a_trusted_peer_are_believed() -> None:
     meta = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5, 10.0.0.1"}
     assert netaddr.client_ip(meta, trusted_proxies=["10.0.0.1"]) == "203.0.113.5"
+
+
+def test_a_proxy_network_is_matched_by_cidr() -> None:
+    meta = {"REMOTE_ADDR": "172.20.3.4", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}
+    assert netaddr.client_ip(meta, trusted_proxies=["172.20.0.0/16"]) == "203.0.113.5"
+
+
+def test_a_bad_trusted_proxy_entry_is_refused() -> None:
+    with pytest.raises(ValueError, match="not an IP address"):
+        netaddr.proxy_networks(("proxy.example.com",))
 
 
 # --- public_ip and parse_ip ---------------------------------------------------------------------

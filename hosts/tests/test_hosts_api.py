@@ -63,9 +63,9 @@ def assert_bad_request(response: Any, name: str | None = None) -> None:
         assert body["errors"][0]["name"] == name
 
 
-def write_details(agent: AgentClient, enrolled: EnrolledHost, **headers: str) -> None:
+def write_details(agent: AgentClient, enrolled: EnrolledHost, environ: dict | None = None, **headers: str) -> None:
     body = payload("distributed_write_ubuntu", node_key=enrolled.node_key)
-    agent.json("/api/osquery/distributed/write", body, **headers)
+    agent.json("/api/osquery/distributed/write", body, environ=environ, **headers)
 
 
 @pytest.fixture
@@ -302,10 +302,19 @@ def test_count_combines_team_and_status(api: APIClient, team: Team) -> None:
 
 
 @pytest.fixture
-def reported_host(ubuntu_host: EnrolledHost, agent: AgentClient) -> EnrolledHost:
-    """The Ubuntu host after it answered its detail queries from a public address."""
+def reported_host(ubuntu_host: EnrolledHost, agent: AgentClient, settings: Any) -> EnrolledHost:
+    """The Ubuntu host after it answered its detail queries from a public address, via a proxy."""
+    settings.FLEETSITE_TRUSTED_PROXIES = ["127.0.0.1"]
     write_details(agent, ubuntu_host, **{"X-Forwarded-For": "203.0.113.5"})
     return ubuntu_host
+
+
+def test_public_ip_ignores_forwarded_for_from_an_unlisted_peer(ubuntu_host: EnrolledHost, agent: AgentClient) -> None:
+    """Without FLEETSITE_TRUSTED_PROXIES an agent cannot pick its public_ip; the peer counts."""
+    write_details(agent, ubuntu_host, **{"X-Forwarded-For": "203.0.113.5"})
+    assert Host.objects.get(pk=ubuntu_host.host.pk).public_ip == ""  # the peer, 127.0.0.1, is private
+    write_details(agent, ubuntu_host, environ={"REMOTE_ADDR": "198.51.100.20"}, **{"X-Forwarded-For": "203.0.113.5"})
+    assert Host.objects.get(pk=ubuntu_host.host.pk).public_ip == "198.51.100.20"
 
 
 def test_host_json_has_fleets_keys_and_units(api: APIClient, reported_host: EnrolledHost) -> None:
