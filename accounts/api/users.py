@@ -55,7 +55,10 @@ class UserPatchSerializer(serializers.Serializer):
 
     Fleet has no `is_active` (or any enable/disable) in this payload; deactivation stays in the
     web UI. Fleet's UI sends `sso_enabled`/`mfa_enabled` with every edit: off is accepted (it is
-    the only state we have), on is refused.
+    the only state we have), on is refused. As in Fleet, `new_password` is the new password and,
+    for your own account, `password` is the current one (needed to change e-mail or password);
+    an admin may still set someone else's password with `password`. `gravatar_url` and
+    `position` are profile decoration Fleet's clients send; they are accepted and not stored.
     """
 
     email = serializers.CharField(max_length=254, required=False)
@@ -64,6 +67,9 @@ class UserPatchSerializer(serializers.Serializer):
     global_role = serializers.ChoiceField(choices=Role.choices, required=False, allow_null=True)
     teams = TeamRoleSerializer(many=True, required=False)
     api_only = serializers.BooleanField(required=False)
+    new_password = serializers.CharField(max_length=4096, trim_whitespace=False, required=False)
+    gravatar_url = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    position = serializers.CharField(max_length=255, required=False, allow_blank=True)
     sso_enabled = serializers.BooleanField(required=False)
     mfa_enabled = serializers.BooleanField(required=False)
 
@@ -83,6 +89,8 @@ class UserPatchSerializer(serializers.Serializer):
         )
         if errors:
             raise serializers.ValidationError(errors)
+        attrs.pop("gravatar_url", None)
+        attrs.pop("position", None)
         return attrs
 
 
@@ -179,8 +187,18 @@ class UserDetailView(FleetAPIView):
             raise forbidden()
         if user.pk == request.user.pk and not permissions.may_change_own_account(request.user):
             raise forbidden(CAPPED_TOKEN_OWN_ACCOUNT)
-        if "password" in data and user.pk == request.user.pk:
-            raise validation_failed("password", "change your own password with POST /change_password")
+        own = user.pk == request.user.pk
+        new_password = data.pop("new_password", None)
+        if own:
+            current = data.pop("password", None)
+            if ("email" in data or new_password) and not user.check_password(current or ""):
+                raise validation_failed("password", "your current password is needed to change your email or password")
+            if current is not None and not ("email" in data or new_password):
+                raise validation_failed(
+                    "new_password", "password is your current password; send new_password to change it"
+                )
+        if new_password is not None:
+            data["password"] = new_password
         if "teams" in data:
             data["teams"] = _team_roles(data)
         try:
@@ -188,7 +206,7 @@ class UserDetailView(FleetAPIView):
         except services.InvalidInput as exc:
             raise invalid(exc) from exc
         if "password" in data:
-            tokens.revoke_sessions(user)
+            tokens.revoke_sessions(user, keep=bearer_key(request) if own else "")
         return Response({"user": user_json(User.objects.get(pk=user.pk))})
 
     def delete(self, request: Request, user_id: int) -> Response:

@@ -178,3 +178,26 @@ def test_patch_user_accepts_fleets_sso_and_mfa_flags_when_off(api: APIClient, ob
     response = api.patch(f"{BASE}/users/{observer.pk}", {"name": "Obi", "sso_enabled": False, "mfa_enabled": False})
     assert response.status_code == 200, response.content
     assert api.patch(f"{BASE}/users/{observer.pk}", {"sso_enabled": True}).status_code == 422
+
+
+def test_own_email_and_password_change_need_the_current_password_as_in_fleet(
+    observer: User, api_client_as: Callable[..., APIClient]
+) -> None:
+    client = api_client_as(observer)
+    me = f"{BASE}/users/{observer.pk}"
+    refused = client.patch(me, {"email": "new@example.com"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["name"] == "password"
+    assert client.patch(me, {"new_password": NEW_PASSWORD, "password": "wrong"}).status_code == 422
+    changed = client.patch(me, {"email": "new@example.com", "password": PASSWORD, "gravatar_url": ""})
+    assert changed.status_code == 200 and changed.json()["user"]["email"] == "new@example.com"
+    assert client.patch(me, {"new_password": NEW_PASSWORD, "password": PASSWORD}).status_code == 200
+    observer.refresh_from_db()
+    assert observer.check_password(NEW_PASSWORD)
+    assert client.get(f"{BASE}/me").status_code == 200  # this session stays
+
+
+def test_an_admin_sets_another_users_password_with_new_password(api: APIClient, observer: User) -> None:
+    assert api.patch(f"{BASE}/users/{observer.pk}", {"new_password": NEW_PASSWORD}).status_code == 200
+    observer.refresh_from_db()
+    assert observer.check_password(NEW_PASSWORD)
