@@ -14,6 +14,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from fleetsite.lib.cachesettings import redis_caches
 from fleetsite.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 from fleetsite.lib.netaddr import proxy_networks
 
@@ -129,24 +130,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, channel layer, Celery broker ----------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "fleetsite",
-            # Redis accelerates, it is not required (fleetsite.lib.sharedcache): an unreachable
-            # server must fail a call within about a second, not after redis-py's ten retries.
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 1,
-                "SOCKET_TIMEOUT": 2,
-                "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 1)},
-            },
-        }
-    }
+    CACHES = redis_caches(REDIS_URL)
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -314,6 +298,7 @@ AXES_FAILURE_LIMIT = env_int("FLEETSITE_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 FLEETSITE_LOGIN_LOCKOUT_SECONDS = env_int("FLEETSITE_LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
 FLEETSITE_LOGIN_LOCKOUT_MAX_SECONDS = env_int("FLEETSITE_LOGIN_LOCKOUT_MAX_SECONDS", 24 * 3600, minimum=1)
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "login_counters" if REDIS_URL else "default"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: the account, or the address
 AXES_COOLOFF_TIME = "accounts.lockout.cool_off"
 AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from fleetsite.lib.cachesettings import redis_caches
 from fleetsite.liveserver import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -79,23 +80,7 @@ class RedisProcess:
 
     def cache_settings(self, prefix: str) -> dict[str, Any]:
         """CACHES as settings.py builds them for REDIS_URL, pointed at this server."""
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        options = {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": 1,
-            "SOCKET_TIMEOUT": 2,
-            "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 1)},
-        }
-        return {
-            "default": {
-                "BACKEND": "django_redis.cache.RedisCache",
-                "LOCATION": self.url,
-                "KEY_PREFIX": prefix,
-                "OPTIONS": options,
-            }
-        }
+        return redis_caches(self.url, prefix)
 
     def channel_layer_settings(self, prefix: str) -> dict[str, Any]:
         return {
