@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from enrollment.tests.fixtures import payload
-from hosts.models import Host, HostSoftware, HostUser, Label, LabelMembership
-from queries import campaigns
-from queries.models import CampaignResult, Policy, PolicyMembership, Query
+from enrollment.tests.fixtures import CompanionAnswers, payload
+from hosts.models import Host, HostSoftware, HostUser
+from queries.models import CampaignResult
 
 WRITE = "/api/osquery/distributed/write"
 ENROLL = "/api/osquery/enroll"
@@ -21,34 +20,12 @@ ORBIT_ENROLL = "/api/fleet/orbit/enroll"
 HUGE = 10**23
 
 
-@pytest.fixture
-def other_answers(admin: Any, ubuntu_host: Any) -> dict[str, Any]:
-    """A label, a policy and a live query the host answers beside the poisoned detail query."""
-    label = Label.objects.create(name="Has osquery", query="SELECT 1 FROM osquery_info;")
-    policy = Policy.objects.create(name="Always", query="SELECT 1;")
-    query = Query.objects.create(name="adhoc", query="SELECT 1;", saved=False)
-    campaign = campaigns.start(admin, query, {"hosts": [ubuntu_host.host.pk]})
-    names = {
-        f"fleet_label_query_{label.pk}": [{"1": "1"}],
-        f"fleet_policy_query_{policy.pk}": [{"1": "1"}],
-        f"fleet_distributed_query_{campaign.pk}": [{"version": "5.12.1"}],
-    }
-    return {"label": label, "policy": policy, "campaign": campaign, "queries": names}
-
-
-def _write(agent: Any, enrolled: Any, others: dict[str, Any], queries: dict[str, Any]) -> None:
+def _write(agent: Any, enrolled: Any, others: CompanionAnswers, queries: dict[str, Any]) -> None:
     body = payload("distributed_write_ubuntu")
     body["queries"].update(queries)
-    body["queries"].update(others["queries"])
-    body["statuses"].update(dict.fromkeys(others["queries"], 0))
+    body["queries"].update(others.queries)
+    body["statuses"].update(dict.fromkeys(others.queries, 0))
     agent.json(WRITE, enrolled.body(**body))
-
-
-def _assert_other_answers_stored(enrolled: Any, others: dict[str, Any]) -> None:
-    host = enrolled.host
-    assert LabelMembership.objects.filter(host=host, label=others["label"]).exists()
-    assert PolicyMembership.objects.get(host=host, policy=others["policy"]).passes is True
-    assert CampaignResult.objects.get(host=host, campaign=others["campaign"]).rows == [{"version": "5.12.1"}]
 
 
 def _system_info(**values: Any) -> dict[str, list[dict[str, Any]]]:
@@ -57,39 +34,39 @@ def _system_info(**values: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("memory", ["1e999", "-1e999", str(HUGE), 1e23, 1e300, "nan"])
-def test_physical_memory_out_of_range_is_unknown_and_the_rest_is_stored(agent, ubuntu_host, other_answers, memory):
-    _write(agent, ubuntu_host, other_answers, _system_info(physical_memory=memory, hostname="poisoned-01"))
+def test_physical_memory_out_of_range_is_unknown_and_the_rest_is_stored(agent, ubuntu_host, companion_answers, memory):
+    _write(agent, ubuntu_host, companion_answers, _system_info(physical_memory=memory, hostname="poisoned-01"))
     host = ubuntu_host.refresh()
     assert host.memory == 0  # unknown
     assert host.hostname == "poisoned-01"  # the other columns of the same answer
-    _assert_other_answers_stored(ubuntu_host, other_answers)
+    companion_answers.assert_stored()
 
 
-def test_a_huge_uid_is_unknown_and_the_other_users_stay(agent, ubuntu_host, other_answers):
+def test_a_huge_uid_is_unknown_and_the_other_users_stay(agent, ubuntu_host, companion_answers):
     users = [
         {"uid": str(HUGE), "username": "mallory", "type": "", "groupname": "", "shell": ""},
         {"uid": str(HUGE * 10), "username": "mallory", "type": "", "groupname": "", "shell": ""},
         {"uid": "1000", "username": "alice", "type": "", "groupname": "", "shell": "/bin/bash"},
     ]
-    _write(agent, ubuntu_host, other_answers, {"fleet_detail_query_users": users})
+    _write(agent, ubuntu_host, companion_answers, {"fleet_detail_query_users": users})
     stored = dict(HostUser.objects.filter(host=ubuntu_host.host).values_list("username", "uid"))
     assert stored == {"mallory": -1, "alice": 1000}
-    _assert_other_answers_stored(ubuntu_host, other_answers)
+    companion_answers.assert_stored()
 
 
-def test_an_osquery_flag_out_of_range_is_unknown(agent, ubuntu_host, other_answers):
+def test_an_osquery_flag_out_of_range_is_unknown(agent, ubuntu_host, companion_answers):
     flags = [
         {"name": "distributed_interval", "value": str(10**20)},
         {"name": "config_tls_refresh", "value": "1e999"},
         {"name": "logger_tls_period", "value": "10"},
     ]
-    _write(agent, ubuntu_host, other_answers, {"fleet_detail_query_osquery_flags": flags})
+    _write(agent, ubuntu_host, companion_answers, {"fleet_detail_query_osquery_flags": flags})
     host = ubuntu_host.refresh()
     assert (host.distributed_interval, host.config_tls_refresh, host.logger_tls_period) == (0, 0, 10)
-    _assert_other_answers_stored(ubuntu_host, other_answers)
+    companion_answers.assert_stored()
 
 
-def test_nul_bytes_are_stripped_from_stored_strings(agent, ubuntu_host, other_answers):
+def test_nul_bytes_are_stripped_from_stored_strings(agent, ubuntu_host, companion_answers):
     software = [{"name": "cu\x00rl", "version": "7.81\x00", "source": "deb_packages", "arch": "amd64"}]
     users = [{"uid": "1000", "username": "al\x00ice", "type": "", "groupname": "", "shell": ""}]
     queries = {
@@ -97,28 +74,28 @@ def test_nul_bytes_are_stripped_from_stored_strings(agent, ubuntu_host, other_an
         "fleet_detail_query_users": users,
         "fleet_detail_query_software_linux": software,
     }
-    _write(agent, ubuntu_host, other_answers, queries)
+    _write(agent, ubuntu_host, companion_answers, queries)
     assert ubuntu_host.refresh().hostname == "web-01"
     assert list(HostUser.objects.filter(host=ubuntu_host.host).values_list("username", flat=True)) == ["alice"]
     installed = HostSoftware.objects.select_related("software").get(host=ubuntu_host.host).software
     assert (installed.name, installed.version) == ("curl", "7.81")
-    _assert_other_answers_stored(ubuntu_host, other_answers)
+    companion_answers.assert_stored()
 
 
-def test_nul_bytes_in_live_query_rows_and_errors_are_stripped(agent, ubuntu_host, other_answers):
-    name = next(iter(n for n in other_answers["queries"] if n.startswith("fleet_distributed")))
+def test_nul_bytes_in_live_query_rows_and_errors_are_stripped(agent, ubuntu_host, companion_answers):
+    name = companion_answers.campaign_query
     body = ubuntu_host.body(queries={name: [{"pa\x00th": "/tmp/\x00x"}]}, statuses={name: 0})
     agent.json(WRITE, body)
     result = CampaignResult.objects.get(host=ubuntu_host.host)
     assert result.rows == [{"path": "/tmp/x"}]
 
 
-def test_overlong_strings_are_cut_to_their_column(agent, ubuntu_host, other_answers):
-    _write(agent, ubuntu_host, other_answers, _system_info(hostname="h" * 100_000, cpu_brand="c" * 300))
+def test_overlong_strings_are_cut_to_their_column(agent, ubuntu_host, companion_answers):
+    _write(agent, ubuntu_host, companion_answers, _system_info(hostname="h" * 100_000, cpu_brand="c" * 300))
     host = ubuntu_host.refresh()
     assert host.hostname == "h" * Host._meta.get_field("hostname").max_length
     assert len(host.cpu_brand) == Host._meta.get_field("cpu_brand").max_length
-    _assert_other_answers_stored(ubuntu_host, other_answers)
+    companion_answers.assert_stored()
 
 
 # --- identifiers are refused, not cut ------------------------------------------------------------
@@ -159,7 +136,7 @@ def test_an_overlong_node_key_is_refused(agent, ubuntu_host):
 # --- one refused answer does not drop the others -------------------------------------------------
 
 
-def test_an_answer_the_database_refuses_is_dropped_alone(agent, ubuntu_host, other_answers, monkeypatch):
+def test_an_answer_the_database_refuses_is_dropped_alone(agent, ubuntu_host, companion_answers, monkeypatch):
     """Defence behind fitting: whatever the database still refuses costs only its own answer."""
     from django.db import DataError
 
@@ -170,13 +147,15 @@ def test_an_answer_the_database_refuses_is_dropped_alone(agent, ubuntu_host, oth
 
     monkeypatch.setattr(ingest, "_replace_users", refuse)
     users = [{"uid": "1000", "username": "alice", "type": "", "groupname": "", "shell": ""}]
-    _write(agent, ubuntu_host, other_answers, {**_system_info(hostname="kept-01"), "fleet_detail_query_users": users})
+    _write(
+        agent, ubuntu_host, companion_answers, {**_system_info(hostname="kept-01"), "fleet_detail_query_users": users}
+    )
     assert ubuntu_host.refresh().hostname == "kept-01"
     assert not HostUser.objects.filter(host=ubuntu_host.host).exists()
-    _assert_other_answers_stored(ubuntu_host, other_answers)
+    companion_answers.assert_stored()
 
 
-def test_a_host_column_the_database_refuses_costs_only_that_column(agent, ubuntu_host, other_answers, monkeypatch):
+def test_a_host_column_the_database_refuses_costs_only_that_column(agent, ubuntu_host, companion_answers, monkeypatch):
     from django.db import DataError
     from django.db.models import QuerySet
 
@@ -188,8 +167,8 @@ def test_a_host_column_the_database_refuses_costs_only_that_column(agent, ubuntu
         return real_update(self, **fields)
 
     monkeypatch.setattr(QuerySet, "update", update)
-    _write(agent, ubuntu_host, other_answers, _system_info(hostname="kept-02", cpu_brand="refused"))
+    _write(agent, ubuntu_host, companion_answers, _system_info(hostname="kept-02", cpu_brand="refused"))
     host = ubuntu_host.refresh()
     assert host.hostname == "kept-02"
     assert host.cpu_brand != "refused"
-    _assert_other_answers_stored(ubuntu_host, other_answers)
+    companion_answers.assert_stored()

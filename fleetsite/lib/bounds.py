@@ -190,10 +190,11 @@ def fits(model: type[models.Model], name: str, value: str) -> bool:
 
 def parse_id(text: str) -> int | None:
     """A row id written in a query name (`fleet_label_query_<id>`), or None if it cannot be one."""
-    if not text.isascii() or not text.isdigit():
+    high = BaseDatabaseOperations.integer_field_ranges["BigAutoField"][1]
+    # The length check first: int() refuses (ValueError) texts of more than 4,300 digits.
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(high)):
         return None
     value = int(text)
-    high = BaseDatabaseOperations.integer_field_ranges["BigAutoField"][1]
     return value if 0 < value <= high else None
 
 
