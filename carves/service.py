@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from carves.models import Carve, CarveBlock
 from enrollment.agent.base import AgentError
+from fleetsite.lib import bounds
 from fleetsite.lib.tokens import same_secret
 from hosts.models import Host
 
@@ -58,7 +59,7 @@ def begin(host: Host, body: dict[str, Any]) -> Carve:
         raise AgentError("carve_size does not match block_size and block_count")
     now = timezone.now()
     name = f"{host.hostname or host.pk}-{now.strftime('%Y-%m-%dT%H:%M:%SZ')}-{request_id}"[:255]
-    return Carve.objects.create(
+    carve = Carve(
         host=host,
         name=name,
         session_id=str(uuid.uuid4()),
@@ -69,6 +70,9 @@ def begin(host: Host, body: dict[str, Any]) -> Carve:
         carve_size=carve_size,
         created_at=now,
     )
+    bounds.fit_instance(carve, owner=host.pk)
+    carve.save(force_insert=True)
+    return carve
 
 
 def add_block(body: dict[str, Any]) -> None:
@@ -77,6 +81,8 @@ def add_block(body: dict[str, Any]) -> None:
         raise AgentError("Authentication failed", status=401)
     session_id = _str_field(body, "session_id")
     request_id = _str_field(body, "request_id")
+    if not bounds.fits(Carve, "session_id", session_id):
+        raise AgentError("Authentication failed", status=401)  # no session has such an id
     with transaction.atomic():
         carve = Carve.objects.select_for_update().filter(session_id=session_id, expired=False).first()
         if carve is None or not same_secret(request_id, carve.request_id):

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from enrollment.agent.base import AgentError
 from enrollment.models import EnrollSecret
+from fleetsite.lib import bounds
 from fleetsite.lib.tokens import digest, random_key
 from hosts import labels
 from hosts.constants import NEVER_UPDATED
@@ -71,6 +72,9 @@ def enroll_osquery(secret: EnrollSecret, provided_identifier: str, host_details:
     identifier = osquery_identifier(provided_identifier, host_details)
     if not identifier:
         raise AgentError("enroll failed: host_identifier is empty", status=401, node_invalid=True)
+    if not bounds.fits(Host, "osquery_host_id", identifier):
+        # The identifier may come from host_details (the host_identifier setting); it is matched as sent.
+        raise AgentError("enroll failed: host_identifier does not fit (too long or has NUL bytes)")
     node_key = new_node_key()
     now = timezone.now()
     with transaction.atomic():
@@ -87,7 +91,7 @@ def enroll_osquery(secret: EnrollSecret, provided_identifier: str, host_details:
         host.team = secret.team
         system_info = host_details.get("system_info") if isinstance(host_details.get("system_info"), dict) else {}
         if not host.uuid and isinstance(system_info.get("uuid"), str):
-            host.uuid = system_info["uuid"][:255]
+            host.uuid = system_info["uuid"]
         host = _save_new_or_existing(host, created)
         labels.add_to_all_hosts(host)
         _ingest_enroll_details(host, host_details, now)
@@ -105,7 +109,12 @@ def _check_cooldown(host: Host, now: Any) -> None:
 
 
 def _save_new_or_existing(host: Host, created: bool) -> Host:
-    """Save; when a concurrent enroll created the same identity first, take that row instead."""
+    """Save; when a concurrent enroll created the same identity first, take that row instead.
+
+    Agent-supplied columns are fitted first; identifiers were checked by the views, so fitting
+    leaves them as sent.
+    """
+    bounds.fit_instance(host, owner=host.osquery_host_id)
     if not created:
         host.save()
         return host

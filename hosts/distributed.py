@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
+from fleetsite.lib import bounds
 from hosts import detail_queries, labels
 from hosts.constants import DETAIL_QUERY_PREFIX, LABEL_QUERY_PREFIX
 from hosts.ingest import INGESTERS, HostUpdate
@@ -96,10 +97,10 @@ def collect_host_results(host: Host, results: WriteResults, now: datetime, clien
     for name in results.rows:
         if name.startswith(LABEL_QUERY_PREFIX):
             got_labels = True
-            label_id = name[len(LABEL_QUERY_PREFIX) :]
-            if not label_id.isdigit() or name in results.failed:
+            label_id = bounds.parse_id(name[len(LABEL_QUERY_PREFIX) :])
+            if label_id is None or name in results.failed:
                 continue
-            (update.member_of if results.rows[name] else update.not_member_of).add(int(label_id))
+            (update.member_of if results.rows[name] else update.not_member_of).add(label_id)
         elif name.startswith(DETAIL_QUERY_PREFIX) and name[len(DETAIL_QUERY_PREFIX) :] not in detail_queries.BY_NAME:
             logger.info("unknown detail query %s from host %s", name, host.pk)
     if got_details:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.utils import timezone
 
+from fleetsite.lib import bounds
 from fleetsite.lib.netaddr import public_ip
 from hosts import seen
 from hosts.models import Host, HostSoftware, HostUser, Software, online_window
@@ -53,7 +56,7 @@ def _text(row: Row, key: str) -> str:
 def _int(value: Any, default: int = 0) -> int:
     try:
         return int(float(str(value).strip()))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: "1e999" is infinity
         return default
 
 
@@ -229,7 +232,37 @@ INGESTERS = {
 
 def save_host_update(host: Host, update: HostUpdate) -> None:
     """Write what a check-in learned: one UPDATE for the row, a few statements per side table."""
-    fields = dict(update.fields)
+    for _, step in host_update_steps(host, update):
+        step()
+
+
+Step = tuple[str, Callable[[], None]]
+
+
+def host_update_steps(host: Host, update: HostUpdate, per_field: bool = False) -> list[Step]:
+    """The writes of `save_host_update`, named, so a caller can isolate each in a savepoint.
+
+    With `per_field`, each column of the host row is its own step: a value the database still
+    refuses then costs only that column.
+    """
+    fields = _host_fields(host, update)
+    steps: list[Step] = []
+    if fields and per_field:
+        steps += [(f"host.{name}", partial(_update_host, host, {name: value})) for name, value in fields.items()]
+    elif fields:
+        steps.append(("host", partial(_update_host, host, fields)))
+    if update.users is not None:
+        steps.append(("users", partial(_replace_users, host, update.users)))
+    if update.software is not None:
+        steps.append(("software", partial(_save_software, host, update)))
+    if update.member_of or update.not_member_of:
+        steps.append(("labels", partial(_record_labels, host, update)))
+    return steps
+
+
+def _host_fields(host: Host, update: HostUpdate) -> dict[str, Any]:
+    """The host columns to write, fitted to their fields, plus the online window they imply."""
+    fields = bounds.fit_values(Host, update.fields, owner=host.pk)
     if {"distributed_interval", "config_tls_refresh"} & fields.keys():
         window = online_window(
             fields.get("distributed_interval", host.distributed_interval),
@@ -240,39 +273,42 @@ def save_host_update(host: Host, update: HostUpdate) -> None:
         seen.buffer.mark(host.pk, host.seen_time, fields["online_until"])
     if fields:
         fields["updated_at"] = timezone.now()
-        Host.objects.filter(pk=host.pk).update(**fields)
-        for name, value in fields.items():
-            setattr(host, name, value)
-    if update.users is not None:
-        _replace_users(host, update.users)
-    if update.software is not None:
-        if update.software_ids is None:
-            prepare_shared_rows(update)
-        _link_software(host, update.software_ids or {})
-    if update.member_of or update.not_member_of:
-        from hosts.labels import record_results  # labels import this module
+    return fields
 
-        record_results(host, update.member_of, update.not_member_of)
+
+def _update_host(host: Host, fields: dict[str, Any]) -> None:
+    Host.objects.filter(pk=host.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(host, name, value)
+
+
+def _save_software(host: Host, update: HostUpdate) -> None:
+    if update.software_ids is None:
+        prepare_shared_rows(update, owner=host.pk)
+    _link_software(host, update.software_ids or {})
+
+
+def _record_labels(host: Host, update: HostUpdate) -> None:
+    from hosts.labels import record_results  # labels import this module
+
+    record_results(host, update.member_of, update.not_member_of)
 
 
 def _replace_users(host: Host, rows: list[Row]) -> None:
     seen: set[tuple[int, str]] = set()
     users = []
     for row in rows:
-        key = (_int(row.get("uid"), default=-1), _text(row, "username")[:255])
-        if key in seen:
+        # Fitted before de-duplication: two uids out of range are both unknown (-1).
+        uid = bounds.fit(HostUser, "uid", _int(row.get("uid"), default=-1), owner=host.pk, unknown=-1)
+        key = (uid, bounds.fit(HostUser, "username", _text(row, "username"), owner=host.pk))
+        if key in seen or not key[1]:
             continue
         seen.add(key)
-        users.append(
-            HostUser(
-                host=host,
-                uid=key[0],
-                username=key[1],
-                type=_text(row, "type")[:64],
-                groupname=_text(row, "groupname")[:255],
-                shell=_text(row, "shell")[:255],
-            )
-        )
+        user = HostUser(
+            host=host, uid=uid, username=key[1], type=_text(row, "type"), groupname=_text(row, "groupname"),
+            shell=_text(row, "shell"),
+        )  # fmt: skip
+        users.append(bounds.fit_instance(user, owner=host.pk))
     HostUser.objects.filter(host=host).delete()
     HostUser.objects.bulk_create(users)
 
@@ -296,7 +332,7 @@ def _opened_at(value: Any) -> datetime | None:
         return None
 
 
-def prepare_shared_rows(update: HostUpdate) -> None:
+def prepare_shared_rows(update: HostUpdate, owner: Any = None) -> None:
     """Create the fleet-wide software rows a check-in mentions, outside the host's transaction.
 
     Many hosts report the same packages at once; inserting the shared rows in their own short
@@ -307,11 +343,7 @@ def prepare_shared_rows(update: HostUpdate) -> None:
         return
     wanted: dict[str, tuple[dict[str, str], Row]] = {}
     for row in update.software:
-        values = {
-            key: _text(row, key)[: 64 if key in ("source", "extension_for", "release") else 255]
-            for key in _SOFTWARE_KEYS
-        }
-        values["arch"] = values["arch"][:32]
+        values = bounds.fit_values(Software, {key: _text(row, key) for key in _SOFTWARE_KEYS}, owner=owner)
         wanted.setdefault(software_checksum(values), (values, row))
     ids = dict(Software.objects.filter(checksum__in=list(wanted)).values_list("checksum", "id"))
     missing = sorted(checksum for checksum in wanted if checksum not in ids)
@@ -334,7 +366,7 @@ def _link_software(host: Host, target: dict[int, Row]) -> None:
             host=host,
             software_id=software_id,
             last_opened_at=_opened_at(row.get("last_opened_at")),
-            installed_path=_text(row, "installed_path")[:1024],
+            installed_path=bounds.fit(HostSoftware, "installed_path", _text(row, "installed_path"), owner=host.pk),
         )
         for software_id, row in sorted(target.items())
         if software_id not in current

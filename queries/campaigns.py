@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import User
-from fleetsite.lib import memo
+from fleetsite.lib import bounds, memo
 from hosts.constants import DISTRIBUTED_QUERY_PREFIX, MISSING_AFTER
 from hosts.distributed import PendingQueries, WriteResults
 from hosts.models import Host, LabelMembership
@@ -135,14 +135,14 @@ def collect(host: Host, results: WriteResults) -> list[CampaignAnswer]:
     for name, rows in results.rows.items():
         if not name.startswith(DISTRIBUTED_QUERY_PREFIX):
             continue
-        campaign_id = name[len(DISTRIBUTED_QUERY_PREFIX) :]
-        if not campaign_id.isdigit():
+        campaign_id = bounds.parse_id(name[len(DISTRIBUTED_QUERY_PREFIX) :])
+        if campaign_id is None:
             continue
         error = None
         if name in results.failed:
             error = results.messages.get(name) or "query failed"
         stats = results.stats.get(name)
-        answers.append(CampaignAnswer(int(campaign_id), rows, error, stats if isinstance(stats, dict) else None))
+        answers.append(CampaignAnswer(campaign_id, rows, error, stats if isinstance(stats, dict) else None))
     return answers
 
 
@@ -171,14 +171,17 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
     display_name = host.computer_name or host.hostname
     CampaignResult.objects.bulk_create(
         [
-            CampaignResult(
-                campaign_id=answer.campaign_id,
-                host_id=host.pk,
-                host_display_name=display_name,
-                rows=answer.rows,
-                error=answer.error,
-                stats=answer.stats,
-                created_at=now,
+            bounds.fit_instance(
+                CampaignResult(
+                    campaign_id=answer.campaign_id,
+                    host_id=host.pk,
+                    host_display_name=display_name,
+                    rows=answer.rows,
+                    error=answer.error,
+                    stats=answer.stats,
+                    created_at=now,
+                ),
+                owner=host.pk,
             )
             for answer in kept
         ]

@@ -7,8 +7,10 @@ so the host's data is written in one transaction and websockets hear only commit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from hosts.distributed import PendingQueries, WriteResults
 from hosts.models import Host
@@ -31,10 +33,24 @@ def collect(host: Host, results: WriteResults, now: datetime) -> Answers:
 
 
 def save(host: Host, answers: Answers, now: datetime) -> None:
+    for _, step in save_steps(host, answers, now):
+        step()
+
+
+def save_steps(host: Host, answers: Answers, now: datetime) -> list[tuple[str, Callable[[], None]]]:
+    """The writes of `save`, named, so a caller can isolate each in a savepoint."""
+    steps: list[tuple[str, Callable[[], None]]] = []
     if answers.policy:
-        policies.save(host, answers.policy, now)
+        steps.append(("policies", partial(policies.save, host, answers.policy, now)))
     if answers.campaign:
-        campaigns.save(host, answers.campaign, now)
+        steps.append(("campaigns", partial(campaigns.save, host, answers.campaign, now)))
+    return steps
+
+
+def drop(answers: Answers, step: str) -> None:
+    """Forget the answers of a step that could not be stored, so nothing publishes them."""
+    if step == "campaigns":
+        answers.campaign.clear()
 
 
 def after_commit(host: Host, answers: Answers) -> None:

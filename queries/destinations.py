@@ -45,7 +45,14 @@ class Destination(Protocol):
 
 
 def _lines(entries: list[Any]) -> bytes:
-    return b"".join(orjson.dumps(entry) + b"\n" for entry in entries)
+    """JSON lines; an entry nested too deep to write (over 255 levels) is logged and left out, not a 500."""
+    lines = []
+    for entry in entries:
+        try:
+            lines.append(orjson.dumps(entry) + b"\n")
+        except orjson.JSONEncodeError as exc:
+            logger.warning("dropping a log entry that cannot be written as JSON: %s", exc)
+    return b"".join(lines)
 
 
 # --- Filesystem --------------------------------------------------------------------------------

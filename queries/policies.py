@@ -15,7 +15,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts import permissions
-from fleetsite.lib import memo
+from fleetsite.lib import bounds, memo
 from hosts.constants import POLICY_QUERY_PREFIX
 from hosts.detail_queries import LINUX_PLATFORMS
 from hosts.distributed import PendingQueries, WriteResults, jitter
@@ -92,9 +92,9 @@ def collect(results: WriteResults) -> dict[int, bool | None]:
     for name, rows in results.rows.items():
         if not name.startswith(POLICY_QUERY_PREFIX):
             continue
-        policy_id = name[len(POLICY_QUERY_PREFIX) :]
-        if policy_id.isdigit():
-            answers[int(policy_id)] = None if name in results.failed else bool(rows)
+        policy_id = bounds.parse_id(name[len(POLICY_QUERY_PREFIX) :])
+        if policy_id is not None:
+            answers[policy_id] = None if name in results.failed else bool(rows)
     return answers
 
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import User
-from fleetsite.lib import memo
+from fleetsite.lib import bounds, memo
 from hosts.models import Host
 from queries.models import Query, QueryReportRow
 
@@ -65,8 +65,9 @@ def parse_name(name: Any) -> tuple[int, str] | None:
         return None
     if pack == "Global":
         return 0, query_name
-    if pack.startswith("team-") and pack[5:].isdigit():
-        return int(pack[5:]), query_name
+    team_id = bounds.parse_id(pack[5:]) if pack.startswith("team-") else None
+    if team_id is not None:
+        return team_id, query_name
     return None
 
 
@@ -100,10 +101,19 @@ def _plans(host: Host, entries: list[dict[str, Any]]) -> dict[int, _Plan]:
         if action == "snapshot" or "snapshot" in entry:
             rows = entry.get("snapshot")
             plan.replace = True
-            plan.ops = [("added", row) for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
-        elif action in ("added", "removed") and isinstance(entry.get("columns"), dict):
-            plan.ops.append((action, entry["columns"]))
+            rows = rows if isinstance(rows, list) else []
+            plan.ops = [("added", columns) for columns in (_columns(host, row) for row in rows) if columns is not None]
+        elif action in ("added", "removed") and (columns := _columns(host, entry.get("columns"))) is not None:
+            plan.ops.append((action, columns))
     return plans
+
+
+def _columns(host: Host, row: Any) -> dict[str, Any] | None:
+    """A result row as it can be stored (no NUL bytes), or None for a row that is no object or too deep."""
+    if not isinstance(row, dict):
+        return None
+    columns = bounds.fit(QueryReportRow, "data", row, owner=host.pk, unknown=None)
+    return columns if isinstance(columns, dict) else None
 
 
 def ingest_result_logs(host: Host, entries: list[dict[str, Any]]) -> None:

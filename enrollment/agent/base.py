@@ -13,10 +13,13 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+
+from fleetsite.lib import bounds
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +100,25 @@ def require_str(body: dict[str, Any], key: str, *, allow_empty: bool = True) -> 
     if not allow_empty and not value:
         raise AgentError(f"{key} is required")
     return value
+
+
+# No key Fleetsite issues or accepts is longer; a longer one is garbage, not a wrong key.
+MAX_KEY_LENGTH = 255
+
+
+def require_identifier(body: dict[str, Any], key: str, model: type[Model], field: str) -> str:
+    """A string the server stores or looks up as sent (`model.field`): refused, not cut, when it does not fit."""
+    value = require_str(body, key)
+    if not bounds.fits(model, field, value):
+        limit = model._meta.get_field(field).max_length
+        raise AgentError(f"{key} must be at most {limit} characters, without NUL bytes")
+    return value
+
+
+def check_key_length(key: str, value: str) -> None:
+    """Refuse a node key or token no server could have issued, before hashing it."""
+    if len(value) > MAX_KEY_LENGTH:
+        raise AgentError(f"{key} must be at most {MAX_KEY_LENGTH} characters")
 
 
 @method_decorator(csrf_exempt, name="dispatch")

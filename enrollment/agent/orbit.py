@@ -20,9 +20,12 @@ from enrollment.agent.base import (
     AuthFailed,
     AuthRequired,
     FleetErrorMixin,
+    check_key_length,
     json_response,
+    require_identifier,
     require_str,
 )
+from enrollment.models import EnrollSecret
 from fleetsite import agent_options
 from fleetsite.lib.tokens import digest
 from fleetsite.metrics import record_checkin
@@ -49,6 +52,7 @@ def authenticate_orbit(body: dict[str, Any]) -> Host:
     key = body.get("orbit_node_key")
     if not isinstance(key, str) or not key:
         raise AuthRequired()
+    check_key_length("orbit_node_key", key)
     host = host_by_key("orbit_node_key_digest", digest(key))
     if host is None:
         raise AuthRequired()
@@ -60,12 +64,19 @@ class OrbitEnrollView(OrbitView):
 
     def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
         fields = {
-            name: require_str(body, name)
-            for name in (
-                "enroll_secret", "hardware_uuid", "hardware_serial", "hostname", "platform",
-                "osquery_identifier", "computer_name", "hardware_model", "platform_like",
+            name: require_identifier(body, name, model, column)
+            for name, model, column in (
+                ("enroll_secret", EnrollSecret, "secret"),
+                ("hardware_uuid", Host, "uuid"),
+                ("hardware_serial", Host, "hardware_serial"),
+                ("osquery_identifier", Host, "osquery_host_id"),
             )
-        }  # fmt: skip
+        }
+        # Descriptive fields are stored fitted to their columns, like detail-query values.
+        fields.update(
+            (name, require_str(body, name))
+            for name in ("hostname", "platform", "computer_name", "hardware_model", "platform_like")
+        )
         secret = secrets.find(fields["enroll_secret"])
         if secret is None:
             raise AuthFailed()

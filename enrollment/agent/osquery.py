@@ -5,13 +5,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from carves import service as carve_service
 from enrollment import enroll as enrollment
 from enrollment import secrets
-from enrollment.agent.base import AgentError, AgentView, OsqueryErrorMixin, json_response, require_str
+from enrollment.agent.base import (
+    AgentError,
+    AgentView,
+    OsqueryErrorMixin,
+    check_key_length,
+    json_response,
+    require_identifier,
+)
+from enrollment.models import EnrollSecret
 from fleetsite import agent_options
 from fleetsite.lib.db import atomic_with_retry
 from fleetsite.lib.tokens import digest
@@ -20,7 +29,7 @@ from fleetsite.models import FleetConfig
 from hosts import seen
 from hosts.constants import ACCELERATE_SECONDS
 from hosts.distributed import WriteResults, collect_host_results, host_queries
-from hosts.ingest import HostUpdate, prepare_shared_rows, save_host_update
+from hosts.ingest import HostUpdate, host_update_steps, prepare_shared_rows, save_host_update
 from hosts.lookup import host_by_key
 from hosts.models import Host
 from queries import checkin, destinations, reports, schedule
@@ -39,6 +48,7 @@ def authenticate_node(body: dict[str, Any]) -> Host:
     node_key = body.get("node_key")
     if not isinstance(node_key, str) or not node_key:
         raise AgentError("authentication error: missing node key", status=401, node_invalid=True)
+    check_key_length("node_key", node_key)
     host = host_by_key("node_key_digest", digest(node_key))
     if host is None:
         raise AgentError(f"authentication error: invalid node key: {node_key[:64]}", status=401, node_invalid=True)
@@ -53,8 +63,8 @@ class EnrollView(OsqueryView):
     endpoint = "enroll"
 
     def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
-        enroll_secret = require_str(body, "enroll_secret")
-        identifier = require_str(body, "host_identifier")
+        enroll_secret = require_identifier(body, "enroll_secret", EnrollSecret, "secret")
+        identifier = require_identifier(body, "host_identifier", Host, "osquery_host_id")
         host_details = body.get("host_details") or {}
         if not isinstance(host_details, dict):
             raise AgentError("host_details must be an object")
@@ -177,16 +187,55 @@ class DistributedWriteView(OsqueryView):
         now = timezone.now()
         update = collect_host_results(host, results, now, getattr(request, "client_ip", ""))
         answers = checkin.collect(host, results, now)
-        prepare_shared_rows(update)
-
-        def save() -> None:
-            save_host_update(host, update)
-            checkin.save(host, answers, now)
-
-        atomic_with_retry(save)
+        _prepare_software(host, update)
+        save_write(host, update, answers, now)
         checkin.after_commit(host, answers)
         record_checkin(self.endpoint)
         return json_response({})
+
+
+def _prepare_software(host: Host, update: HostUpdate) -> None:
+    """The shared software rows, outside the host's transaction; if refused, only the software answer is lost."""
+    if update.software is None:
+        return
+    try:
+        with transaction.atomic():
+            prepare_shared_rows(update, owner=host.pk)
+    except DatabaseError:
+        logger.exception("storing the software catalogue rows of host %s failed; its software is dropped", host.pk)
+        update.software = None
+
+
+def save_write(host: Host, update: HostUpdate, answers: checkin.Answers, now: Any) -> None:
+    """Store a distributed/write in one transaction; if the database refuses any part, each part alone.
+
+    Values are fitted to their columns first (`fleetsite.lib.bounds`), so the fallback is for what
+    fitting cannot foresee. It runs every answer (and every host column) in its own savepoint:
+    one refused answer is logged and dropped, and the label, policy and live-query answers beside
+    it are kept, so the agent is not left resending the same poison. The usual path has no
+    savepoints and so costs no extra queries.
+    """
+
+    def save_all() -> None:
+        for _, step in host_update_steps(host, update) + checkin.save_steps(host, answers, now):
+            step()
+
+    try:
+        atomic_with_retry(save_all)
+        return
+    except DatabaseError:
+        logger.warning("a distributed/write of host %s was refused; storing its answers one by one", host.pk)
+
+    def save_each() -> None:
+        for name, step in host_update_steps(host, update, per_field=True) + checkin.save_steps(host, answers, now):
+            try:
+                with transaction.atomic():
+                    step()
+            except DatabaseError:
+                logger.exception("dropping the %s answer of host %s", name, host.pk)
+                checkin.drop(answers, name)
+
+    atomic_with_retry(save_each)
 
 
 class CarveBeginView(OsqueryView):

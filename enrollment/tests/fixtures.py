@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from hosts.models import Host
+from accounts.models import User
+from hosts.models import Host, Label, LabelMembership
+from queries.models import Campaign, CampaignResult, Policy, PolicyMembership, Query
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -52,3 +54,45 @@ def enroll_host(agent: Any, enroll_secret: str) -> Callable[..., EnrolledHost]:
 @pytest.fixture
 def ubuntu_host(enroll_host: Callable[..., EnrolledHost]) -> EnrolledHost:
     return enroll_host()
+
+
+@dataclass
+class CompanionAnswers:
+    """A label, a policy and a live query a host answers beside whatever a test sends.
+
+    One bad answer in a distributed/write must not cost these (issue 12 finding 5).
+    """
+
+    enrolled: EnrolledHost
+    label: Label
+    policy: Policy
+    campaign: Campaign
+
+    @property
+    def campaign_query(self) -> str:
+        return f"fleet_distributed_query_{self.campaign.pk}"
+
+    @property
+    def queries(self) -> dict[str, list[dict[str, str]]]:
+        return {
+            f"fleet_label_query_{self.label.pk}": [{"1": "1"}],
+            f"fleet_policy_query_{self.policy.pk}": [{"1": "1"}],
+            self.campaign_query: [{"version": "5.12.1"}],
+        }
+
+    def assert_stored(self) -> None:
+        host = self.enrolled.host
+        assert LabelMembership.objects.filter(host=host, label=self.label).exists()
+        assert PolicyMembership.objects.get(host=host, policy=self.policy).passes is True
+        assert CampaignResult.objects.get(host=host, campaign=self.campaign).rows == [{"version": "5.12.1"}]
+
+
+@pytest.fixture
+def companion_answers(admin: User, ubuntu_host: EnrolledHost) -> CompanionAnswers:
+    from queries import campaigns
+
+    label = Label.objects.create(name="Has osquery", query="SELECT 1 FROM osquery_info;")
+    policy = Policy.objects.create(name="Always", query="SELECT 1;")
+    query = Query.objects.create(name="adhoc", query="SELECT 1;", saved=False)
+    campaign = campaigns.start(admin, query, {"hosts": [ubuntu_host.host.pk]})
+    return CompanionAnswers(ubuntu_host, label, policy, campaign)
