@@ -17,10 +17,15 @@ from hosts import software
 PARAMS = [
     OpenApiParameter("query", str, description="substring of the software name"),
     OpenApiParameter("team_id", int, description="only hosts of this team (0: hosts with no team)"),
-    OpenApiParameter("order_key", str, enum=list(software.ORDER_KEYS)),
     OpenApiParameter("order_direction", str, enum=["asc", "desc"]),
     OpenApiParameter("page", int),
     OpenApiParameter("per_page", int),
+]
+TITLE_PARAMS = [*PARAMS, OpenApiParameter("order_key", str, enum=list(software.TITLE_ORDER_KEYS))]
+VERSION_PARAMS = [
+    *PARAMS,
+    OpenApiParameter("order_key", str, enum=list(software.VERSION_ORDER_KEYS)),
+    OpenApiParameter("title_id", int),
 ]
 
 
@@ -37,10 +42,11 @@ def _team_id(request: Request) -> int | None:
     return team_id
 
 
-def _order(request: Request) -> tuple[str | None, str | None]:
+def _order(request: Request, keys: dict[str, str]) -> tuple[str | None, str | None]:
+    """The list's sort key and direction; a 400 naming the valid keys for anything else."""
     key, direction = request.query_params.get("order_key"), request.query_params.get("order_direction")
-    if key and key not in software.ORDER_KEYS:
-        raise bad_request(f"invalid order_key: one of {', '.join(software.ORDER_KEYS)}")
+    if key and key not in keys:
+        raise bad_request(f"invalid order_key: one of {', '.join(keys)}")
     if direction and direction not in ("asc", "desc"):
         raise bad_request("invalid order_direction: asc or desc")
     return key, direction
@@ -74,9 +80,9 @@ def version_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class TitleListView(FleetAPIView):
-    @extend_schema(summary="Software titles with host counts", parameters=PARAMS, responses={200: dict})
+    @extend_schema(summary="Software titles with host counts", parameters=TITLE_PARAMS, responses={200: dict})
     def get(self, request: Request) -> Response:
-        key, direction = _order(request)
+        key, direction = _order(request, software.TITLE_ORDER_KEYS)
         installs = software.installs_for(request.user, _team_id(request))
         rows_qs = software.titles(
             installs,
@@ -119,11 +125,11 @@ def _same_title(title_id: int) -> Any:
 class VersionListView(FleetAPIView):
     @extend_schema(
         summary="Software versions with host counts",
-        parameters=[*PARAMS, OpenApiParameter("title_id", int)],
+        parameters=VERSION_PARAMS,
         responses={200: dict},
     )
     def get(self, request: Request) -> Response:
-        key, direction = _order(request)
+        key, direction = _order(request, software.VERSION_ORDER_KEYS)
         title_id = request.query_params.get("title_id")
         rows_qs = software.versions(
             software.installs_for(request.user, _team_id(request)),
