@@ -1,0 +1,65 @@
+"""OpenAPI generation: every REST operation declares Fleet's error responses and its bearer auth.
+
+Clients (and the schemathesis run in fleetsite/tests/test_schemathesis.py) rely on the schema
+listing every status an operation can answer, with the body it carries. The error statuses are
+the same for every operation (fleetsite/api/errors.py), so they are added here once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+# Status -> Fleet's `message` for it (fleetsite/api/errors.py).
+ERROR_STATUSES: dict[int, str] = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Permission Denied",
+    404: "Resource Not Found",
+    409: "Resource Already Exists",
+    422: "Validation Failed",
+    429: "Too Many Requests",
+}
+
+
+class FleetErrorItemSerializer(serializers.Serializer):
+    """One `{name, reason}` pair of Fleet's error list."""
+
+    name = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class FleetErrorSerializer(serializers.Serializer):
+    """Fleet's REST error body: a summary and the reasons (fleet-protocol §0.4 A)."""
+
+    message = serializers.CharField()
+    errors = FleetErrorItemSerializer(many=True)
+
+
+class FleetAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, plus Fleet's error responses on every operation."""
+
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)  # type: ignore[arg-type]
+        if direction != "response":
+            return responses
+        error_ref = self.resolve_serializer(FleetErrorSerializer, "response").ref
+        for status, message in ERROR_STATUSES.items():
+            responses.setdefault(
+                str(status),
+                {"description": message, "content": {"application/json": {"schema": error_ref}}},
+            )
+        return responses
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """`Authorization: Bearer <token>`: a session from /login or a named API token."""
+
+    target_class = "accounts.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer"}
