@@ -16,6 +16,7 @@ from accounts.models import Team, User
 from accounts.permissions import Action, Kind
 from fleetsite import appconfig
 from fleetsite.api.errors import FleetAPIError, conflict, forbidden, not_found, validation_failed
+from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.views import FleetAPIView, flag
 from fleetsite.models import FleetConfig
 from hosts.api.serializers import rfc3339
@@ -151,7 +152,7 @@ class TeamAgentOptionsView(FleetAPIView):
 
 
 class MemberSerializer(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1)
+    id = ObjectIdField()
     role = serializers.ChoiceField(choices=Role.choices, required=False)
 
 

@@ -25,13 +25,14 @@ from accounts.permissions import Action, Kind
 from activities import types
 from activities.record import record
 from fleetsite.api.errors import forbidden, not_found, validation_failed
+from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.pagination import page_from
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 
 
 class TeamRoleSerializer(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1)
+    id = ObjectIdField()
     role = serializers.ChoiceField(choices=Role.choices)
 
 

@@ -17,6 +17,7 @@ from accounts.models import Team
 from activities.feed import activity_json
 from activities.models import Activity
 from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
+from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.pagination import Page, page_from
 from fleetsite.api.views import FleetAPIView
 from fleetsite.lib.tokens import digest
@@ -132,12 +133,12 @@ class HostFiltersSerializer(serializers.Serializer):
 
     query = serializers.CharField(required=False, allow_blank=True)
     status = serializers.CharField(required=False, allow_blank=True)
-    label_id = serializers.IntegerField(required=False, allow_null=True)
-    team_id = serializers.IntegerField(required=False, allow_null=True)
+    label_id = ObjectIdField(required=False, allow_null=True)
+    team_id = ObjectIdField(required=False, allow_null=True, min_value=0)
     platform = serializers.CharField(required=False, allow_blank=True)
-    policy_id = serializers.IntegerField(required=False, allow_null=True)
+    policy_id = ObjectIdField(required=False, allow_null=True)
     policy_response = serializers.CharField(required=False, allow_blank=True)
-    software_title_id = serializers.IntegerField(required=False, allow_null=True)
+    software_title_id = ObjectIdField(required=False, allow_null=True)
 
 
 def hosts_by_filters(request: Request, filters: dict[str, Any]) -> QuerySet:
@@ -153,7 +154,7 @@ def hosts_by_filters(request: Request, filters: dict[str, Any]) -> QuerySet:
 
 
 class BulkDeleteSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100_000)
+    ids = serializers.ListField(child=ObjectIdField(), required=False, max_length=100_000)
     filters = HostFiltersSerializer(required=False)
 
     def validate(self, attrs: dict) -> dict:
@@ -182,12 +183,12 @@ class HostBulkDeleteView(FleetAPIView):
 
 
 class TransferSerializer(serializers.Serializer):
-    team_id = serializers.IntegerField(allow_null=True)
-    hosts = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=100_000)
+    team_id = ObjectIdField(allow_null=True, min_value=0)
+    hosts = serializers.ListField(child=ObjectIdField(), allow_empty=False, max_length=100_000)
 
 
 class TransferByFilterSerializer(serializers.Serializer):
-    team_id = serializers.IntegerField(allow_null=True)
+    team_id = ObjectIdField(allow_null=True, min_value=0)
     filters = HostFiltersSerializer()
 
 
@@ -295,7 +296,7 @@ class LabelCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     query = serializers.CharField(required=False, allow_blank=True, default="")
     platform = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
-    host_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    host_ids = serializers.ListField(child=ObjectIdField(), required=False)
 
     def validate(self, attrs: dict) -> dict:
         manual = "host_ids" in attrs

@@ -16,6 +16,7 @@ from accounts.api.views import get_team
 from accounts.models import Team
 from activities.record import record
 from fleetsite.api.errors import FleetAPIError, conflict, not_found
+from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from queries.api.live import checked_sql
@@ -55,7 +56,7 @@ _PLATFORMS = {"darwin", "windows", "linux", "chrome"}
 class PolicySerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255)
     query = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
-    query_id = serializers.IntegerField(required=False, min_value=1)
+    query_id = ObjectIdField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     resolution = serializers.CharField(required=False, allow_blank=True)
     platform = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -155,7 +156,7 @@ class PolicyDetailView(PolicyScopeMixin, FleetAPIView):
 
 
 class IdsSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    ids = serializers.ListField(child=ObjectIdField(), allow_empty=False)
 
 
 class PolicyDeleteView(PolicyScopeMixin, FleetAPIView):

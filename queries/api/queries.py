@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetsite.api.errors import bad_request, not_found
+from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.pagination import page_from
 from fleetsite.api.views import FleetAPIView, flag
 from queries import saved
@@ -110,7 +111,7 @@ class QueryDeleteByIdView(FleetAPIView):
 
 
 class DeleteIdsSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=10_000)
+    ids = serializers.ListField(child=ObjectIdField(), allow_empty=False, max_length=10_000)
 
 
 class QueryBatchDeleteView(FleetAPIView):
