@@ -8,7 +8,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.db.models import Q
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -25,7 +25,7 @@ from accounts.permissions import Action, Kind
 from activities import types
 from activities.record import record
 from fleetsite.api.errors import forbidden, not_found, validation_failed
-from fleetsite.api.fields import ObjectIdField
+from fleetsite.api.fields import MAX_ID, ObjectIdField
 from fleetsite.api.pagination import page_from
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
@@ -300,29 +300,41 @@ class InviteListView(FleetAPIView):
         return Response({"invite": invite_json(invite)})
 
 
-class InviteDetailView(FleetAPIView):
-    @extend_schema(summary="Delete a pending invite", responses={200: dict})
-    def delete(self, request: Request, invite_id: int) -> Response:
-        self.require(request, Action.WRITE, Kind.INVITE)
-        invite = Invite.objects.filter(pk=invite_id).first()
-        if invite is None:
-            raise not_found(f"Invite {invite_id} was not found in the datastore")
-        services.delete_invite(request.user, invite)
-        return Response({})
+class InviteView(FleetAPIView):
+    """`/invites/{key}`: GET looks up a link token without a session (the sign-up page, fleet-protocol
+    §0.2); DELETE removes a pending invite by id. One route, as in Fleet: Django matches paths
+    before methods, so two routes would answer a digit-only token or a word id with a 405."""
 
+    def get_authenticators(self) -> list:
+        return [] if self.request.method == "GET" else super().get_authenticators()
 
-class InviteByTokenView(FleetAPIView):
-    """`GET /invites/{token}`: what the sign-up page shows, without a session (fleet-protocol §0.2)."""
+    def get_permissions(self) -> list:
+        return [AllowAny()] if self.request.method == "GET" else super().get_permissions()
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(summary="Look up an invite by its link token", responses={200: dict})
-    def get(self, request: Request, token: str) -> Response:
-        invite = services.find_invite(token)
+    @extend_schema(
+        summary="Look up an invite by its link token",
+        parameters=[OpenApiParameter("key", str, OpenApiParameter.PATH, description="the invite link token")],
+        responses={200: dict},
+        auth=[],
+    )
+    def get(self, request: Request, key: str) -> Response:
+        invite = services.find_invite(key)
         if invite is None:
             raise not_found("Invite token is invalid or has expired")
         return Response({"invite": invite_json(invite)})
+
+    @extend_schema(
+        summary="Delete a pending invite",
+        parameters=[OpenApiParameter("key", int, OpenApiParameter.PATH, description="the invite id")],
+        responses={200: dict},
+    )
+    def delete(self, request: Request, key: str) -> Response:
+        self.require(request, Action.WRITE, Kind.INVITE)
+        invite = Invite.objects.filter(pk=int(key)).first() if key.isdigit() and int(key) <= MAX_ID else None
+        if invite is None:
+            raise not_found(f"Invite {key} was not found in the datastore")
+        services.delete_invite(request.user, invite)
+        return Response({})
 
 
 class ApiTokenSerializer(serializers.Serializer):
