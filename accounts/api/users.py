@@ -27,6 +27,7 @@ from activities.record import record
 from fleetsite.api.errors import forbidden, not_found, validation_failed
 from fleetsite.api.fields import MAX_ID, ObjectIdField
 from fleetsite.api.pagination import page_from
+from fleetsite.api.schema import EMPTY, envelope, listing, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 
@@ -67,8 +68,10 @@ def _get_user(request: Request, user_id: int) -> User:
 
 
 @extend_schema_view(
-    get=extend_schema(summary="List users", responses={200: dict}),
-    post=extend_schema(summary="Create a user from an invite", request=None, responses={200: dict}),
+    get=extend_schema(summary="List users", responses={200: listing("UserList", "users", paged=True)}),
+    post=extend_schema(
+        summary="Create a user from an invite", request=None, responses={200: single("UserDetail", "user")}
+    ),
 )
 class UserListView(FleetAPIView):
     def get_permissions(self) -> list:
@@ -112,7 +115,7 @@ class InviteAcceptSerializer(serializers.Serializer):
 class AdminUserCreateView(FleetAPIView):
     """`POST /users/admin`: an admin creates a user directly (API-only users get a token back)."""
 
-    @extend_schema(summary="Create a user", request=UserCreateSerializer, responses={200: dict})
+    @extend_schema(summary="Create a user", request=UserCreateSerializer, responses={200: single("UserDetail", "user")})
     def post(self, request: Request) -> Response:
         self.require(request, Action.WRITE, Kind.USER)
         data = self.validated(UserCreateSerializer, request)
@@ -135,9 +138,11 @@ class AdminUserCreateView(FleetAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Get a user", responses={200: dict}),
-    patch=extend_schema(summary="Change a user", request=UserPatchSerializer, responses={200: dict}),
-    delete=extend_schema(summary="Delete a user", responses={200: dict}),
+    get=extend_schema(summary="Get a user", responses={200: single("UserDetail", "user")}),
+    patch=extend_schema(
+        summary="Change a user", request=UserPatchSerializer, responses={200: single("UserDetail", "user")}
+    ),
+    delete=extend_schema(summary="Delete a user", responses={200: EMPTY}),
 )
 class UserDetailView(FleetAPIView):
     def get(self, request: Request, user_id: int) -> Response:
@@ -179,7 +184,7 @@ class ChangePasswordSerializer(serializers.Serializer):
 class ChangePasswordView(FleetAPIView):
     """`POST /change_password`; other sessions of the user end, this one stays."""
 
-    @extend_schema(summary="Change your password", request=ChangePasswordSerializer, responses={200: dict})
+    @extend_schema(summary="Change your password", request=ChangePasswordSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
         data = self.validated(ChangePasswordSerializer, request)
         try:
@@ -200,7 +205,7 @@ class ForgotPasswordView(FleetAPIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Email a password reset link", request=ForgotPasswordSerializer, responses={200: dict})
+    @extend_schema(summary="Email a password reset link", request=ForgotPasswordSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
         data = self.validated(ForgotPasswordSerializer, request)
         user = User.objects.filter(email=data["email"].strip().lower(), is_active=True, api_only=False).first()
@@ -274,8 +279,10 @@ class InviteSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Pending invites", responses={200: dict}),
-    post=extend_schema(summary="Invite a user by email", request=InviteSerializer, responses={200: dict}),
+    get=extend_schema(summary="Pending invites", responses={200: listing("InviteList", "invites", paged=True)}),
+    post=extend_schema(
+        summary="Invite a user by email", request=InviteSerializer, responses={200: single("InviteDetail", "invite")}
+    ),
 )
 class InviteListView(FleetAPIView):
     def get(self, request: Request) -> Response:
@@ -317,7 +324,7 @@ class InviteView(FleetAPIView):
     @extend_schema(
         summary="Look up an invite by its link token",
         parameters=[OpenApiParameter("key", str, OpenApiParameter.PATH, description="the invite link token")],
-        responses={200: dict},
+        responses={200: single("InviteDetail", "invite")},
         auth=[],
     )
     def get(self, request: Request, key: str) -> Response:
@@ -329,7 +336,7 @@ class InviteView(FleetAPIView):
     @extend_schema(
         summary="Delete a pending invite",
         parameters=[OpenApiParameter("key", int, OpenApiParameter.PATH, description="the invite id")],
-        responses={200: dict},
+        responses={200: EMPTY},
     )
     def delete(self, request: Request, key: str) -> Response:
         self.require(request, Action.WRITE, Kind.INVITE)
@@ -358,8 +365,12 @@ def api_token_json(token: AuthToken) -> dict[str, Any]:
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Your API tokens", responses={200: dict}),
-    post=extend_schema(summary="Create a named API token", request=ApiTokenSerializer, responses={200: dict}),
+    get=extend_schema(summary="Your API tokens", responses={200: listing("ApiTokenList", "api_tokens")}),
+    post=extend_schema(
+        summary="Create a named API token",
+        request=ApiTokenSerializer,
+        responses={200: envelope("ApiTokenCreated", api_token=serializers.DictField(), token=serializers.CharField())},
+    ),
 )
 class ApiTokenListView(FleetAPIView):
     """Beyond Fleet: named, role-scoped, expiring API tokens; the key is shown once."""
@@ -376,7 +387,7 @@ class ApiTokenListView(FleetAPIView):
 
 
 class ApiTokenDetailView(FleetAPIView):
-    @extend_schema(summary="Revoke an API token", responses={200: dict})
+    @extend_schema(summary="Revoke an API token", responses={200: EMPTY})
     def delete(self, request: Request, token_id: int) -> Response:
         token = AuthToken.objects.filter(pk=token_id, kind=TokenKind.API, user=request.user).first()
         if token is None:

@@ -63,3 +63,39 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer"}
+
+
+# --- Response envelopes: Fleet wraps every object or list under a named key. ----------------
+PAGE_META = {"has_next_results": serializers.BooleanField(), "has_previous_results": serializers.BooleanField()}
+
+
+_envelopes: dict[str, serializers.Serializer] = {}
+
+
+def envelope(name: str, **fields: serializers.Field) -> serializers.Serializer:
+    """A response body with exactly these top-level keys (the objects inside stay free-form).
+
+    One serializer per name: drf-spectacular sees two classes named alike as a conflict.
+    """
+    from drf_spectacular.utils import inline_serializer
+
+    if name not in _envelopes:
+        _envelopes[name] = inline_serializer(name=name, fields=fields)
+    return _envelopes[name]
+
+
+def single(name: str, key: str) -> serializers.Serializer:
+    """`{key: {...}}`: one object."""
+    return envelope(name, **{key: serializers.DictField()})
+
+
+def listing(name: str, key: str, paged: bool = False) -> serializers.Serializer:
+    """`{key: [...]}`, plus Fleet's paging `meta` when the list is paged."""
+    fields: dict[str, serializers.Field] = {key: serializers.ListField(child=serializers.DictField())}
+    if paged:
+        fields["meta"] = envelope("PageMeta", **PAGE_META)
+    return envelope(name, **fields)
+
+
+# Fleet's empty success: `{}` with a 200.
+EMPTY = envelope("Empty")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import permissions
 from fleetsite.api.errors import bad_request, not_found
 from fleetsite.api.pagination import page_from
+from fleetsite.api.schema import PAGE_META, envelope, single
 from fleetsite.api.views import FleetAPIView
 from hosts import software
 
@@ -27,6 +29,19 @@ VERSION_PARAMS = [
     OpenApiParameter("order_key", str, enum=list(software.VERSION_ORDER_KEYS)),
     OpenApiParameter("title_id", int),
 ]
+
+
+_PAGED_COUNTS = {
+    "count": serializers.IntegerField(),
+    "counts_updated_at": serializers.DateTimeField(allow_null=True),
+    "meta": envelope("PageMeta", **PAGE_META),
+}
+SOFTWARE_TITLES = envelope(
+    "SoftwareTitleList", software_titles=serializers.ListField(child=serializers.DictField()), **_PAGED_COUNTS
+)
+SOFTWARE_VERSIONS = envelope(
+    "SoftwareVersionList", software=serializers.ListField(child=serializers.DictField()), **_PAGED_COUNTS
+)
 
 
 def _team_id(request: Request) -> int | None:
@@ -80,7 +95,9 @@ def version_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class TitleListView(FleetAPIView):
-    @extend_schema(summary="Software titles with host counts", parameters=TITLE_PARAMS, responses={200: dict})
+    @extend_schema(
+        summary="Software titles with host counts", parameters=TITLE_PARAMS, responses={200: SOFTWARE_TITLES}
+    )
     def get(self, request: Request) -> Response:
         key, direction = _order(request, software.TITLE_ORDER_KEYS)
         installs = software.installs_for(request.user, _team_id(request))
@@ -103,7 +120,7 @@ class TitleListView(FleetAPIView):
 
 
 class TitleDetailView(FleetAPIView):
-    @extend_schema(summary="One software title", responses={200: dict})
+    @extend_schema(summary="One software title", responses={200: single("SoftwareTitleDetail", "software_title")})
     def get(self, request: Request, title_id: int) -> Response:
         installs = software.installs_for(request.user, _team_id(request))
         title = software.titles(installs.filter(software_id__in=_same_title(title_id))).first()
@@ -126,7 +143,7 @@ class VersionListView(FleetAPIView):
     @extend_schema(
         summary="Software versions with host counts",
         parameters=VERSION_PARAMS,
-        responses={200: dict},
+        responses={200: SOFTWARE_VERSIONS},
     )
     def get(self, request: Request) -> Response:
         key, direction = _order(request, software.VERSION_ORDER_KEYS)
@@ -146,7 +163,7 @@ class VersionListView(FleetAPIView):
 
 
 class VersionDetailView(FleetAPIView):
-    @extend_schema(summary="One software version", responses={200: dict})
+    @extend_schema(summary="One software version", responses={200: single("SoftwareVersionDetail", "software")})
     def get(self, request: Request, version_id: int) -> Response:
         row = software.versions(software.installs_for(request.user).filter(software_id=version_id)).first()
         if row is None:

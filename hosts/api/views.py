@@ -19,6 +19,7 @@ from activities.models import Activity
 from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
 from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.pagination import Page, page_from
+from fleetsite.api.schema import EMPTY, envelope, listing, single
 from fleetsite.api.views import FleetAPIView
 from fleetsite.lib.tokens import digest
 from hosts import actions
@@ -53,7 +54,7 @@ def _forbid(exc: HostActionDenied) -> FleetAPIError:
     return FleetAPIError(403, "Permission Denied", str(exc))
 
 
-@extend_schema_view(get=extend_schema(summary="List hosts", responses={200: dict}))
+@extend_schema_view(get=extend_schema(summary="List hosts", responses={200: listing("HostList", "hosts", paged=True)}))
 class HostListView(FleetAPIView):
     filterset_class = HostFilterSet
 
@@ -62,7 +63,12 @@ class HostListView(FleetAPIView):
         return hosts_page(self.filter_queryset(request, visible_hosts(request)), page)
 
 
-@extend_schema_view(get=extend_schema(summary="Count hosts matching the list filters", responses={200: dict}))
+@extend_schema_view(
+    get=extend_schema(
+        summary="Count hosts matching the list filters",
+        responses={200: envelope("HostCount", count=serializers.IntegerField())},
+    )
+)
 class HostCountView(FleetAPIView):
     filterset_class = HostFilterSet
 
@@ -84,8 +90,8 @@ class HostReportView(FleetAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Get a host", responses={200: dict}),
-    delete=extend_schema(summary="Delete a host", responses={200: dict}),
+    get=extend_schema(summary="Get a host", responses={200: single("HostDetail", "host")}),
+    delete=extend_schema(summary="Delete a host", responses={200: EMPTY}),
 )
 class HostDetailView(FleetAPIView):
     def get(self, request: Request, host_id: int) -> Response:
@@ -105,7 +111,7 @@ class HostDetailView(FleetAPIView):
 class HostByIdentifierView(FleetAPIView):
     """`GET /hosts/identifier/{identifier}`: hostname, uuid, osquery host id, node key or serial."""
 
-    @extend_schema(summary="Get a host by identifier", responses={200: dict})
+    @extend_schema(summary="Get a host by identifier", responses={200: single("HostDetail", "host")})
     def get(self, request: Request, identifier: str) -> Response:
         match = (
             Q(hostname=identifier)
@@ -120,7 +126,7 @@ class HostByIdentifierView(FleetAPIView):
         return Response({"host": host_detail(host, timezone.now())})
 
 
-@extend_schema_view(post=extend_schema(summary="Ask a host to refresh its vitals", responses={200: dict}))
+@extend_schema_view(post=extend_schema(summary="Ask a host to refresh its vitals", responses={200: EMPTY}))
 class HostRefetchView(FleetAPIView):
     def post(self, request: Request, host_id: int) -> Response:
         host = get_visible_host(request, host_id)
@@ -166,7 +172,7 @@ class BulkDeleteSerializer(serializers.Serializer):
 class HostBulkDeleteView(FleetAPIView):
     """`POST /hosts/delete` with `{"ids": [...]}` or `{"filters": {...}}`."""
 
-    @extend_schema(summary="Delete hosts by id or by filter", request=BulkDeleteSerializer, responses={200: dict})
+    @extend_schema(summary="Delete hosts by id or by filter", request=BulkDeleteSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
         data = self.validated(BulkDeleteSerializer, request)
         if data.get("ids"):
@@ -204,7 +210,7 @@ def _target_team(request: Request, team_id: int | None) -> Team | None:
 class HostTransferView(FleetAPIView):
     """`POST /hosts/transfer`: `{"team_id": n | null, "hosts": [ids]}`."""
 
-    @extend_schema(summary="Move hosts to a team", request=TransferSerializer, responses={200: dict})
+    @extend_schema(summary="Move hosts to a team", request=TransferSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
         data = self.validated(TransferSerializer, request)
         team = _target_team(request, data["team_id"])
@@ -222,7 +228,7 @@ class HostTransferByFilterView(FleetAPIView):
     """`POST /hosts/transfer/filter`: `{"team_id", "filters": {...}}`."""
 
     @extend_schema(
-        summary="Move every host matching filters", request=TransferByFilterSerializer, responses={200: dict}
+        summary="Move every host matching filters", request=TransferByFilterSerializer, responses={200: EMPTY}
     )
     def post(self, request: Request) -> Response:
         data = self.validated(TransferByFilterSerializer, request)
@@ -263,7 +269,9 @@ def _int_param(value: str, name: str) -> int:
 class HostActivitiesView(FleetAPIView):
     """`GET /hosts/{id}/activities`: the feed entries about one host."""
 
-    @extend_schema(summary="Activities about a host", responses={200: dict})
+    @extend_schema(
+        summary="Activities about a host", responses={200: listing("HostActivityList", "activities", paged=True)}
+    )
     def get(self, request: Request, host_id: int) -> Response:
         host = get_visible_host(request, host_id)
         rows, meta = page_from(request).slice(Activity.objects.filter(host=host))
