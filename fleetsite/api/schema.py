@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
+
+from fleetsite.api.fields import MAX_ID
 
 # Status -> Fleet's `message` for it (fleetsite/api/errors.py).
 ERROR_STATUSES: dict[int, str] = {
@@ -39,8 +43,36 @@ class FleetErrorSerializer(serializers.Serializer):
     errors = FleetErrorItemSerializer(many=True)
 
 
+def filterset_parameters(filterset_class: Any) -> list[OpenApiParameter]:
+    """A FilterSet's filters as query parameters: choices as enums, numbers as non-negative integers.
+
+    drf-spectacular reads filters only from generic views; ours are plain APIViews.
+    """
+    parameters = []
+    for name, filter_ in filterset_class.base_filters.items():
+        schema: dict[str, Any]
+        if isinstance(filter_, filters.ChoiceFilter):
+            schema = {"type": "string", "enum": [str(value) for value, _ in filter_.extra["choices"]]}
+        elif isinstance(filter_, filters.NumberFilter):
+            schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+        elif isinstance(filter_, filters.BooleanFilter):
+            schema = {"type": "boolean"}
+        else:
+            schema = {"type": "string"}
+        parameters.append(OpenApiParameter(name, schema, OpenApiParameter.QUERY, description=filter_.label or ""))
+    return parameters
+
+
 class FleetAutoSchema(AutoSchema):
-    """drf-spectacular's AutoSchema, plus Fleet's error responses on every operation."""
+    """drf-spectacular's AutoSchema, plus Fleet's error responses and list filters on every operation."""
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        filterset_class = getattr(self.view, "filterset_class", None)
+        if self.method == "GET" and filterset_class is not None:
+            declared = {getattr(parameter, "name", None) for parameter in parameters}
+            parameters += [p for p in filterset_parameters(filterset_class) if p.name not in declared]
+        return parameters
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)  # type: ignore[arg-type]
