@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +18,7 @@ from accounts.models import Team
 from activities.record import record
 from fleetsite.api.errors import FleetAPIError, conflict, not_found
 from fleetsite.api.fields import ObjectIdField
+from fleetsite.api.schema import envelope, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from queries.api.live import checked_sql
@@ -123,7 +125,14 @@ class PolicyScopeMixin:
         return policy
 
 
+POLICY_BODY = single("PolicyDetail", "policy")
+
+
 class PolicyListView(PolicyScopeMixin, FleetAPIView):
+    @extend_schema(
+        summary="Policies (a team's also lists the global ones it inherits)",
+        responses={200: envelope("PolicyList", policies=serializers.ListField(child=serializers.DictField()))},
+    )
     def get(self, request: Request, team_id: int | None = None) -> Response:
         team = self.team_of(request, team_id)
         counted = partial(counted_for, request.user)
@@ -132,6 +141,7 @@ class PolicyListView(PolicyScopeMixin, FleetAPIView):
             body["inherited_policies"] = [policy_json(policy) for policy in counted(self.policies(None))]
         return Response(body)
 
+    @extend_schema(summary="Create a policy", request=PolicySerializer, responses={200: POLICY_BODY})
     def post(self, request: Request, team_id: int | None = None) -> Response:
         team = self.team_of(request, team_id)
         _forbid_unless(permissions.can_write_team(request.user, team.pk if team else None))
@@ -142,10 +152,12 @@ class PolicyListView(PolicyScopeMixin, FleetAPIView):
 
 
 class PolicyDetailView(PolicyScopeMixin, FleetAPIView):
+    @extend_schema(summary="Get a policy", responses={200: POLICY_BODY})
     def get(self, request: Request, policy_id: int, team_id: int | None = None) -> Response:
         policy = self.get_policy(request, self.team_of(request, team_id), policy_id)
         return Response({"policy": policy_json(counted_for(request.user, [policy])[0])})
 
+    @extend_schema(summary="Change a policy", request=PolicySerializer(partial=True), responses={200: POLICY_BODY})
     def patch(self, request: Request, policy_id: int, team_id: int | None = None) -> Response:
         team = self.team_of(request, team_id)
         _forbid_unless(permissions.can_write_team(request.user, team.pk if team else None))
@@ -160,6 +172,11 @@ class IdsSerializer(serializers.Serializer):
 
 
 class PolicyDeleteView(PolicyScopeMixin, FleetAPIView):
+    @extend_schema(
+        summary="Delete policies by id",
+        request=IdsSerializer,
+        responses={200: envelope("DeletedCount", deleted=serializers.IntegerField())},
+    )
     def post(self, request: Request, team_id: int | None = None) -> Response:
         team = self.team_of(request, team_id)
         _forbid_unless(permissions.can_write_team(request.user, team.pk if team else None))
@@ -174,5 +191,6 @@ class PolicyDeleteView(PolicyScopeMixin, FleetAPIView):
 
 
 class PolicyCountView(PolicyScopeMixin, FleetAPIView):
+    @extend_schema(summary="Count policies", responses={200: envelope("PolicyCount", count=serializers.IntegerField())})
     def get(self, request: Request, team_id: int | None = None) -> Response:
         return Response({"count": self.policies(self.team_of(request, team_id)).count()})
