@@ -188,8 +188,10 @@ def member_json(user: User, role: str) -> dict[str, Any]:
 
 @extend_schema_view(
     get=extend_schema(summary="A team's users and their roles", responses={200: listing("TeamUserList", "users")}),
-    patch=extend_schema(summary="Add users to a team or change their role", request=MembersSerializer),
-    delete=extend_schema(summary="Remove users from a team", request=MembersSerializer),
+    patch=extend_schema(
+        summary="Add users to a team or change their role", request=MembersSerializer, responses={200: TEAM_BODY}
+    ),
+    delete=extend_schema(summary="Remove users from a team", request=MembersSerializer, responses={200: TEAM_BODY}),
 )
 class TeamUsersView(FleetAPIView):
     def get(self, request: Request, team_id: int) -> Response:

@@ -58,7 +58,7 @@ def _load_schema() -> Any:
     schema = schemathesis.openapi.from_dict(raw).include(path_regex=INCLUDED_PATHS)
     for method, path_regex in EXCLUDED:
         schema = schema.exclude(method=method, path_regex=path_regex)
-    schema.config.generation.update(max_examples=12, deterministic=True, no_shrink=True)
+    schema.config.generation.update(max_examples=10, deterministic=True, no_shrink=True)
     schema.config.phases.update(phases=["examples", "fuzzing"])
     return schema
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -316,6 +316,11 @@ class LabelCreateSerializer(serializers.Serializer):
 
 
 class LabelListView(FleetAPIView):
+    @extend_schema(
+        summary="Labels the caller can see",
+        parameters=[OpenApiParameter("include_host_counts", bool)],
+        responses={200: listing("LabelList", "labels")},
+    )
     def get(self, request: Request) -> Response:
         from queries.labels import visible_labels  # queries builds on hosts, not the reverse
 
@@ -325,6 +330,9 @@ class LabelListView(FleetAPIView):
             return Response({"labels": [label_json(label, counts.get(label.pk, 0)) for label in labels]})
         return Response({"labels": [label_json(label) for label in labels]})
 
+    @extend_schema(
+        summary="Create a label", request=LabelCreateSerializer, responses={200: single("LabelDetail", "label")}
+    )
     def post(self, request: Request) -> Response:
         """One code path with the label UI: SQL checked, name unique, activity recorded."""
         from queries import labels as label_service  # queries builds on hosts, not the reverse
@@ -346,6 +354,7 @@ class LabelListView(FleetAPIView):
 class LabelHostsView(FleetAPIView):
     filterset_class = HostFilterSet
 
+    @extend_schema(summary="Hosts in a label", responses={200: listing("HostList", "hosts", paged=True)})
     def get(self, request: Request, label_id: int) -> Response:
         from queries.labels import visible_labels
 
