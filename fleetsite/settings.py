@@ -258,7 +258,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["fleetsite.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["fleetsite.api.aliases.FleetJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "fleetsite.api.schema.FleetAutoSchema",
     "EXCEPTION_HANDLER": "fleetsite.api.errors.fleet_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {

@@ -14,7 +14,9 @@ from accounts import permissions
 from accounts.models import User
 from hosts.models import HostSoftware, Software
 
-ORDER_KEYS = {"hosts_count": "hosts_count", "name": "name", "source": "source", "version": "version"}
+# Sort keys per list. A title groups many versions, so only the versions list sorts by `version`.
+TITLE_ORDER_KEYS = {"hosts_count": "hosts_count", "name": "name", "source": "source"}
+VERSION_ORDER_KEYS = {**TITLE_ORDER_KEYS, "version": "version"}
 
 
 def installs_for(user: User, team_id: int | None = None) -> QuerySet:
@@ -27,8 +29,11 @@ def installs_for(user: User, team_id: int | None = None) -> QuerySet:
     return installs
 
 
-def _ordered(queryset: QuerySet, order_key: str | None, direction: str | None, default: str) -> QuerySet:
-    column = ORDER_KEYS.get(order_key or "", default)
+def _ordered(
+    queryset: QuerySet, keys: dict[str, str], order_key: str | None, direction: str | None, default: str
+) -> QuerySet:
+    """Order by `order_key` when `keys` offers it (else `default`), then by name and source."""
+    column = keys.get(order_key or "", default)
     prefix = "-" if (direction or ("desc" if column == "hosts_count" else "asc")) == "desc" else ""
     return queryset.order_by(f"{prefix}{column}", "name", "source")
 
@@ -46,7 +51,7 @@ def titles(installs: QuerySet, query: str = "", order_key: str | None = None, di
         )
         .order_by()
     )
-    return _ordered(rows, order_key, direction, "hosts_count")
+    return _ordered(rows, TITLE_ORDER_KEYS, order_key, direction, "hosts_count")
 
 
 def versions(
@@ -74,7 +79,7 @@ def versions(
         .annotate(hosts_count=Count("host_id"))
         .order_by()
     )
-    return _ordered(rows, order_key, direction, "hosts_count")
+    return _ordered(rows, VERSION_ORDER_KEYS, order_key, direction, "hosts_count")
 
 
 def _f(name: str) -> F:

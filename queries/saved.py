@@ -18,6 +18,7 @@ from accounts import permissions
 from accounts.models import Team, User
 from activities.record import record
 from fleetsite.api.errors import FleetAPIError, conflict, forbidden, not_found
+from fleetsite.api.fields import ObjectIdField
 from hosts.api.serializers import rfc3339
 from queries.choices import Logging
 from queries.filtersets import PLATFORMS
@@ -55,7 +56,7 @@ class QuerySerializer(serializers.Serializer):
         max_length=MAX_SQL_LENGTH,
         error_messages={"required": EMPTY_SQL, "null": EMPTY_SQL},
     )
-    team_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    team_id = ObjectIdField(required=False, allow_null=True, min_value=0)
     interval = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_INTERVAL)
     platform = serializers.CharField(required=False, default="", allow_blank=True, max_length=255)
     min_osquery_version = serializers.CharField(required=False, default="", allow_blank=True, max_length=64)

@@ -16,6 +16,8 @@ from accounts.models import Team, User
 from accounts.permissions import Action, Kind
 from fleetsite import appconfig
 from fleetsite.api.errors import FleetAPIError, conflict, forbidden, not_found, validation_failed
+from fleetsite.api.fields import ObjectIdField
+from fleetsite.api.schema import EMPTY, envelope, listing
 from fleetsite.api.views import FleetAPIView, flag
 from fleetsite.models import FleetConfig
 from hosts.api.serializers import rfc3339
@@ -36,6 +38,10 @@ def team_json(team: Team, host_count: int = 0, user_count: int = 0) -> dict:
         "created_at": rfc3339(team.created_at),
         "features": FleetConfig.load().features,
     }
+
+
+# `{"team": …, "fleet": …}`: Fleet's new name for teams is sent beside the old one.
+TEAM_BODY = envelope("TeamDetail", team=serializers.DictField(), fleet=serializers.DictField())
 
 
 def team_body(request: Request, team: Team) -> dict[str, Any]:
@@ -75,8 +81,17 @@ class TeamPatchSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="List teams", responses={200: dict}),
-    post=extend_schema(summary="Create a team", request=TeamSerializer, responses={200: dict}),
+    get=extend_schema(
+        summary="List teams",
+        responses={
+            200: envelope(
+                "TeamList",
+                teams=serializers.ListField(child=serializers.DictField()),
+                fleets=serializers.ListField(child=serializers.DictField()),
+            )
+        },
+    ),
+    post=extend_schema(summary="Create a team", request=TeamSerializer, responses={200: TEAM_BODY}),
 )
 class TeamListView(FleetAPIView):
     def get(self, request: Request) -> Response:
@@ -107,9 +122,9 @@ class TeamListView(FleetAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Get a team", responses={200: dict}),
-    patch=extend_schema(summary="Rename or describe a team", request=TeamPatchSerializer, responses={200: dict}),
-    delete=extend_schema(summary="Delete a team (its hosts move to no team)", responses={200: dict}),
+    get=extend_schema(summary="Get a team", responses={200: TEAM_BODY}),
+    patch=extend_schema(summary="Rename or describe a team", request=TeamPatchSerializer, responses={200: TEAM_BODY}),
+    delete=extend_schema(summary="Delete a team (its hosts move to no team)", responses={200: EMPTY}),
 )
 class TeamDetailView(FleetAPIView):
     def get(self, request: Request, team_id: int) -> Response:
@@ -151,7 +166,7 @@ class TeamAgentOptionsView(FleetAPIView):
 
 
 class MemberSerializer(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1)
+    id = ObjectIdField()
     role = serializers.ChoiceField(choices=Role.choices, required=False)
 
 
@@ -172,9 +187,11 @@ def member_json(user: User, role: str) -> dict[str, Any]:
 
 
 @extend_schema_view(
-    get=extend_schema(summary="A team's users and their roles", responses={200: dict}),
-    patch=extend_schema(summary="Add users to a team or change their role", request=MembersSerializer),
-    delete=extend_schema(summary="Remove users from a team", request=MembersSerializer),
+    get=extend_schema(summary="A team's users and their roles", responses={200: listing("TeamUserList", "users")}),
+    patch=extend_schema(
+        summary="Add users to a team or change their role", request=MembersSerializer, responses={200: TEAM_BODY}
+    ),
+    delete=extend_schema(summary="Remove users from a team", request=MembersSerializer, responses={200: TEAM_BODY}),
 )
 class TeamUsersView(FleetAPIView):
     def get(self, request: Request, team_id: int) -> Response:

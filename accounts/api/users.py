@@ -8,7 +8,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.db.models import Q
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -25,7 +25,9 @@ from accounts.permissions import Action, Kind
 from activities import types
 from activities.record import record
 from fleetsite.api.errors import forbidden, not_found, validation_failed
+from fleetsite.api.fields import MAX_ID, ObjectIdField
 from fleetsite.api.pagination import page_from
+from fleetsite.api.schema import EMPTY, envelope, listing, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 
@@ -33,7 +35,7 @@ CAPPED_TOKEN_OWN_ACCOUNT = "an API token with a role cannot change its owner's a
 
 
 class TeamRoleSerializer(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1)
+    id = ObjectIdField()
     role = serializers.ChoiceField(choices=Role.choices)
 
 
@@ -103,8 +105,10 @@ def _get_user(request: Request, user_id: int) -> User:
 
 
 @extend_schema_view(
-    get=extend_schema(summary="List users", responses={200: dict}),
-    post=extend_schema(summary="Create a user from an invite", request=None, responses={200: dict}),
+    get=extend_schema(summary="List users", responses={200: listing("UserList", "users", paged=True)}),
+    post=extend_schema(
+        summary="Create a user from an invite", request=None, responses={200: single("UserDetail", "user")}
+    ),
 )
 class UserListView(FleetAPIView):
     def get_permissions(self) -> list:
@@ -148,7 +152,7 @@ class InviteAcceptSerializer(serializers.Serializer):
 class AdminUserCreateView(FleetAPIView):
     """`POST /users/admin`: an admin creates a user directly (API-only users get a token back)."""
 
-    @extend_schema(summary="Create a user", request=UserCreateSerializer, responses={200: dict})
+    @extend_schema(summary="Create a user", request=UserCreateSerializer, responses={200: single("UserDetail", "user")})
     def post(self, request: Request) -> Response:
         self.require(request, Action.WRITE, Kind.USER)
         data = self.validated(UserCreateSerializer, request)
@@ -171,9 +175,11 @@ class AdminUserCreateView(FleetAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Get a user", responses={200: dict}),
-    patch=extend_schema(summary="Change a user", request=UserPatchSerializer, responses={200: dict}),
-    delete=extend_schema(summary="Delete a user", responses={200: dict}),
+    get=extend_schema(summary="Get a user", responses={200: single("UserDetail", "user")}),
+    patch=extend_schema(
+        summary="Change a user", request=UserPatchSerializer, responses={200: single("UserDetail", "user")}
+    ),
+    delete=extend_schema(summary="Delete a user", responses={200: EMPTY}),
 )
 class UserDetailView(FleetAPIView):
     def get(self, request: Request, user_id: int) -> Response:
@@ -227,7 +233,7 @@ class ChangePasswordSerializer(serializers.Serializer):
 class ChangePasswordView(FleetAPIView):
     """`POST /change_password`; other sessions of the user end, this one stays."""
 
-    @extend_schema(summary="Change your password", request=ChangePasswordSerializer, responses={200: dict})
+    @extend_schema(summary="Change your password", request=ChangePasswordSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
         data = self.validated(ChangePasswordSerializer, request)
         if not permissions.may_change_own_account(request.user):
@@ -250,7 +256,7 @@ class ForgotPasswordView(FleetAPIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Email a password reset link", request=ForgotPasswordSerializer, responses={200: dict})
+    @extend_schema(summary="Email a password reset link", request=ForgotPasswordSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
         data = self.validated(ForgotPasswordSerializer, request)
         if not lockout.check_reset_request(request, data["email"]):
@@ -326,8 +332,10 @@ class InviteSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Pending invites", responses={200: dict}),
-    post=extend_schema(summary="Invite a user by email", request=InviteSerializer, responses={200: dict}),
+    get=extend_schema(summary="Pending invites", responses={200: listing("InviteList", "invites", paged=True)}),
+    post=extend_schema(
+        summary="Invite a user by email", request=InviteSerializer, responses={200: single("InviteDetail", "invite")}
+    ),
 )
 class InviteListView(FleetAPIView):
     def get(self, request: Request) -> Response:
@@ -352,29 +360,44 @@ class InviteListView(FleetAPIView):
         return Response({"invite": invite_json(invite)})
 
 
-class InviteDetailView(FleetAPIView):
-    @extend_schema(summary="Delete a pending invite", responses={200: dict})
-    def delete(self, request: Request, invite_id: int) -> Response:
-        self.require(request, Action.WRITE, Kind.INVITE)
-        invite = Invite.objects.filter(pk=invite_id).first()
-        if invite is None:
-            raise not_found(f"Invite {invite_id} was not found in the datastore")
-        services.delete_invite(request.user, invite)
-        return Response({})
+class InviteView(FleetAPIView):
+    """`/invites/{key}`: GET looks up a link token without a session (the sign-up page, fleet-protocol
+    §0.2); DELETE removes a pending invite by id. One route, as in Fleet: Django matches paths
+    before methods, so two routes would answer a digit-only token or a word id with a 405."""
 
+    def _is_lookup(self) -> bool:
+        return getattr(self.request, "method", None) == "GET"  # no request while the schema is generated
 
-class InviteByTokenView(FleetAPIView):
-    """`GET /invites/{token}`: what the sign-up page shows, without a session (fleet-protocol §0.2)."""
+    def get_authenticators(self) -> list:
+        return [] if self._is_lookup() else super().get_authenticators()
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
+    def get_permissions(self) -> list:
+        return [AllowAny()] if self._is_lookup() else super().get_permissions()
 
-    @extend_schema(summary="Look up an invite by its link token", responses={200: dict})
-    def get(self, request: Request, token: str) -> Response:
-        invite = services.find_invite(token)
+    @extend_schema(
+        summary="Look up an invite by its link token",
+        parameters=[OpenApiParameter("key", str, OpenApiParameter.PATH, description="the invite link token")],
+        responses={200: single("InviteDetail", "invite")},
+        auth=[],
+    )
+    def get(self, request: Request, key: str) -> Response:
+        invite = services.find_invite(key)
         if invite is None:
             raise not_found("Invite token is invalid or has expired")
         return Response({"invite": invite_json(invite)})
+
+    @extend_schema(
+        summary="Delete a pending invite",
+        parameters=[OpenApiParameter("key", int, OpenApiParameter.PATH, description="the invite id")],
+        responses={200: EMPTY},
+    )
+    def delete(self, request: Request, key: str) -> Response:
+        self.require(request, Action.WRITE, Kind.INVITE)
+        invite = Invite.objects.filter(pk=int(key)).first() if key.isdigit() and int(key) <= MAX_ID else None
+        if invite is None:
+            raise not_found(f"Invite {key} was not found in the datastore")
+        services.delete_invite(request.user, invite)
+        return Response({})
 
 
 class ApiTokenSerializer(serializers.Serializer):
@@ -395,8 +418,12 @@ def api_token_json(token: AuthToken) -> dict[str, Any]:
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Your API tokens", responses={200: dict}),
-    post=extend_schema(summary="Create a named API token", request=ApiTokenSerializer, responses={200: dict}),
+    get=extend_schema(summary="Your API tokens", responses={200: listing("ApiTokenList", "api_tokens")}),
+    post=extend_schema(
+        summary="Create a named API token",
+        request=ApiTokenSerializer,
+        responses={200: envelope("ApiTokenCreated", api_token=serializers.DictField(), token=serializers.CharField())},
+    ),
 )
 class ApiTokenListView(FleetAPIView):
     """Beyond Fleet: named, role-scoped, expiring API tokens; the key is shown once."""
@@ -416,7 +443,7 @@ class ApiTokenListView(FleetAPIView):
 
 
 class ApiTokenDetailView(FleetAPIView):
-    @extend_schema(summary="Revoke an API token", responses={200: dict})
+    @extend_schema(summary="Revoke an API token", responses={200: EMPTY})
     def delete(self, request: Request, token_id: int) -> Response:
         token = AuthToken.objects.filter(pk=token_id, kind=TokenKind.API, user=request.user).first()
         if token is None:

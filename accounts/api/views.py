@@ -19,6 +19,7 @@ from accounts.throttles import LoginEmailThrottle, LoginIPThrottle
 from activities import types
 from activities.record import record
 from fleetsite.api.errors import FleetAPIError
+from fleetsite.api.schema import EMPTY, envelope
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 
@@ -52,7 +53,20 @@ class LoginSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
-@extend_schema_view(post=extend_schema(summary="Log in", request=LoginSerializer, responses={200: dict}))
+@extend_schema_view(
+    post=extend_schema(
+        summary="Log in",
+        request=LoginSerializer,
+        responses={
+            200: envelope(
+                "LoginResult",
+                user=serializers.DictField(),
+                available_teams=serializers.ListField(child=serializers.DictField()),
+                token=serializers.CharField(),
+            )
+        },
+    )
+)
 class LoginView(FleetAPIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -80,7 +94,7 @@ class LoginView(FleetAPIView):
 
 
 @extend_schema_view(
-    post=extend_schema(summary="Log out (ends the bearer token's session)", request=None, responses={200: dict})
+    post=extend_schema(summary="Log out (ends the bearer token's session)", request=None, responses={200: EMPTY})
 )
 class LogoutView(FleetAPIView):
     authentication_classes: list = []
@@ -93,7 +107,18 @@ class LogoutView(FleetAPIView):
         return Response({})
 
 
-@extend_schema_view(get=extend_schema(summary="The current user", responses={200: dict}))
+@extend_schema_view(
+    get=extend_schema(
+        summary="The current user",
+        responses={
+            200: envelope(
+                "CurrentUser",
+                user=serializers.DictField(),
+                available_teams=serializers.ListField(child=serializers.DictField()),
+            )
+        },
+    )
+)
 class MeView(FleetAPIView):
     def get(self, request: Request) -> Response:
         return Response({"user": user_json(request.user), "available_teams": available_teams(request.user)})

@@ -201,3 +201,15 @@ def test_an_admin_sets_another_users_password_with_new_password(api: APIClient, 
     assert api.patch(f"{BASE}/users/{observer.pk}", {"new_password": NEW_PASSWORD}).status_code == 200
     observer.refresh_from_db()
     assert observer.check_password(NEW_PASSWORD)
+
+
+def test_invite_paths_answer_both_methods_whatever_the_key_looks_like(
+    api: APIClient, api_client_as: Callable[[User | None], APIClient]
+) -> None:
+    """GET takes a link token and DELETE an id on the same path (Fleet's routes); a digit-only
+    token or a non-numeric id is a 404, never a 405 (found by schemathesis)."""
+    anonymous = api_client_as(None)
+    assert anonymous.get(f"{BASE}/invites/12345").status_code == 404
+    assert api.delete(f"{BASE}/invites/not-a-number").status_code == 404
+    assert api.delete(f"{BASE}/invites/999").status_code == 404
+    assert anonymous.delete(f"{BASE}/invites/999").status_code == 401

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -13,6 +16,7 @@ from carves.models import Carve, CarveBlock
 from carves.service import iter_file
 from fleetsite.api.errors import bad_request, forbidden, not_found
 from fleetsite.api.pagination import page_from
+from fleetsite.api.schema import envelope, listing, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 
@@ -50,6 +54,15 @@ def get_carve(request: Request, carve_id: int) -> Carve:
 
 
 class CarveListView(FleetAPIView):
+    @extend_schema(
+        summary="File carves (expired ones only with expired=true)",
+        parameters=[
+            OpenApiParameter("expired", bool),
+            OpenApiParameter("page", int),
+            OpenApiParameter("per_page", int),
+        ],
+        responses={200: listing("CarveList", "carves", paged=True)},
+    )
     def get(self, request: Request) -> Response:
         queryset = visible_carves(request)
         if request.query_params.get("expired", "").lower() != "true":
@@ -59,6 +72,7 @@ class CarveListView(FleetAPIView):
 
 
 class CarveDetailView(FleetAPIView):
+    @extend_schema(summary="One file carve", responses={200: single("CarveDetail", "carve")})
     def get(self, request: Request, carve_id: int) -> Response:
         return Response({"carve": carve_json(get_carve(request, carve_id))})
 
@@ -66,6 +80,9 @@ class CarveDetailView(FleetAPIView):
 class CarveBlockView(FleetAPIView):
     """`GET /carves/{id}/block/{block_id}` → `{"data": <base64>}`, as fleetctl fetches carves."""
 
+    @extend_schema(
+        summary="One block of a carve, base64", responses={200: envelope("CarveBlock", data=serializers.CharField())}
+    )
     def get(self, request: Request, carve_id: int, block_id: int) -> Response:
         carve = get_carve(request, carve_id)
         data = CarveBlock.objects.filter(carve=carve, block_id=block_id).values_list("data", flat=True).first()
@@ -77,6 +94,10 @@ class CarveBlockView(FleetAPIView):
 class CarveDownloadView(FleetAPIView):
     """The whole carved archive in one streamed download, once every block has arrived."""
 
+    @extend_schema(
+        summary="The carved archive (tar), once complete",
+        responses={(200, "application/x-tar"): OpenApiTypes.BINARY},
+    )
     def get(self, request: Request, carve_id: int) -> StreamingHttpResponse:
         carve = get_carve(request, carve_id)
         if not carve.complete:

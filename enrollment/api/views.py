@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +16,7 @@ from activities.record import record
 from enrollment import secrets
 from enrollment.models import EnrollSecret
 from fleetsite.api.errors import FleetAPIError, validation_failed
+from fleetsite.api.schema import EMPTY, envelope
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 
@@ -59,14 +61,22 @@ def _replace(request: Request, team: Team | None, values: list[str], dry_run: bo
         raise validation_failed("secrets", str(exc)) from exc
 
 
+SECRET_LIST = serializers.ListField(child=serializers.DictField())
+
+
 class GlobalSecretsView(FleetAPIView):
     """`GET/POST /spec/enroll_secret`: the global secrets; POST replaces the whole set."""
 
+    @extend_schema(
+        summary="The global enroll secrets",
+        responses={200: envelope("GlobalSecrets", spec=envelope("SecretSpec", secrets=SECRET_LIST))},
+    )
     def get(self, request: Request) -> Response:
         _forbid_unless(permissions.can_manage_team_secrets(request.user, None) and permissions.is_global(request.user))
         rows = EnrollSecret.objects.filter(team__isnull=True)
         return Response({"spec": {"secrets": [secret_json(secret, False) for secret in rows]}})
 
+    @extend_schema(summary="Replace the global enroll secrets", request=SpecSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
         _forbid_unless(permissions.is_global(request.user) and permissions.can_write_team(request.user, None))
         serializer = SpecSerializer(data=request.data)
@@ -79,11 +89,17 @@ class GlobalSecretsView(FleetAPIView):
 class TeamSecretsView(FleetAPIView):
     """`GET/PATCH /teams/{id}/secrets`: a team's secrets; PATCH replaces the whole set."""
 
+    @extend_schema(summary="A team's enroll secrets", responses={200: envelope("TeamSecrets", secrets=SECRET_LIST)})
     def get(self, request: Request, team_id: int) -> Response:
         team = get_team(request, team_id)
         _forbid_unless(permissions.can_manage_team_secrets(request.user, team.pk))
         return Response({"secrets": [secret_json(secret, True) for secret in team.secrets.all()]})
 
+    @extend_schema(
+        summary="Replace a team's enroll secrets",
+        request=SecretSetSerializer,
+        responses={200: envelope("TeamSecrets", secrets=SECRET_LIST)},
+    )
     def patch(self, request: Request, team_id: int) -> Response:
         team = get_team(request, team_id)
         _forbid_unless(permissions.can_manage_team_secrets(request.user, team.pk))

@@ -5,23 +5,43 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import permissions
 from fleetsite.api.errors import bad_request, not_found
 from fleetsite.api.pagination import page_from
+from fleetsite.api.schema import PAGE_META, envelope, single
 from fleetsite.api.views import FleetAPIView
 from hosts import software
 
 PARAMS = [
     OpenApiParameter("query", str, description="substring of the software name"),
     OpenApiParameter("team_id", int, description="only hosts of this team (0: hosts with no team)"),
-    OpenApiParameter("order_key", str, enum=list(software.ORDER_KEYS)),
     OpenApiParameter("order_direction", str, enum=["asc", "desc"]),
     OpenApiParameter("page", int),
     OpenApiParameter("per_page", int),
 ]
+TITLE_PARAMS = [*PARAMS, OpenApiParameter("order_key", str, enum=list(software.TITLE_ORDER_KEYS))]
+VERSION_PARAMS = [
+    *PARAMS,
+    OpenApiParameter("order_key", str, enum=list(software.VERSION_ORDER_KEYS)),
+    OpenApiParameter("title_id", int),
+]
+
+
+_PAGED_COUNTS = {
+    "count": serializers.IntegerField(),
+    "counts_updated_at": serializers.DateTimeField(allow_null=True),
+    "meta": envelope("PageMeta", **PAGE_META),
+}
+SOFTWARE_TITLES = envelope(
+    "SoftwareTitleList", software_titles=serializers.ListField(child=serializers.DictField()), **_PAGED_COUNTS
+)
+SOFTWARE_VERSIONS = envelope(
+    "SoftwareVersionList", software=serializers.ListField(child=serializers.DictField()), **_PAGED_COUNTS
+)
 
 
 def _team_id(request: Request) -> int | None:
@@ -37,10 +57,11 @@ def _team_id(request: Request) -> int | None:
     return team_id
 
 
-def _order(request: Request) -> tuple[str | None, str | None]:
+def _order(request: Request, keys: dict[str, str]) -> tuple[str | None, str | None]:
+    """The list's sort key and direction; a 400 naming the valid keys for anything else."""
     key, direction = request.query_params.get("order_key"), request.query_params.get("order_direction")
-    if key and key not in software.ORDER_KEYS:
-        raise bad_request(f"invalid order_key: one of {', '.join(software.ORDER_KEYS)}")
+    if key and key not in keys:
+        raise bad_request(f"invalid order_key: one of {', '.join(keys)}")
     if direction and direction not in ("asc", "desc"):
         raise bad_request("invalid order_direction: asc or desc")
     return key, direction
@@ -74,9 +95,11 @@ def version_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class TitleListView(FleetAPIView):
-    @extend_schema(summary="Software titles with host counts", parameters=PARAMS, responses={200: dict})
+    @extend_schema(
+        summary="Software titles with host counts", parameters=TITLE_PARAMS, responses={200: SOFTWARE_TITLES}
+    )
     def get(self, request: Request) -> Response:
-        key, direction = _order(request)
+        key, direction = _order(request, software.TITLE_ORDER_KEYS)
         installs = software.installs_for(request.user, _team_id(request))
         rows_qs = software.titles(
             installs,
@@ -97,7 +120,7 @@ class TitleListView(FleetAPIView):
 
 
 class TitleDetailView(FleetAPIView):
-    @extend_schema(summary="One software title", responses={200: dict})
+    @extend_schema(summary="One software title", responses={200: single("SoftwareTitleDetail", "software_title")})
     def get(self, request: Request, title_id: int) -> Response:
         installs = software.installs_for(request.user, _team_id(request))
         title = software.titles(installs.filter(software_id__in=_same_title(title_id))).first()
@@ -119,11 +142,11 @@ def _same_title(title_id: int) -> Any:
 class VersionListView(FleetAPIView):
     @extend_schema(
         summary="Software versions with host counts",
-        parameters=[*PARAMS, OpenApiParameter("title_id", int)],
-        responses={200: dict},
+        parameters=VERSION_PARAMS,
+        responses={200: SOFTWARE_VERSIONS},
     )
     def get(self, request: Request) -> Response:
-        key, direction = _order(request)
+        key, direction = _order(request, software.VERSION_ORDER_KEYS)
         title_id = request.query_params.get("title_id")
         rows_qs = software.versions(
             software.installs_for(request.user, _team_id(request)),
@@ -140,7 +163,7 @@ class VersionListView(FleetAPIView):
 
 
 class VersionDetailView(FleetAPIView):
-    @extend_schema(summary="One software version", responses={200: dict})
+    @extend_schema(summary="One software version", responses={200: single("SoftwareVersionDetail", "software")})
     def get(self, request: Request, version_id: int) -> Response:
         row = software.versions(software.installs_for(request.user).filter(software_id=version_id)).first()
         if row is None:

@@ -10,7 +10,7 @@ import orjson
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,7 +20,9 @@ from accounts.models import Team
 from activities.feed import activity_json
 from activities.models import Activity
 from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
+from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.pagination import Page, page_from
+from fleetsite.api.schema import EMPTY, envelope, listing, single
 from fleetsite.api.views import FleetAPIView
 from fleetsite.lib.tokens import digest
 from hosts import actions
@@ -82,7 +84,7 @@ def _forbid(exc: HostActionDenied) -> FleetAPIError:
     return FleetAPIError(403, "Permission Denied", str(exc))
 
 
-@extend_schema_view(get=extend_schema(summary="List hosts", responses={200: dict}))
+@extend_schema_view(get=extend_schema(summary="List hosts", responses={200: listing("HostList", "hosts", paged=True)}))
 class HostListView(FleetAPIView):
     filterset_class = HostFilterSet
 
@@ -95,7 +97,12 @@ class HostListView(FleetAPIView):
         return hosts_page(queryset, page_from(request))
 
 
-@extend_schema_view(get=extend_schema(summary="Count hosts matching the list filters", responses={200: dict}))
+@extend_schema_view(
+    get=extend_schema(
+        summary="Count hosts matching the list filters",
+        responses={200: envelope("HostCount", count=serializers.IntegerField())},
+    )
+)
 class HostCountView(FleetAPIView):
     filterset_class = HostFilterSet
 
@@ -117,8 +124,8 @@ class HostReportView(FleetAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="Get a host", responses={200: dict}),
-    delete=extend_schema(summary="Delete a host", responses={200: dict}),
+    get=extend_schema(summary="Get a host", responses={200: single("HostDetail", "host")}),
+    delete=extend_schema(summary="Delete a host", responses={200: EMPTY}),
 )
 class HostDetailView(FleetAPIView):
     def get(self, request: Request, host_id: int) -> Response:
@@ -138,7 +145,7 @@ class HostDetailView(FleetAPIView):
 class HostByIdentifierView(FleetAPIView):
     """`GET /hosts/identifier/{identifier}`: hostname, uuid, osquery host id, node key or serial."""
 
-    @extend_schema(summary="Get a host by identifier", responses={200: dict})
+    @extend_schema(summary="Get a host by identifier", responses={200: single("HostDetail", "host")})
     def get(self, request: Request, identifier: str) -> Response:
         match = (
             Q(hostname=identifier)
@@ -153,7 +160,7 @@ class HostByIdentifierView(FleetAPIView):
         return Response({"host": host_detail(host, timezone.now())})
 
 
-@extend_schema_view(post=extend_schema(summary="Ask a host to refresh its vitals", responses={200: dict}))
+@extend_schema_view(post=extend_schema(summary="Ask a host to refresh its vitals", responses={200: EMPTY}))
 class HostRefetchView(FleetAPIView):
     def post(self, request: Request, host_id: int) -> Response:
         host = get_visible_host(request, host_id)
@@ -166,12 +173,12 @@ class HostFiltersSerializer(serializers.Serializer):
 
     query = serializers.CharField(required=False, allow_blank=True)
     status = serializers.CharField(required=False, allow_blank=True)
-    label_id = serializers.IntegerField(required=False, allow_null=True)
-    team_id = serializers.IntegerField(required=False, allow_null=True)
+    label_id = ObjectIdField(required=False, allow_null=True)
+    team_id = ObjectIdField(required=False, allow_null=True, min_value=0)
     platform = serializers.CharField(required=False, allow_blank=True)
-    policy_id = serializers.IntegerField(required=False, allow_null=True)
+    policy_id = ObjectIdField(required=False, allow_null=True)
     policy_response = serializers.CharField(required=False, allow_blank=True)
-    software_title_id = serializers.IntegerField(required=False, allow_null=True)
+    software_title_id = ObjectIdField(required=False, allow_null=True)
 
 
 def hosts_by_filters(request: Request, filters: dict[str, Any]) -> QuerySet:
@@ -187,7 +194,7 @@ def hosts_by_filters(request: Request, filters: dict[str, Any]) -> QuerySet:
 
 
 class BulkDeleteSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100_000)
+    ids = serializers.ListField(child=ObjectIdField(), required=False, max_length=100_000)
     filters = HostFiltersSerializer(required=False)
 
     def validate(self, attrs: dict) -> dict:
@@ -199,7 +206,7 @@ class BulkDeleteSerializer(serializers.Serializer):
 class HostBulkDeleteView(FleetAPIView):
     """`POST /hosts/delete` with `{"ids": [...]}` or `{"filters": {...}}`."""
 
-    @extend_schema(summary="Delete hosts by id or by filter", request=BulkDeleteSerializer, responses={200: dict})
+    @extend_schema(summary="Delete hosts by id or by filter", request=BulkDeleteSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
         data = self.validated(BulkDeleteSerializer, request)
         if data.get("ids"):
@@ -216,12 +223,12 @@ class HostBulkDeleteView(FleetAPIView):
 
 
 class TransferSerializer(serializers.Serializer):
-    team_id = serializers.IntegerField(allow_null=True)
-    hosts = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=100_000)
+    team_id = ObjectIdField(allow_null=True, min_value=0)
+    hosts = serializers.ListField(child=ObjectIdField(), allow_empty=False, max_length=100_000)
 
 
 class TransferByFilterSerializer(serializers.Serializer):
-    team_id = serializers.IntegerField(allow_null=True)
+    team_id = ObjectIdField(allow_null=True, min_value=0)
     filters = HostFiltersSerializer()
 
 
@@ -237,7 +244,7 @@ def _target_team(request: Request, team_id: int | None) -> Team | None:
 class HostTransferView(FleetAPIView):
     """`POST /hosts/transfer`: `{"team_id": n | null, "hosts": [ids]}`."""
 
-    @extend_schema(summary="Move hosts to a team", request=TransferSerializer, responses={200: dict})
+    @extend_schema(summary="Move hosts to a team", request=TransferSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
         data = self.validated(TransferSerializer, request)
         team = _target_team(request, data["team_id"])
@@ -255,7 +262,7 @@ class HostTransferByFilterView(FleetAPIView):
     """`POST /hosts/transfer/filter`: `{"team_id", "filters": {...}}`."""
 
     @extend_schema(
-        summary="Move every host matching filters", request=TransferByFilterSerializer, responses={200: dict}
+        summary="Move every host matching filters", request=TransferByFilterSerializer, responses={200: EMPTY}
     )
     def post(self, request: Request) -> Response:
         data = self.validated(TransferByFilterSerializer, request)
@@ -296,7 +303,9 @@ def _int_param(value: str, name: str) -> int:
 class HostActivitiesView(FleetAPIView):
     """`GET /hosts/{id}/activities`: the feed entries about one host."""
 
-    @extend_schema(summary="Activities about a host", responses={200: dict})
+    @extend_schema(
+        summary="Activities about a host", responses={200: listing("HostActivityList", "activities", paged=True)}
+    )
     def get(self, request: Request, host_id: int) -> Response:
         host = get_visible_host(request, host_id)
         rows, meta = page_from(request).slice(Activity.objects.filter(host=host))
@@ -329,7 +338,7 @@ class LabelCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     query = serializers.CharField(required=False, allow_blank=True, default="")
     platform = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
-    host_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    host_ids = serializers.ListField(child=ObjectIdField(), required=False)
 
     def validate(self, attrs: dict) -> dict:
         manual = "host_ids" in attrs
@@ -341,6 +350,11 @@ class LabelCreateSerializer(serializers.Serializer):
 
 
 class LabelListView(FleetAPIView):
+    @extend_schema(
+        summary="Labels the caller can see",
+        parameters=[OpenApiParameter("include_host_counts", bool)],
+        responses={200: listing("LabelList", "labels")},
+    )
     def get(self, request: Request) -> Response:
         from queries.labels import visible_labels  # queries builds on hosts, not the reverse
 
@@ -350,6 +364,9 @@ class LabelListView(FleetAPIView):
             return Response({"labels": [label_json(label, counts.get(label.pk, 0)) for label in labels]})
         return Response({"labels": [label_json(label) for label in labels]})
 
+    @extend_schema(
+        summary="Create a label", request=LabelCreateSerializer, responses={200: single("LabelDetail", "label")}
+    )
     def post(self, request: Request) -> Response:
         """One code path with the label UI: SQL checked, name unique, activity recorded."""
         from queries import labels as label_service  # queries builds on hosts, not the reverse
@@ -371,6 +388,7 @@ class LabelListView(FleetAPIView):
 class LabelHostsView(FleetAPIView):
     filterset_class = HostFilterSet
 
+    @extend_schema(summary="Hosts in a label", responses={200: listing("HostList", "hosts", paged=True)})
     def get(self, request: Request, label_id: int) -> Response:
         from queries.labels import visible_labels
 

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from fleetsite.api.errors import not_found
+from fleetsite.api.schema import EMPTY, listing, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.views import label_json
 from hosts.choices import LabelMembershipType
@@ -46,17 +47,19 @@ class LabelDetailView(FleetAPIView):
         except ValueError as exc:
             raise not_found(f"Label {key} was not found in the datastore") from exc
 
-    @extend_schema(summary="Get a label", responses={200: dict})
+    @extend_schema(summary="Get a label", responses={200: single("LabelDetail", "label")})
     def get(self, request: Request, key: str) -> Response:
         return Response({"label": with_count(request.user, labels.get_label(request.user, self._id(key)))})
 
-    @extend_schema(summary="Modify a label", request=LabelPatchSerializer, responses={200: dict})
+    @extend_schema(
+        summary="Modify a label", request=LabelPatchSerializer, responses={200: single("LabelDetail", "label")}
+    )
     def patch(self, request: Request, key: str) -> Response:
         label = labels.get_label(request.user, self._id(key))
         data = self.validated(LabelPatchSerializer, request)
         return Response({"label": with_count(request.user, labels.modify(request.user, label, data))})
 
-    @extend_schema(summary="Delete a label by name", responses={200: dict})
+    @extend_schema(summary="Delete a label by name", responses={200: EMPTY})
     def delete(self, request: Request, key: str) -> Response:
         label = labels.visible_labels(request.user).filter(name=key).first()
         if label is None:
@@ -66,14 +69,14 @@ class LabelDetailView(FleetAPIView):
 
 
 class LabelDeleteByIdView(FleetAPIView):
-    @extend_schema(summary="Delete a label by id", responses={200: dict})
+    @extend_schema(summary="Delete a label by id", responses={200: EMPTY})
     def delete(self, request: Request, label_id: int) -> Response:
         labels.delete(request.user, labels.get_label(request.user, label_id))
         return Response({})
 
 
 class LabelSummaryView(FleetAPIView):
-    @extend_schema(summary="Every label, briefly", responses={200: dict})
+    @extend_schema(summary="Every label, briefly", responses={200: listing("LabelSummaryList", "labels")})
     def get(self, request: Request) -> Response:
         rows = labels.visible_labels(request.user).values("id", "name", "description", "label_type")
         return Response({"labels": list(rows)})
@@ -112,7 +115,7 @@ class LabelSpecsSerializer(serializers.Serializer):
 class LabelSpecView(FleetAPIView):
     """fleetctl's `apply` for labels: create by name or update, all or nothing."""
 
-    @extend_schema(summary="Apply label specs", request=LabelSpecsSerializer, responses={200: dict})
+    @extend_schema(summary="Apply label specs", request=LabelSpecsSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
         labels.apply_specs(request.user, self.validated(LabelSpecsSerializer, request)["specs"])
         return Response({})

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from accounts import permissions
 from accounts.models import User
 from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
+from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from hosts.models import Host
@@ -28,14 +29,14 @@ MAX_KEEP_OPEN = running.MAX_KEEP_OPEN
 
 
 class SelectedSerializer(serializers.Serializer):
-    hosts = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
-    labels = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
-    teams = serializers.ListField(child=serializers.IntegerField(min_value=0), required=False, default=list)
+    hosts = serializers.ListField(child=ObjectIdField(), required=False, default=list)
+    labels = serializers.ListField(child=ObjectIdField(), required=False, default=list)
+    teams = serializers.ListField(child=ObjectIdField(min_value=0), required=False, default=list)
 
 
 class RunSerializer(serializers.Serializer):
     query = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
-    query_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    query_id = ObjectIdField(required=False, allow_null=True)
     selected = SelectedSerializer(required=False)
     keep_open_seconds = serializers.IntegerField(
         required=False, min_value=0, max_value=int(MAX_KEEP_OPEN.total_seconds())
@@ -118,7 +119,7 @@ def _require_may_run(request: Request, query: Query) -> None:
 
 class RunByIdentifiersSerializer(serializers.Serializer):
     query = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
-    query_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    query_id = ObjectIdField(required=False, allow_null=True)
     selected = serializers.DictField(child=serializers.ListField(child=serializers.CharField(max_length=255)))
 
     validate = RunSerializer.validate
@@ -168,7 +169,7 @@ def _results_json(campaign: Campaign) -> list[dict[str, Any]]:
 
 
 class HostIdsSerializer(serializers.Serializer):
-    host_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    host_ids = serializers.ListField(child=ObjectIdField(), allow_empty=False)
 
 
 class RunSavedQueryView(FleetAPIView):
@@ -196,8 +197,8 @@ class RunSavedQueryView(FleetAPIView):
 
 
 class SyncRunSerializer(serializers.Serializer):
-    query_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
-    host_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    query_ids = serializers.ListField(child=ObjectIdField(), allow_empty=False)
+    host_ids = serializers.ListField(child=ObjectIdField(), allow_empty=False)
 
 
 class SyncRunView(FleetAPIView):

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +17,8 @@ from accounts.api.views import get_team
 from accounts.models import Team
 from activities.record import record
 from fleetsite.api.errors import FleetAPIError, conflict, not_found
+from fleetsite.api.fields import ObjectIdField
+from fleetsite.api.schema import envelope, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from queries.api.live import checked_sql
@@ -55,7 +58,7 @@ _PLATFORMS = {"darwin", "windows", "linux", "chrome"}
 class PolicySerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255)
     query = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
-    query_id = serializers.IntegerField(required=False, min_value=1)
+    query_id = ObjectIdField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     resolution = serializers.CharField(required=False, allow_blank=True)
     platform = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -122,7 +125,14 @@ class PolicyScopeMixin:
         return policy
 
 
+POLICY_BODY = single("PolicyDetail", "policy")
+
+
 class PolicyListView(PolicyScopeMixin, FleetAPIView):
+    @extend_schema(
+        summary="Policies (a team's also lists the global ones it inherits)",
+        responses={200: envelope("PolicyList", policies=serializers.ListField(child=serializers.DictField()))},
+    )
     def get(self, request: Request, team_id: int | None = None) -> Response:
         team = self.team_of(request, team_id)
         counted = partial(counted_for, request.user)
@@ -131,6 +141,7 @@ class PolicyListView(PolicyScopeMixin, FleetAPIView):
             body["inherited_policies"] = [policy_json(policy) for policy in counted(self.policies(None))]
         return Response(body)
 
+    @extend_schema(summary="Create a policy", request=PolicySerializer, responses={200: POLICY_BODY})
     def post(self, request: Request, team_id: int | None = None) -> Response:
         team = self.team_of(request, team_id)
         _forbid_unless(permissions.can_write_team(request.user, team.pk if team else None))
@@ -141,10 +152,12 @@ class PolicyListView(PolicyScopeMixin, FleetAPIView):
 
 
 class PolicyDetailView(PolicyScopeMixin, FleetAPIView):
+    @extend_schema(summary="Get a policy", responses={200: POLICY_BODY})
     def get(self, request: Request, policy_id: int, team_id: int | None = None) -> Response:
         policy = self.get_policy(request, self.team_of(request, team_id), policy_id)
         return Response({"policy": policy_json(counted_for(request.user, [policy])[0])})
 
+    @extend_schema(summary="Change a policy", request=PolicySerializer(partial=True), responses={200: POLICY_BODY})
     def patch(self, request: Request, policy_id: int, team_id: int | None = None) -> Response:
         team = self.team_of(request, team_id)
         _forbid_unless(permissions.can_write_team(request.user, team.pk if team else None))
@@ -155,10 +168,15 @@ class PolicyDetailView(PolicyScopeMixin, FleetAPIView):
 
 
 class IdsSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+    ids = serializers.ListField(child=ObjectIdField(), allow_empty=False)
 
 
 class PolicyDeleteView(PolicyScopeMixin, FleetAPIView):
+    @extend_schema(
+        summary="Delete policies by id",
+        request=IdsSerializer,
+        responses={200: envelope("DeletedCount", deleted=serializers.IntegerField())},
+    )
     def post(self, request: Request, team_id: int | None = None) -> Response:
         team = self.team_of(request, team_id)
         _forbid_unless(permissions.can_write_team(request.user, team.pk if team else None))
@@ -173,5 +191,6 @@ class PolicyDeleteView(PolicyScopeMixin, FleetAPIView):
 
 
 class PolicyCountView(PolicyScopeMixin, FleetAPIView):
+    @extend_schema(summary="Count policies", responses={200: envelope("PolicyCount", count=serializers.IntegerField())})
     def get(self, request: Request, team_id: int | None = None) -> Response:
         return Response({"count": self.policies(self.team_of(request, team_id)).count()})

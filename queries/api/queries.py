@@ -15,11 +15,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from fleetsite.api.errors import bad_request, not_found
+from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.pagination import page_from
+from fleetsite.api.schema import EMPTY, PAGE_META, envelope
 from fleetsite.api.views import FleetAPIView, flag
 from queries import saved
 from queries.filtersets import QueryFilterSet
 from queries.models import Query
+
+# Queries are also sent as "reports", Fleet's newer name for them.
+QUERY_BODY = envelope("QueryDetail", query=serializers.DictField(), report=serializers.DictField())
+QUERY_LIST = envelope(
+    "QueryList",
+    queries=serializers.ListField(child=serializers.DictField()),
+    reports=serializers.ListField(child=serializers.DictField()),
+    count=serializers.IntegerField(),
+    inherited_query_count=serializers.IntegerField(),
+    meta=envelope("PageMeta", **PAGE_META),
+)
 
 
 def one(query: Query) -> dict[str, Any]:
@@ -44,7 +57,7 @@ def team_param(request: Request) -> int | None:
 class QueryListView(FleetAPIView):
     filterset_class = QueryFilterSet
 
-    @extend_schema(summary="List saved queries", responses={200: dict})
+    @extend_schema(summary="List saved queries", responses={200: QUERY_LIST})
     def get(self, request: Request) -> Response:
         team_id = team_param(request)
         merge = flag(request, "merge_inherited")
@@ -64,7 +77,7 @@ class QueryListView(FleetAPIView):
             }
         )
 
-    @extend_schema(summary="Create a saved query", request=saved.QuerySerializer, responses={200: dict})
+    @extend_schema(summary="Create a saved query", request=saved.QuerySerializer, responses={200: QUERY_BODY})
     def post(self, request: Request) -> Response:
         data = self.validated(saved.QuerySerializer, request)
         return Response(one(saved.create(request.user, data)))
@@ -80,18 +93,18 @@ def _query_id(key: str) -> int:
 class QueryDetailView(FleetAPIView):
     """`GET|PATCH /queries/{id}` and Fleet's `DELETE /queries/{name}?team_id=` share one path."""
 
-    @extend_schema(summary="Get a saved query", responses={200: dict})
+    @extend_schema(summary="Get a saved query", responses={200: QUERY_BODY})
     def get(self, request: Request, key: str) -> Response:
         return Response(one(saved.get_readable(request.user, _query_id(key))))
 
-    @extend_schema(summary="Modify a saved query", request=saved.QuerySerializer, responses={200: dict})
+    @extend_schema(summary="Modify a saved query", request=saved.QuerySerializer, responses={200: QUERY_BODY})
     def patch(self, request: Request, key: str) -> Response:
         query = saved.get_readable(request.user, _query_id(key))
         serializer = saved.QuerySerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         return Response(one(saved.update(request.user, query, serializer.validated_data)))
 
-    @extend_schema(summary="Delete a saved query by name", responses={200: dict})
+    @extend_schema(summary="Delete a saved query by name", responses={200: EMPTY})
     def delete(self, request: Request, key: str) -> Response:
         team_id = team_param(request)
         saved.visible_team(request.user, team_id)
@@ -103,18 +116,22 @@ class QueryDetailView(FleetAPIView):
 
 
 class QueryDeleteByIdView(FleetAPIView):
-    @extend_schema(summary="Delete a saved query by id", responses={200: dict})
+    @extend_schema(summary="Delete a saved query by id", responses={200: EMPTY})
     def delete(self, request: Request, query_id: int) -> Response:
         saved.delete(request.user, [saved.get_readable(request.user, query_id)])
         return Response({})
 
 
 class DeleteIdsSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=10_000)
+    ids = serializers.ListField(child=ObjectIdField(), allow_empty=False, max_length=10_000)
 
 
 class QueryBatchDeleteView(FleetAPIView):
-    @extend_schema(summary="Delete saved queries by id", request=DeleteIdsSerializer, responses={200: dict})
+    @extend_schema(
+        summary="Delete saved queries by id",
+        request=DeleteIdsSerializer,
+        responses={200: envelope("DeletedCount", deleted=serializers.IntegerField())},
+    )
     def post(self, request: Request) -> Response:
         ids = list(dict.fromkeys(self.validated(DeleteIdsSerializer, request)["ids"]))
         queries = list(saved.readable_queries(request.user).filter(pk__in=ids))
