@@ -299,6 +299,9 @@ FLEETSITE_LOGIN_LOCKOUT_SECONDS = env_int("FLEETSITE_LOGIN_LOCKOUT_SECONDS", 15 
 FLEETSITE_LOGIN_LOCKOUT_MAX_SECONDS = env_int("FLEETSITE_LOGIN_LOCKOUT_MAX_SECONDS", 24 * 3600, minimum=1)
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_CACHE = "login_counters" if REDIS_URL else "default"
+# Without REDIS_URL the server is one process (serve --workers needs Redis), so a process-local
+# cache counts every attempt; axes warns about it all the same.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["axes.W001"]
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: the account, or the address
 AXES_COOLOFF_TIME = "accounts.lockout.cool_off"
 AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"
@@ -415,5 +418,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # axes announces its version at every start; its lock-outs are in the activity feed.
+    "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }
