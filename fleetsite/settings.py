@@ -145,7 +145,9 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fleetsite"}}
+    # One in-process store under both names (LocMemCache shares a LOCATION's store).
+    _local_cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fleetsite"}
+    CACHES = {"default": _local_cache, "login_counters": _local_cache}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -298,7 +300,7 @@ AXES_FAILURE_LIMIT = env_int("FLEETSITE_LOGIN_FAILURE_LIMIT", 10, minimum=1)
 FLEETSITE_LOGIN_LOCKOUT_SECONDS = env_int("FLEETSITE_LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
 FLEETSITE_LOGIN_LOCKOUT_MAX_SECONDS = env_int("FLEETSITE_LOGIN_LOCKOUT_MAX_SECONDS", 24 * 3600, minimum=1)
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
-AXES_CACHE = "login_counters" if REDIS_URL else "default"
+AXES_CACHE = "login_counters"  # fleetsite/lib/cachesettings.py: a miss, not an error, when Redis is down
 # Without REDIS_URL the server is one process (serve --workers needs Redis), so a process-local
 # cache counts every attempt; axes warns about it all the same.
 SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["axes.W001"]
