@@ -18,7 +18,7 @@ import websockets
 
 
 def call(base_url: str, method: str, path: str, body: dict | None = None, token: str = "") -> tuple[int, Any]:
-    """A JSON REST call; returns (status, decoded body)."""
+    """A JSON REST call; returns (status, decoded body), or the raw bytes of a body that is not JSON."""
     request = urllib.request.Request(base_url + path, method=method, data=json.dumps(body).encode() if body else None)
     request.add_header("Content-Type", "application/json")
     if token:
@@ -26,9 +26,13 @@ def call(base_url: str, method: str, path: str, body: dict | None = None, token:
     context = ssl._create_unverified_context() if base_url.startswith("https") else None
     try:
         with urllib.request.urlopen(request, timeout=30, context=context) as response:
-            return response.status, json.loads(response.read() or b"{}")
+            status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw or b"{}")
+    except ValueError:
+        return status, raw
 
 
 def login(base_url: str, email: str, password: str) -> str:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import ssl
-import urllib.request
+from typing import Any
 
 import pytest
 
 from agentsim import run as run_agents
 from fleetsite.liveserver import LiveServer, isolated_database_url
+from queries import livecheck
 
 pytestmark = pytest.mark.e2e
 
@@ -19,17 +18,8 @@ ADMIN_EMAIL = "e2e-admin@example.com"
 ADMIN_PASSWORD = "a long e2e password 1234"
 
 
-def call(server: LiveServer, method: str, path: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
-    request = urllib.request.Request(server.url + path, method=method, data=json.dumps(body).encode() if body else None)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    context = ssl._create_unverified_context() if server.tls else None
-    try:
-        with urllib.request.urlopen(request, timeout=10, context=context) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+def call(server: LiveServer, method: str, path: str, body: dict | None = None, token: str = "") -> tuple[int, Any]:
+    return livecheck.call(server.url, method, path, body, token)
 
 
 @pytest.fixture

@@ -9,12 +9,9 @@ REDIS_FAULT_HOSTS (50), REDIS_FAULT_OUTAGE (10 s), REDIS_FAULT_BEFORE (5 s), RED
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from agentsim import run as run_agents
 from agentsim.stats import Summary
 from fleetsite.liveserver import LiveServer, isolated_database_url
 from fleetsite.tests.redisproc import RedisProcess, require_redis_server
+from queries import livecheck
 
 pytestmark = pytest.mark.e2e
 
@@ -38,20 +36,7 @@ ADMIN_PASSWORD = "a long fault-test password 1234"
 
 
 def call(server: LiveServer, method: str, path: str, body: dict | None = None, token: str = "") -> tuple[int, Any]:
-    request = urllib.request.Request(server.url + path, method=method, data=json.dumps(body).encode() if body else None)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            status = response.status
-    except urllib.error.HTTPError as error:
-        raw, status = error.read(), error.code
-    try:
-        return status, json.loads(raw or b"{}")
-    except ValueError:
-        return status, raw
+    return livecheck.call(server.url, method, path, body, token)
 
 
 @pytest.fixture

@@ -157,24 +157,26 @@ def test_a_dribbled_body_is_cut_at_the_body_timeout_though_it_never_stalls(serve
     assert BODY_TIMEOUT - 0.5 < elapsed < BODY_TIMEOUT + 3
 
 
+def dribble_headers_until_closed(sock: socket.socket) -> tuple[bool, float]:
+    """Send a header line every 0.4 s until the server closes (True) or the limit passes; seconds taken."""
+    started = time.monotonic()
+    sock.settimeout(0.4)
+    while time.monotonic() - started < HEADER_TIMEOUT + 6:
+        try:
+            sock.sendall(b"X-Slow: 1\r\n")
+            if sock.recv(65536) == b"":
+                return True, time.monotonic() - started
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return True, time.monotonic() - started
+    return False, time.monotonic() - started
+
+
 def test_a_connection_that_dribbles_its_headers_is_closed(server):
     with connect(server, "127.0.0.15") as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        started = time.monotonic()
-        sock.settimeout(0.4)
-        closed = False
-        while time.monotonic() - started < HEADER_TIMEOUT + 6:
-            try:
-                sock.sendall(b"X-Slow: 1\r\n")
-                if sock.recv(65536) == b"":
-                    closed = True
-                    break
-            except TimeoutError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                closed = True
-                break
-        elapsed = time.monotonic() - started
+        closed, elapsed = dribble_headers_until_closed(sock)
     assert closed, f"still open after {elapsed:.1f}s"
     assert elapsed < HEADER_TIMEOUT + 3
 
@@ -184,21 +186,8 @@ def test_a_keep_alive_connection_that_dribbles_its_next_request_is_closed(server
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert status_of(sock.recv(65536)) == 200
         sock.sendall(b"GET /healthz HTTP/1.1\r\n")
-        started = time.monotonic()
-        sock.settimeout(0.4)
-        closed = False
-        while time.monotonic() - started < HEADER_TIMEOUT + 6:
-            try:
-                sock.sendall(b"X-Slow: 1\r\n")  # every 0.4 s: uvicorn's keep-alive timer never fires
-                if sock.recv(65536) == b"":
-                    closed = True
-                    break
-            except TimeoutError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                closed = True
-                break
-    assert closed and time.monotonic() - started < HEADER_TIMEOUT + 3
+        closed, elapsed = dribble_headers_until_closed(sock)  # uvicorn's keep-alive timer never fires
+    assert closed and elapsed < HEADER_TIMEOUT + 3
 
 
 def test_a_busy_keep_alive_connection_outlives_the_header_timeout(server):
