@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +17,7 @@ from accounts import permissions
 from accounts.models import User
 from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
 from fleetsite.api.fields import ObjectIdField
-from fleetsite.api.schema import EMPTY, envelope, single
+from fleetsite.api.schema import EMPTY, FleetErrorSerializer, envelope, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from hosts.models import Host
@@ -31,6 +31,8 @@ MAX_KEEP_OPEN = running.MAX_KEEP_OPEN
 
 # Response bodies, for the OpenAPI schema.
 CAMPAIGN = single("CampaignEnvelope", "campaign")
+# A campaign streams its results through the channel layer; without Redis it cannot start.
+UNAVAILABLE = OpenApiResponse(FleetErrorSerializer, description="Live queries are unavailable")
 
 
 def _count() -> serializers.IntegerField:
@@ -176,7 +178,7 @@ class RunByIdentifiersView(FleetAPIView):
     @extend_schema(
         summary="Start a live query on hosts named by hostname, uuid or serial",
         request=RunByIdentifiersSerializer,
-        responses={200: CAMPAIGN},
+        responses={200: CAMPAIGN, 503: UNAVAILABLE},
     )
     def post(self, request: Request) -> Response:
         _ensure_live_queries_enabled()
@@ -297,7 +299,9 @@ class SyncRunView(FleetAPIView):
         request=SyncRunSerializer,
         responses={200: SYNC_RUN},
     ),
-    post=extend_schema(summary="Start a live query campaign", request=RunSerializer, responses={200: CAMPAIGN}),
+    post=extend_schema(
+        summary="Start a live query campaign", request=RunSerializer, responses={200: CAMPAIGN, 503: UNAVAILABLE}
+    ),
 )
 class RunCampaignView(SyncRunView):
     """`POST /queries/run` starts a campaign whose results stream over the websocket; GET is the synchronous run."""
