@@ -76,6 +76,17 @@ class FleetAutoSchema(AutoSchema):
             parameters += [p for p in filterset_parameters(filterset_class) if p.name not in declared]
         return parameters
 
+    def _get_request_body(self, direction: str = "request") -> Any:
+        """Also a GET's body when the view names it in `get_body_serializer`: Fleet's `GET /queries/run`.
+
+        drf-spectacular documents bodies of PUT, PATCH and POST only.
+        """
+        get_body = getattr(self.view, "get_body_serializer", None)
+        if self.method != "GET" or get_body is None:
+            return super()._get_request_body(direction)
+        ref = self.resolve_serializer(get_body, "request").ref
+        return {"content": {"application/json": {"schema": ref}}, "required": True}
+
     def _tokenize_path(self) -> list[str]:
         """Path words for the operationId, with each `{name}` kept as `by_name`.
 

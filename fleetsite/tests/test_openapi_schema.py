@@ -89,3 +89,9 @@ def test_alias_hook_keeps_a_new_word_route_that_has_no_old_word_twin() -> None:
 def test_operation_ids_are_unique(generated: tuple[dict[str, Any], bool]) -> None:
     ids = [operation["operationId"] for item in generated[0]["paths"].values() for operation in item.values()]
     assert len(ids) == len(set(ids))
+
+
+def test_the_synchronous_run_documents_its_get_body(generated: tuple[dict[str, Any], bool]) -> None:
+    """Fleet's `GET /queries/run` reads `query_ids` and `host_ids` from a JSON body."""
+    body = generated[0]["paths"][f"{LATEST}/queries/run"]["get"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/SyncRun")

@@ -261,6 +261,8 @@ class SyncRunSerializer(serializers.Serializer):
 class SyncRunView(FleetAPIView):
     """`GET /queries/run` with a JSON body (yes, a GET): several saved queries, wait, then all results."""
 
+    get_body_serializer = SyncRunSerializer  # documented by fleetsite.api.schema.FleetAutoSchema
+
     def get(self, request: Request) -> Response:
         _ensure_live_queries_enabled()
         serializer = SyncRunSerializer(data=request.data)
