@@ -23,6 +23,7 @@ from accounts import permissions
 from fleetsite.api.errors import FleetAPIError, bad_request, forbidden, not_found, validation_failed
 from fleetsite.api.schema import envelope
 from fleetsite.api.views import FleetAPIView
+from packaging.constants import PACKAGE_TYPES
 from packaging.exceptions import PackagingError
 from packaging.models import PackageBuild
 from packaging.options import PackageOptions
@@ -65,10 +66,10 @@ CREATE_REQUEST = {
     "type": "object",
     "properties": {
         **{name: {"type": _JSON_TYPES[kind], "nullable": True} for name, (_, kind) in FIELDS.items()},
-        "type": {"type": "string", "enum": sorted(MEDIA_TYPES)},
+        "type": {"type": "string", "enum": list(PACKAGE_TYPES)},
         "retry": {"type": "boolean"},
     },
-    "required": ["type", "enroll_secret"],
+    "required": ["type"],
     "additionalProperties": False,
 }
 CREATED = envelope("PackageCreated", package_id=serializers.UUIDField())
