@@ -269,18 +269,22 @@ REST_FRAMEWORK = {
         "login_email": env_str("FLEETSITE_LOGIN_RATE_EMAIL", "10/min"),
     },
 }
+FLEETSITE_VERSION = "0.1.0"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fleetsite API",
     "DESCRIPTION": "Fleet-compatible REST API for people and scripts.",
-    "VERSION": "0.1.0",
+    "VERSION": FLEETSITE_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
+    # Fleet 4.8's `fleets`/`reports` routes are the `teams`/`queries` views again: documented once.
+    "PREPROCESSING_HOOKS": ["fleetsite.api.schema.drop_route_aliases"],
+    # One name for Fleet's role choices, whichever field (role, global_role) carries them.
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "accounts.choices.Role"},
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Fleet server options (fleet-protocol §1.9), with Fleet's defaults -----------------------
-FLEETSITE_VERSION = "0.1.0"
 FLEETSITE_DETAIL_UPDATE_INTERVAL = env_int("FLEETSITE_OSQUERY_DETAIL_UPDATE_INTERVAL", 3600, minimum=60)
 FLEETSITE_LABEL_UPDATE_INTERVAL = env_int("FLEETSITE_OSQUERY_LABEL_UPDATE_INTERVAL", 3600, minimum=60)
 FLEETSITE_POLICY_UPDATE_INTERVAL = env_int("FLEETSITE_OSQUERY_POLICY_UPDATE_INTERVAL", 3600, minimum=60)

@@ -290,7 +290,9 @@ class ResetPasswordView(FleetAPIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Set a new password with a reset token", request=ResetPasswordSerializer)
+    @extend_schema(
+        summary="Set a new password with a reset token", request=ResetPasswordSerializer, responses={200: EMPTY}
+    )
     def post(self, request: Request) -> Response:
         data = self.validated(ResetPasswordSerializer, request)
         user = user_for_reset_token(data["password_reset_token"])

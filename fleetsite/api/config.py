@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -11,15 +12,41 @@ from accounts.permissions import Action, Kind
 from accounts.services import InvalidInput
 from fleetsite import appconfig
 from fleetsite.api.errors import bad_request
+from fleetsite.api.schema import envelope
 from fleetsite.api.views import FleetAPIView, flag
+
+# The top-level sections of Fleet's app config (appconfig.config_json); each stays free-form.
+APP_CONFIG = envelope(
+    "AppConfig",
+    **{
+        name: serializers.DictField()
+        for name in (
+            "org_info",
+            "server_settings",
+            "features",
+            "host_expiry_settings",
+            "webhook_settings",
+            "integrations",
+            "mdm",
+            "license",
+            "logging",
+            "update_interval",
+            "vulnerabilities",
+            "fleet_desktop",
+            "sso_settings",
+            "smtp_settings",
+        )
+    },  # fmt: skip
+    agent_options=serializers.DictField(required=False, allow_null=True),
+)
 
 
 @extend_schema_view(
-    get=extend_schema(summary="The app config", responses={200: dict}),
+    get=extend_schema(summary="The app config", responses={200: APP_CONFIG}),
     patch=extend_schema(
         summary="Change part of the app config (org_info, server_settings, features, agent_options)",
         request=dict,
-        responses={200: dict},
+        responses={200: APP_CONFIG},
     ),
 )
 class ConfigView(FleetAPIView):

@@ -12,7 +12,8 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from fleetsite.api.aliases import alias_query
-from fleetsite.api.errors import FleetAPIError, forbidden
+from fleetsite.api.errors import FleetAPIError, forbidden, not_found
+from fleetsite.api.fields import MAX_ID
 
 
 class JSONOnlyNegotiation(DefaultContentNegotiation):
@@ -20,6 +21,17 @@ class JSONOnlyNegotiation(DefaultContentNegotiation):
 
     def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
         return renderers[0], renderers[0].media_type
+
+
+def reject_ids_beyond_rows(path_kwargs: dict[str, Any]) -> None:
+    """404 for an `<int:…>` path id no row can have, before any view binds it in SQL.
+
+    Row ids are signed 64-bit on every backend; a larger number makes the database driver raise
+    (SQLite: OverflowError) instead of finding nothing.
+    """
+    for name, value in path_kwargs.items():
+        if isinstance(value, int) and value > MAX_ID:
+            raise not_found(f"{name} {value} was not found in the datastore")
 
 
 class FleetAPIView(APIView):
@@ -32,6 +44,7 @@ class FleetAPIView(APIView):
         # Fleet 4.8's `fleet_id` is `team_id` for every view (fleetsite/api/aliases.py).
         request._request.GET = alias_query(request._request.GET)
         super().initial(request, *args, **kwargs)
+        reject_ids_beyond_rows(kwargs)
 
     def filter_queryset(self, request: Request, queryset: QuerySet) -> QuerySet:
         if self.filterset_class is None:

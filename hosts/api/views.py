@@ -160,7 +160,9 @@ class HostByIdentifierView(FleetAPIView):
         return Response({"host": host_detail(host, timezone.now())})
 
 
-@extend_schema_view(post=extend_schema(summary="Ask a host to refresh its vitals", responses={200: EMPTY}))
+@extend_schema_view(
+    post=extend_schema(summary="Ask a host to refresh its vitals", request=None, responses={200: EMPTY})
+)
 class HostRefetchView(FleetAPIView):
     def post(self, request: Request, host_id: int) -> Response:
         host = get_visible_host(request, host_id)
@@ -274,10 +276,32 @@ class HostTransferByFilterView(FleetAPIView):
         return Response({})
 
 
+def _count() -> serializers.IntegerField:
+    """A new count field each time: a serializer's fields must be distinct instances."""
+    return serializers.IntegerField(min_value=0)
+
+
+HOST_SUMMARY = envelope(
+    "HostSummary",
+    totals_hosts_count=_count(),
+    online_count=_count(),
+    offline_count=_count(),
+    missing_30_days_count=_count(),
+    mia_count=_count(),
+    new_count=_count(),
+    all_linux_count=_count(),
+    low_disk_space_count=serializers.IntegerField(min_value=0, required=False),
+    platforms=serializers.ListField(
+        child=envelope("PlatformCount", platform=serializers.CharField(allow_blank=True), hosts_count=_count())
+    ),
+    builtin_labels=serializers.ListField(child=serializers.DictField()),
+)
+
+
 class HostSummaryView(FleetAPIView):
     """`GET /host_summary`: counts by status and platform (fleet-protocol §4.2)."""
 
-    @extend_schema(summary="Host counts by status and platform", responses={200: dict})
+    @extend_schema(summary="Host counts by status and platform", responses={200: HOST_SUMMARY})
     def get(self, request: Request) -> Response:
         queryset = visible_hosts(request)
         team_id = request.query_params.get("team_id")

@@ -11,6 +11,9 @@ from typing import Any
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +21,9 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from accounts import permissions
 from fleetsite.api.errors import FleetAPIError, bad_request, forbidden, not_found, validation_failed
+from fleetsite.api.schema import envelope
 from fleetsite.api.views import FleetAPIView
+from packaging.constants import PACKAGE_TYPES
 from packaging.exceptions import PackagingError
 from packaging.models import PackageBuild
 from packaging.options import PackageOptions
@@ -54,6 +59,27 @@ MEDIA_TYPES = {
     "pkg": "application/octet-stream",
     "msi": "application/x-msi",
 }
+
+_JSON_TYPES = {str: "string", bool: "boolean"}
+# The create body for the OpenAPI schema: FIELDS as JSON properties, nothing else accepted.
+CREATE_REQUEST = {
+    "type": "object",
+    "properties": {
+        **{name: {"type": _JSON_TYPES[kind], "nullable": True} for name, (_, kind) in FIELDS.items()},
+        "type": {"type": "string", "enum": list(PACKAGE_TYPES)},
+        "retry": {"type": "boolean"},
+    },
+    "required": ["type"],
+    "additionalProperties": False,
+}
+CREATED = envelope("PackageCreated", package_id=serializers.UUIDField())
+BUILD_STATUS = envelope(
+    "PackageStatus",
+    status=serializers.CharField(),
+    stage=serializers.CharField(required=False, allow_blank=True),
+    download_url=serializers.URLField(required=False),
+    logs=serializers.CharField(required=False, allow_blank=True),
+)
 
 
 def options_from_body(body: Any) -> tuple[PackageOptions, bool]:
@@ -138,6 +164,11 @@ class CreateView(FleetAPIView):
     permission_classes = [AllowAny]
     throttle_classes = [CreateThrottle]
 
+    @extend_schema(
+        summary="Start (or find) an installer build",
+        request={"application/json": CREATE_REQUEST},
+        responses={200: CREATED},
+    )
     def post(self, request: Request) -> Response:
         options, retry = options_from_body(request.data)
         check_secret(request, options.enroll_secret)
@@ -155,6 +186,11 @@ class StatusView(FleetAPIView):
     authentication_classes: list = []
     throttle_classes = [PackageThrottle]
 
+    @extend_schema(
+        summary="An installer build's status",
+        parameters=[OpenApiParameter("package_id", OpenApiTypes.UUID, OpenApiParameter.QUERY, required=True)],
+        responses={200: BUILD_STATUS},
+    )
     def get(self, request: Request) -> Response:
         package_id = request.query_params.get("package_id", "")
         if not package_id:
@@ -171,6 +207,14 @@ class DownloadView(FleetAPIView):
     authentication_classes: list = []
     throttle_classes = [DownloadThrottle]
 
+    @extend_schema(
+        summary="Download a built installer",
+        parameters=[OpenApiParameter("package_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={
+            **{(200, media_type): OpenApiTypes.BINARY for media_type in sorted(set(MEDIA_TYPES.values()))},
+            304: OpenApiResponse(description="Not modified: the If-None-Match ETag is the installer's"),
+        },
+    )
     def get(self, request: Request, package_id: str) -> HttpResponse:
         build = _build(package_id)
         state = state_of(build)

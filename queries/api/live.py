@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +17,7 @@ from accounts import permissions
 from accounts.models import User
 from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
 from fleetsite.api.fields import ObjectIdField
+from fleetsite.api.schema import EMPTY, FleetErrorSerializer, envelope, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from hosts.models import Host
@@ -26,6 +28,51 @@ from queries.models import Campaign, CampaignResult, CampaignTarget, Query
 from queries.sql import SQLError, validate_read_only
 
 MAX_KEEP_OPEN = running.MAX_KEEP_OPEN
+
+# Response bodies, for the OpenAPI schema.
+CAMPAIGN = single("CampaignEnvelope", "campaign")
+# A campaign streams its results through the channel layer; without Redis it cannot start.
+UNAVAILABLE = OpenApiResponse(FleetErrorSerializer, description="Live queries are unavailable")
+
+
+def _count() -> serializers.IntegerField:
+    """A new count field each time: a serializer's fields must be distinct instances."""
+    return serializers.IntegerField(min_value=0)
+
+
+class HostQueryResultSerializer(serializers.Serializer):
+    """One host's answer to a synchronous run: its rows, or the error osquery reported."""
+
+    host_id = serializers.IntegerField(allow_null=True)
+    rows = serializers.ListField(child=serializers.DictField(), allow_null=True)
+    error = serializers.CharField(allow_null=True, allow_blank=True)
+
+
+def _host_results() -> serializers.ListField:
+    return serializers.ListField(child=HostQueryResultSerializer())
+
+
+SAVED_QUERY_RUN = envelope(
+    "SavedQueryRun",
+    query_id=serializers.IntegerField(),
+    targeted_host_count=_count(),
+    responded_host_count=_count(),
+    results=_host_results(),
+)
+SYNC_RUN = envelope(
+    "SyncQueryRun",
+    summary=envelope("SyncQueryRunSummary", targeted_host_count=_count(), responded_host_count=_count()),
+    live_query_results=serializers.ListField(
+        child=envelope("SyncQueryRunResults", query_id=serializers.IntegerField(), results=_host_results())
+    ),
+)
+CAMPAIGN_RESULTS = envelope(
+    "CampaignResults",
+    campaign=serializers.DictField(),
+    query=serializers.CharField(allow_blank=True),
+    answered_host_count=_count(),
+    results=serializers.ListField(child=serializers.DictField()),
+)
 
 
 class SelectedSerializer(serializers.Serializer):
@@ -128,6 +175,11 @@ class RunByIdentifiersSerializer(serializers.Serializer):
 class RunByIdentifiersView(FleetAPIView):
     """`POST /queries/run_by_identifiers` (and the older `run_by_names`): hosts by name, uuid or serial."""
 
+    @extend_schema(
+        summary="Start a live query on hosts named by hostname, uuid or serial",
+        request=RunByIdentifiersSerializer,
+        responses={200: CAMPAIGN, 503: UNAVAILABLE},
+    )
     def post(self, request: Request) -> Response:
         _ensure_live_queries_enabled()
         serializer = RunByIdentifiersSerializer(data=request.data)
@@ -175,6 +227,11 @@ class HostIdsSerializer(serializers.Serializer):
 class RunSavedQueryView(FleetAPIView):
     """`POST /queries/{id}/run`: run a saved query on hosts and wait for their answers (for scripts)."""
 
+    @extend_schema(
+        summary="Run a saved query on hosts and wait for their answers",
+        request=HostIdsSerializer,
+        responses={200: SAVED_QUERY_RUN},
+    )
     def post(self, request: Request, query_id: int) -> Response:
         _ensure_live_queries_enabled()
         serializer = HostIdsSerializer(data=request.data)
@@ -203,6 +260,8 @@ class SyncRunSerializer(serializers.Serializer):
 
 class SyncRunView(FleetAPIView):
     """`GET /queries/run` with a JSON body (yes, a GET): several saved queries, wait, then all results."""
+
+    get_body_serializer = SyncRunSerializer  # documented by fleetsite.api.schema.FleetAutoSchema
 
     def get(self, request: Request) -> Response:
         _ensure_live_queries_enabled()
@@ -236,6 +295,16 @@ class SyncRunView(FleetAPIView):
         return Response({"summary": summary, "live_query_results": output})
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Run saved queries on hosts and wait for their answers (JSON body on a GET)",
+        request=SyncRunSerializer,
+        responses={200: SYNC_RUN},
+    ),
+    post=extend_schema(
+        summary="Start a live query campaign", request=RunSerializer, responses={200: CAMPAIGN, 503: UNAVAILABLE}
+    ),
+)
 class RunCampaignView(SyncRunView):
     """`POST /queries/run` starts a campaign whose results stream over the websocket; GET is the synchronous run."""
 
@@ -261,6 +330,7 @@ def visible_campaign(request: Request, campaign_id: int) -> Campaign:
 class CampaignResultsView(FleetAPIView):
     """Beyond Fleet: a campaign's stored results, readable after its websocket closed."""
 
+    @extend_schema(summary="A live query campaign's stored results", responses={200: CAMPAIGN_RESULTS})
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = visible_campaign(request, campaign_id)
         frames, _ = campaigns.stored_frames(campaign)
@@ -275,6 +345,9 @@ class CampaignResultsView(FleetAPIView):
 
 
 class CampaignStopView(FleetAPIView):
+    """Beyond Fleet: stop a campaign over REST, for clients without its websocket."""
+
+    @extend_schema(summary="Stop a live query campaign", request=None, responses={200: EMPTY})
     def post(self, request: Request, campaign_id: int) -> Response:
         campaigns.stop(visible_campaign(request, campaign_id))
         return Response({})
