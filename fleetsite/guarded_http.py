@@ -30,6 +30,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from fleetsite.lib.netaddr import is_trusted_proxy
+
 _TIMEOUT_BODY = b'{"message":"Request Timeout","errors":[{"name":"base","reason":"request body not received in time"}]}'
 _BUSY_BODY = (
     b'{"message":"Service Unavailable","errors":[{"name":"base","reason":"too many connections from this address"}]}'
@@ -45,7 +47,7 @@ class ConnectionLimits:
     body_stall_timeout: float
     body_min_rate: int
     max_per_address: int  # 0: no cap
-    exempt_addresses: frozenset[str]
+    trusted_proxies: tuple[str, ...]  # exempt from the cap: they carry everyone's connections
 
 
 @cache
@@ -59,7 +61,7 @@ def configured_limits() -> ConnectionLimits:
         body_stall_timeout=settings.FLEETSITE_BODY_STALL_TIMEOUT,
         body_min_rate=settings.FLEETSITE_BODY_MIN_RATE,
         max_per_address=settings.FLEETSITE_MAX_CONNECTIONS_PER_ADDRESS,
-        exempt_addresses=frozenset(settings.FLEETSITE_TRUSTED_PROXIES),
+        trusted_proxies=tuple(settings.FLEETSITE_TRUSTED_PROXIES),
     )
 
 
@@ -112,7 +114,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         address = self.client[0] if self.client else None
         limits = self.limits
-        if address is not None and limits.max_per_address and address not in limits.exempt_addresses:
+        if (
+            address is not None
+            and limits.max_per_address
+            and not (limits.trusted_proxies and is_trusted_proxy(address, limits.trusted_proxies))
+        ):
             already_open = _open_per_address.get(address, 0)
             if already_open >= limits.max_per_address:
                 self.transport.write(_response(503, _BUSY_BODY, self.server_state.default_headers))

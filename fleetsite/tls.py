@@ -12,6 +12,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from fleetsite.lib.netaddr import is_trusted_proxy
+
 
 class TLSMiddleware:
     """Marks every cookie Secure on https requests; drops the TLS proxy header from untrusted peers.
@@ -25,10 +27,14 @@ class TLSMiddleware:
         self.get_response = get_response
         proxy_header = settings.SECURE_PROXY_SSL_HEADER
         self.proxy_meta_key = proxy_header[0] if proxy_header else ""
-        self.trusted = frozenset(settings.FLEETSITE_TRUSTED_PROXIES)
+        self.trusted = tuple(settings.FLEETSITE_TRUSTED_PROXIES)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self.proxy_meta_key and self.trusted and request.META.get("REMOTE_ADDR") not in self.trusted:
+        if (
+            self.proxy_meta_key
+            and self.trusted
+            and not is_trusted_proxy(request.META.get("REMOTE_ADDR", ""), self.trusted)
+        ):
             request.META.pop(self.proxy_meta_key, None)
         response = self.get_response(request)
         if response.cookies and request.is_secure():

@@ -68,6 +68,11 @@ def _is_trusted(value: str, networks: tuple[Network, ...]) -> bool:
     return address is not None and any(address in network for network in networks if network.version == address.version)
 
 
+def is_trusted_proxy(address: str, trusted_proxies: Iterable[str]) -> bool:
+    """Is `address` one of FLEETSITE_TRUSTED_PROXIES (an address or inside a listed range)?"""
+    return _is_trusted(address, proxy_networks(tuple(trusted_proxies)))
+
+
 def client_ip(meta: Mapping[str, str], trusted_proxies: Iterable[str] = ()) -> str:
     """The client address: the socket peer, unless the peer is a configured proxy.
 

@@ -69,6 +69,12 @@ def test_a_tls_proxy_is_believed_only_when_configured_and_only_from_trusted_peer
     from_proxy = Client().get("/login/", **{**forwarded, "REMOTE_ADDR": "10.0.0.1"})
     assert from_proxy["Strict-Transport-Security"] == f"max-age={ONE_YEAR}"
 
+    # A range, as FLEETSITE_TRUSTED_PROXIES accepts for X-Forwarded-For, counts here too.
+    settings.FLEETSITE_TRUSTED_PROXIES = ["10.0.0.0/29"]
+    assert Client().get("/login/", **forwarded)["Strict-Transport-Security"] == f"max-age={ONE_YEAR}"
+    outside = Client().get("/login/", **{**forwarded, "REMOTE_ADDR": "10.0.0.9"})
+    assert "Strict-Transport-Security" not in outside
+
 
 def test_pages_forbid_sniffing_framing_and_cross_site_referrers(admin: User) -> None:
     response = Client().get("/login/")
