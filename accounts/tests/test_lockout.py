@@ -135,21 +135,19 @@ def test_admin_login_is_limited(admin: User) -> None:
     assert "_auth_user_id" not in client.session
 
 
+def rest_forgot_password(email: str, peer: str = "198.51.100.7") -> Any:
+    return Client().post(
+        "/api/latest/fleet/forgot_password",
+        orjson.dumps({"email": email}),
+        content_type="application/json",
+        REMOTE_ADDR=peer,
+    )
+
+
 def test_rest_forgot_password_is_limited(admin: User, mailoutbox: list) -> None:
     for _ in range(LIMIT):
-        response = Client().post(
-            "/api/latest/fleet/forgot_password",
-            orjson.dumps({"email": "admin@example.com"}),
-            content_type="application/json",
-            REMOTE_ADDR="198.51.100.7",
-        )
-        assert response.status_code == 200
-    response = Client().post(
-        "/api/latest/fleet/forgot_password",
-        orjson.dumps({"email": "admin@example.com"}),
-        content_type="application/json",
-        REMOTE_ADDR="198.51.100.8",
-    )
+        assert rest_forgot_password("admin@example.com").status_code == 200
+    response = rest_forgot_password("admin@example.com", peer="198.51.100.8")
     assert response.status_code == 429
     assert "Retry-After" in response
     assert body_of(response)["message"] == "Too Many Requests"
