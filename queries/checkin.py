@@ -7,12 +7,12 @@ so the host's data is written in one transaction and websockets hear only commit
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
 from hosts.distributed import PendingQueries, WriteResults
+from hosts.ingest import Step
 from hosts.models import Host
 from queries import campaigns, policies
 
@@ -32,14 +32,9 @@ def collect(host: Host, results: WriteResults, now: datetime) -> Answers:
     return Answers(policy=policies.collect(results), campaign=campaigns.collect(host, results))
 
 
-def save(host: Host, answers: Answers, now: datetime) -> None:
-    for _, step in save_steps(host, answers, now):
-        step()
-
-
-def save_steps(host: Host, answers: Answers, now: datetime) -> list[tuple[str, Callable[[], None]]]:
-    """The writes of `save`, named, so a caller can isolate each in a savepoint."""
-    steps: list[tuple[str, Callable[[], None]]] = []
+def save_steps(host: Host, answers: Answers, now: datetime) -> list[Step]:
+    """The writes of the answers, named, so a caller can isolate each in a savepoint."""
+    steps: list[Step] = []
     if answers.policy:
         steps.append(("policies", partial(policies.save, host, answers.policy, now)))
     if answers.campaign:
