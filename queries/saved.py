@@ -234,7 +234,6 @@ def query_json(query: Query) -> dict[str, Any]:
     return {
         "id": query.pk,
         "team_id": query.team_id,
-        "fleet_id": query.team_id,
         "interval": query.interval,
         "platform": query.platform,
         "min_osquery_version": query.min_osquery_version,

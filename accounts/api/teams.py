@@ -108,7 +108,7 @@ class TeamListView(FleetAPIView):
         for team, data in zip(teams, visible, strict=True):
             if not permissions.can_manage_team_secrets(request.user, team.pk):
                 data["secrets"] = []
-        return Response({"teams": visible, "fleets": visible})
+        return Response({"teams": visible})
 
     def post(self, request: Request) -> Response:
         if not permissions.is_global_admin(request.user):

@@ -15,11 +15,34 @@ from django.http import QueryDict
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
 
 # Path segment -> Fleet 4.8's name for it.
 SEGMENT_ALIASES = {"teams": "fleets", "queries": "reports"}
 # Request key (new name) -> the name the views read.
-KEY_ALIASES = {"fleet_id": "team_id", "fleet_ids": "team_ids", "fleet_name": "team_name"}
+KEY_ALIASES = {
+    "fleet_id": "team_id",
+    "fleet_ids": "team_ids",
+    "fleet_name": "team_name",
+    "report_id": "query_id",
+    "report_ids": "query_ids",
+}
+# Response key (old name) -> Fleet 4.8's name, written beside it (Fleet's `renameto` tags).
+RESPONSE_KEY_ALIASES = {
+    "team_id": "fleet_id",
+    "team_name": "fleet_name",
+    "team": "fleet",
+    "teams": "fleets",
+    "query_id": "report_id",
+    "query_name": "report_name",
+    "query_count": "report_count",
+    "queries": "reports",
+    "inherited_query_count": "inherited_report_count",
+}
+# Renamed only when they hold an object: `query` is also the SQL text inside a query.
+_CONTAINER_ALIASES = {"query": "report"}
+# Subtrees that hold the user's own data (osquery options, result rows), never renamed.
+_OPAQUE_KEYS = frozenset({"agent_options", "config", "overrides", "columns", "rows", "data", "results"})
 # How deep into a JSON body keys are renamed (`filters.fleet_id` in hosts/transfer/filter).
 _BODY_DEPTH = 2
 
@@ -75,6 +98,51 @@ def alias_body(data: Any, depth: int = _BODY_DEPTH) -> Any:
         if isinstance(value, dict):
             alias_body(value, depth - 1)
     return data
+
+
+def with_new_names(data: Any) -> Any:
+    """A response with each renamed key also under Fleet 4.8's name, as Fleet 4.8 answers.
+
+    A renamed leaf (`team_id`) is repeated in place (`fleet_id`); a renamed container (`teams`)
+    gets a sibling (`fleets`) whose subtree uses only the new names, while the old one keeps
+    the old names, so a client reading either vocabulary sees one consistent tree. A new name
+    the view already wrote wins.
+    """
+    return _rename(data, both=True)
+
+
+def names_written(response: Response) -> Response:
+    """Mark an answer whose rows already carry both names, so the renderer need not walk it.
+
+    Walking costs about 14 us a host row; a host list page writes `fleet_id` itself instead.
+    """
+    response.fleet_names_written = True  # type: ignore[attr-defined]
+    return response
+
+
+def _rename(data: Any, both: bool) -> Any:
+    """`data` with renamed keys: beside the old ones when `both`, instead of them otherwise."""
+    if isinstance(data, list):
+        if data and isinstance(data[0], (dict, list)):
+            return [_rename(item, both) for item in data]
+        return data
+    if not isinstance(data, dict):
+        return data
+    result: dict[Any, Any] = {}
+    for key, value in data.items():
+        if key in _OPAQUE_KEYS:
+            result[key] = value
+            continue
+        nested = isinstance(value, (dict, list))
+        new = RESPONSE_KEY_ALIASES.get(key) or (_CONTAINER_ALIASES.get(key) if isinstance(value, dict) else None)
+        if new is None:
+            result[key] = _rename(value, both) if nested else value
+            continue
+        if both:
+            result[key] = value
+        if new not in data:
+            result[new] = _rename(value, False) if nested else value
+    return result
 
 
 class FleetJSONParser(JSONParser):

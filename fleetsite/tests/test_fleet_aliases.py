@@ -16,7 +16,7 @@ from django.urls import URLPattern, get_resolver
 
 from accounts.models import Team, User
 from conftest import APIClient
-from fleetsite.api.aliases import SEGMENT_ALIASES
+from fleetsite.api.aliases import SEGMENT_ALIASES, with_new_names
 from fleetsite.urls import rest_patterns
 from hosts.models import Host
 from queries.models import Policy, Query
@@ -127,3 +127,31 @@ def test_fleet_id_and_team_id_that_differ_are_refused(two_teams: dict[str, Any],
     assert (
         api.post(f"{BASE}/queries", {"name": "x", "query": "SELECT 1;", "team_id": a, "fleet_id": b}).status_code == 400
     )
+
+
+def test_answers_carry_both_names_as_fleet_48_writes_them() -> None:
+    answer = {
+        "team_id": 5,
+        "query": {"query_id": 2, "name": "q"},
+        "teams": [{"id": 1, "team_id": 1, "users": [{"teams": [{"id": 3}]}]}],
+        "agent_options": {"team_id": 9},
+        "fleet_name": "kept",
+        "team_name": "ignored for fleet_name",
+    }
+    renamed = with_new_names(answer)
+    assert (renamed["team_id"], renamed["fleet_id"]) == (5, 5)
+    assert renamed["query"] == {"query_id": 2, "name": "q"}
+    assert renamed["report"] == {"report_id": 2, "name": "q"}
+    assert with_new_names({"query": "SELECT 1"}) == {"query": "SELECT 1"}, "SQL text is not a report"
+    assert renamed["teams"] == answer["teams"]
+    assert renamed["fleets"] == [{"id": 1, "fleet_id": 1, "users": [{"fleets": [{"id": 3}]}]}]
+    assert renamed["agent_options"] == {"team_id": 9}, "the user's own options are never renamed"
+    assert renamed["fleet_name"] == "kept", "a name the view wrote itself wins"
+
+
+def test_a_list_answer_names_its_team_both_ways(api: APIClient, two_teams: dict[str, Any]) -> None:
+    body = api.get(f"{BASE}/queries", {"team_id": two_teams["a"].pk, "merge_inherited": "true"}).json()
+    assert {q["team_id"] for q in body["queries"]} == {None, two_teams["a"].pk}
+    assert [r["fleet_id"] for r in body["reports"]] == [q["team_id"] for q in body["queries"]]
+    assert all("team_id" not in r for r in body["reports"]), "the new tree speaks only the new names"
+    assert body["inherited_report_count"] == body["inherited_query_count"]

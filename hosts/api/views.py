@@ -19,6 +19,7 @@ from accounts import permissions
 from accounts.models import Team
 from activities.feed import activity_json
 from activities.models import Activity
+from fleetsite.api.aliases import names_written
 from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validation_failed
 from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.pagination import Page, page_from
@@ -69,7 +70,8 @@ def hosts_page(queryset: QuerySet, page: Page) -> Response:
     """One page of `queryset` in Fleet's list shape: the page's ids first, then their rows."""
     host_ids, meta = page.slice(queryset.values_list("id", flat=True))
     now = timezone.now()
-    return Response({"hosts": [summary_from_row(row, now) for row in summary_rows(host_ids)], "meta": meta})
+    rows = [summary_from_row(row, now) for row in summary_rows(host_ids)]
+    return names_written(Response({"hosts": rows, "meta": meta}))
 
 
 def get_visible_host(request: Request, host_id: int) -> Host:

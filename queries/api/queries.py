@@ -23,7 +23,7 @@ from queries import saved
 from queries.filtersets import QueryFilterSet
 from queries.models import Query
 
-# Queries are also sent as "reports", Fleet's newer name for them.
+# Queries are also sent as "reports", Fleet's newer name for them (the renderer adds those keys).
 QUERY_BODY = envelope("QueryDetail", query=serializers.DictField(), report=serializers.DictField())
 QUERY_LIST = envelope(
     "QueryList",
@@ -37,7 +37,7 @@ QUERY_LIST = envelope(
 
 def one(query: Query) -> dict[str, Any]:
     body = saved.query_json(query)
-    return {"query": body, "report": body}
+    return {"query": body}
 
 
 def team_param(request: Request) -> int | None:
@@ -69,10 +69,8 @@ class QueryListView(FleetAPIView):
         return Response(
             {
                 "queries": bodies,
-                "reports": bodies,
                 "count": queryset.count(),
                 "inherited_query_count": inherited,
-                "inherited_report_count": inherited,
                 "meta": meta,
             }
         )

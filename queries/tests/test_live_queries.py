@@ -193,6 +193,7 @@ def test_run_saved_query_waits_for_answers(api, agent, ubuntu_host, settings, mo
     body = api.post(f"/api/latest/fleet/queries/{query.pk}/run", {"host_ids": [ubuntu_host.host.pk]}).json()
     assert body == {
         "query_id": query.pk,
+        "report_id": query.pk,
         "targeted_host_count": 1,
         "responded_host_count": 1,
         "results": [{"host_id": ubuntu_host.host.pk, "rows": [{"version": "5.12.1"}], "error": None}],
