@@ -130,7 +130,7 @@ class PackScheduleDetailView(FleetAPIView):
 
 
 class PackSpecsView(FleetAPIView):
-    @extend_schema(summary="Get pack specs", responses={200: listing("PackSpecs", "specs")})
+    @extend_schema(summary="Get pack specs", responses={200: listing("PackSpecList", "specs")})
     def get(self, request: Request) -> Response:
         return Response({"specs": packspecs.get_specs(request.user)})
 
