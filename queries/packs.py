@@ -35,6 +35,7 @@ BAD_INTERVAL = "invalid scheduled query interval"
 # Fleet's own packs, which the scheduled queries form here (queries.schedule): no user pack takes these names.
 _SYSTEM_NAME = re.compile(r"^(Global|team-\d+)$")
 _MAX_TARGETS = 10_000
+_MAX_NAME = 255
 
 
 def _ids() -> serializers.ListField:
@@ -237,6 +238,8 @@ def _next_name(name: str, pack: Pack, exclude: int | None = None) -> str:
     taken = set(PackQuery.objects.filter(pack=pack).exclude(pk=exclude).values_list("name", flat=True))
     while name in taken:
         name += "-1"
+    if len(name) > _MAX_NAME:
+        raise conflict(f'a query named "{name[:64]}…" is already scheduled in this pack')
     return name
 
 

@@ -68,6 +68,9 @@ def _verify(spec: dict[str, Any]) -> None:
         raise bad_request(packs.EMPTY_NAME)
     if any(not 1 <= query["interval"] <= MAX_INTERVAL for query in spec["queries"] or []):
         raise bad_request(_INVALID_INTERVAL)
+    names = [query["name"] or query["query"] for query in spec["queries"] or []]
+    if len(set(names)) != len(names):
+        raise validation_failed("queries", f"pack {spec['name']!r}: scheduled query names must be unique in a pack")
 
 
 def _by_name(model: type, names: list[str], field: str, **scope: Any) -> list[Any]:

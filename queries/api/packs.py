@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import Action
 from fleetsite.api.errors import not_found
+from fleetsite.api.fields import MAX_ID
 from fleetsite.api.pagination import page_from
 from fleetsite.api.schema import EMPTY, listing, single
 from fleetsite.api.views import FleetAPIView
@@ -20,10 +21,14 @@ SPEC = single("PackSpecBody", "specs")
 
 
 def _pack_id(key: str) -> int:
+    """The path's pack id; anything no row can have (not a number, beyond 64 bits) is Fleet's 404."""
     try:
-        return int(key)
-    except ValueError as exc:
-        raise not_found(f"Pack {key} was not found in the datastore") from exc
+        value = int(key)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_ID:
+        raise not_found(f"Pack {key} was not found in the datastore")
+    return value
 
 
 def _read_pack(request: Request, pack_id: int) -> Pack:

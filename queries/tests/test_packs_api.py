@@ -305,3 +305,14 @@ def test_team_schedule_permissions(
     assert_error(api_client_as(maintainer).patch(f"{BASE}/teams/{other_team.pk}/schedule/{team_query.pk}", {}), 404)
     assert api_client_as(maintainer).post(url, {"query_id": query.pk, "interval": 60}).status_code == 200
     assert Query.objects.filter(pk=team_query.pk).exists()
+
+
+def test_spec_queries_need_unique_names_in_a_pack(api: APIClient, query: Query) -> None:
+    spec = _spec(targets={}, queries=[{"query": "users", "interval": 60}, {"query": "users", "interval": 90}])
+    assert_error(api.post(f"{BASE}/spec/packs", {"specs": [spec]}), 422, "unique")
+    assert not Pack.objects.exists()
+
+
+def test_a_pack_id_beyond_any_row_is_a_404(api: APIClient) -> None:
+    assert_error(api.get(f"{BASE}/packs/{2**70}"), 404)
+    assert_error(api.patch(f"{BASE}/packs/-3", {}), 404)
