@@ -41,6 +41,7 @@ class Kind(StrEnum):
     QUERY = "query"
     POLICY = "policy"
     LIVE_QUERY = "live_query"
+    PACK = "pack"  # legacy query packs: they target hosts across teams, so only global roles reach them
 
 
 # kind -> (roles that may read, roles that may write), for a role held on the object's team or
@@ -59,8 +60,10 @@ RULES: dict[Kind, tuple[frozenset[str], frozenset[str]]] = {
     Kind.QUERY: (ALL_ROLES, WRITE_ROLES),
     Kind.POLICY: (ALL_ROLES, WRITE_ROLES),
     Kind.LIVE_QUERY: (frozenset({Role.ADMIN, Role.MAINTAINER, Role.OBSERVER_PLUS}),) * 2,
+    # Fleet's authz: packs are read and written by global admins and maintainers only.
+    Kind.PACK: (WRITE_ROLES, WRITE_ROLES),
 }
-GLOBAL_ONLY = frozenset({Kind.USER, Kind.INVITE, Kind.CONFIG})
+GLOBAL_ONLY = frozenset({Kind.USER, Kind.INVITE, Kind.CONFIG, Kind.PACK})
 
 
 def _capped(role: str | None, cap: str | None) -> str | None:

@@ -162,3 +162,52 @@ class CampaignResult(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class Pack(models.Model):
+    """A legacy (2017) query pack: scheduled queries sent to the hosts it targets, directly or by label or team.
+
+    Fleet's own "Global" and "team-<id>" packs are the scheduled queries themselves (queries.schedule); only
+    user packs are stored here.
+    """
+
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True)
+    platform = models.CharField(max_length=255, blank=True)
+    disabled = models.BooleanField(default=False)
+    hosts = models.ManyToManyField("hosts.Host", blank=True, related_name="packs")
+    labels = models.ManyToManyField("hosts.Label", blank=True, related_name="packs")
+    teams = models.ManyToManyField("accounts.Team", blank=True, related_name="packs")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PackQuery(models.Model):
+    """A saved query scheduled in a pack, with osquery's per-query pack options (None: osquery's default)."""
+
+    pack = models.ForeignKey(Pack, on_delete=models.CASCADE, related_name="scheduled")
+    query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="pack_schedules")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    interval = models.PositiveIntegerField()
+    snapshot = models.BooleanField(null=True)
+    removed = models.BooleanField(null=True)
+    platform = models.CharField(max_length=255, null=True, blank=True)
+    version = models.CharField(max_length=64, null=True, blank=True)
+    shard = models.PositiveSmallIntegerField(null=True, blank=True)
+    denylist = models.BooleanField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["pack", "name"], name="unique_pack_query_name")]
+
+    def __str__(self) -> str:
+        return f"{self.pack_id}/{self.name}"

@@ -20,7 +20,7 @@ from queries.models import Query
 _CACHE_KEY = "schedule:packs:v2"
 
 
-def _is_scheduled() -> Q:
+def is_scheduled() -> Q:
     """§4.4: scheduled when interval > 0 and automations are on or the results are kept as a report."""
     return Q(saved=True, interval__gt=0) & (Q(automations_enabled=True) | Q(discard_data=False))
 
@@ -42,7 +42,7 @@ def pack_entry(query: Query) -> dict[str, Any]:
 def _packs(team_id: int | None) -> dict[str, Any]:
     scope = Q(team__isnull=True) if team_id is None else Q(team__isnull=True) | Q(team_id=team_id)
     packs: dict[str, Any] = {}
-    for query in Query.objects.filter(_is_scheduled() & scope).order_by("name"):
+    for query in Query.objects.filter(is_scheduled() & scope).order_by("name"):
         pack = "Global" if query.team_id is None else f"team-{query.team_id}"
         packs.setdefault(pack, {"queries": {}})["queries"][query.name] = pack_entry(query)
     return packs

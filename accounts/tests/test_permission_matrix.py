@@ -17,6 +17,7 @@ from accounts.models import Team, User
 from conftest import APIClient
 from enrollment import secrets as enroll_secrets
 from hosts.models import Host
+from queries.models import Query
 
 pytestmark = pytest.mark.django_db
 
@@ -59,9 +60,15 @@ ALLOWED: dict[str, set[str]] = {
     "admin_api_token:write": ADMINS | {"a_admin", "outsider"},  # outsider administers team B
     "own_account:write": EVERYONE - CAPPED_TOKENS,
     "own_password:write": EVERYONE - CAPPED_TOKENS,
+    # Legacy packs reach hosts of every team: global admins and maintainers only (Fleet's authz).
+    "packs:read": ADMINS | {"g_maintainer"},
+    "packs:write": ADMINS | {"g_maintainer"},
+    "global_schedule:write": ADMINS | {"g_maintainer"},
+    "team_schedule:read": GLOBAL | TEAM_A,
+    "team_schedule:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
 }
 # Operations on team A's objects: someone who cannot see team A gets 404, not 403.
-TEAM_A_OBJECTS = {"team_host", "team", "team_members", "team_agent_options", "team_secrets"}
+TEAM_A_OBJECTS = {"team_host", "team", "team_members", "team_agent_options", "team_secrets", "team_schedule"}
 
 
 @pytest.fixture
@@ -115,6 +122,7 @@ def world(
         "team_secret": enroll_secrets.add(team, "team-a-secret").secret,
         "global_secret": enroll_secrets.add(None, "global-secret").secret,
         "member": observer,
+        "global_query": Query.objects.create(name="matrix query", query="SELECT 1"),
     }
 
 
@@ -122,6 +130,7 @@ def _call(world: dict[str, Any], persona: str, operation: str) -> Any:
     client, own_id = world["clients"][persona], world["user_ids"][persona]
     team, host, free = world["team"], world["team_host"], world["free_host"]
     base = "/api/latest/fleet"
+    scheduling = {"query_id": world["global_query"].pk, "interval": 60}
     calls: dict[str, Callable[[], Any]] = {
         "team_host:read": lambda: client.get(f"{base}/hosts/{host.pk}"),
         "team_host:write": lambda: client.post(f"{base}/hosts/transfer", {"team_id": team.pk, "hosts": [host.pk]}),
@@ -154,6 +163,11 @@ def _call(world: dict[str, Any], persona: str, operation: str) -> Any:
         "own_password:write": lambda: client.post(
             f"{base}/change_password", {"old_password": "wrong", "new_password": "Another-pass-123!"}
         ),
+        "packs:read": lambda: client.get(f"{base}/packs"),
+        "packs:write": lambda: client.post(f"{base}/packs", {"name": ""}),
+        "global_schedule:write": lambda: client.post(f"{base}/schedule", scheduling),
+        "team_schedule:read": lambda: client.get(f"{base}/fleets/{team.pk}/schedule"),
+        "team_schedule:write": lambda: client.post(f"{base}/fleets/{team.pk}/schedule", scheduling),
     }
     return calls[operation]()
 

@@ -32,7 +32,7 @@ from hosts.distributed import WriteResults, collect_host_results, host_queries
 from hosts.ingest import HostUpdate, host_update_steps, prepare_shared_rows, save_host_update
 from hosts.lookup import host_by_key
 from hosts.models import Host
-from queries import checkin, destinations, reports, schedule
+from queries import checkin, destinations, packconfig, reports, schedule
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class ConfigView(OsqueryView):
         host = authenticate_node(body)
         options = agent_options.effective(host.team_id)
         config = agent_options.osquery_config_for(options, host.platform)
-        packs = schedule.packs_for(host.team_id)
+        packs = {**schedule.packs_for(host.team_id), **packconfig.packs_for_host(host)}
         if packs:
             config["packs"] = packs
         _remember_served_intervals(host, config.get("options") or {})

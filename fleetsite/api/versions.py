@@ -16,3 +16,8 @@ def versioned(route: str, view: Any, name: str | None = None) -> list[URLPattern
         kwargs = {"name": name} if name and version == "latest" else {}
         patterns.append(path(f"api/{version}/fleet/{route}", view, **kwargs))
     return patterns
+
+
+def is_v1(request: Any) -> bool:
+    """Whether the request came under /api/v1/: a few paths mean another endpoint there (Fleet's v1 pack schedule)."""
+    return request.path.startswith("/api/v1/")

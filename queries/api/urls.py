@@ -7,7 +7,7 @@ the lists, hence the `queryname` converter.
 
 from django.urls import path, register_converter
 
-from queries.api import labels, queries, reports
+from queries.api import labels, packs, queries, reports, schedule
 
 
 class QueryNameConverter:
@@ -23,7 +23,12 @@ class QueryNameConverter:
         return value
 
 
+class PackNameConverter(QueryNameConverter):
+    reserved = frozenset({"schedule", "id"})
+
+
 register_converter(QueryNameConverter, "queryname")
+register_converter(PackNameConverter, "packname")
 
 urlpatterns = [
     path("queries", queries.QueryListView.as_view()),
@@ -36,4 +41,20 @@ urlpatterns = [
     path("labels/id/<int:label_id>", labels.LabelDeleteByIdView.as_view()),
     path("labels/<queryname:key>", labels.LabelDetailView.as_view()),
     path("spec/labels", labels.LabelSpecView.as_view()),
+    path("packs", packs.PackListView.as_view()),
+    path("packs/schedule", packs.PackScheduleView.as_view()),
+    path("packs/schedule/<int:scheduled_id>", packs.PackScheduleDetailView.as_view()),
+    path("packs/id/<int:pack_id>", packs.PackDeleteByIdView.as_view()),
+    path("packs/<int:pack_id>/scheduled", packs.PackScheduledListView.as_view()),
+    path("packs/<packname:key>", packs.PackDetailView.as_view()),
+    path("spec/packs", packs.PackSpecsView.as_view()),
+    path("spec/packs/<str:name>", packs.PackSpecView.as_view()),
+    path("schedule", schedule.GlobalScheduleView.as_view()),
+    path("schedule/<int:scheduled_id>", schedule.GlobalScheduleDetailView.as_view()),
+    path("global/schedule", schedule.GlobalScheduleView.as_view()),
+    path("global/schedule/<int:scheduled_id>", schedule.GlobalScheduleDetailView.as_view()),
+    path("teams/<int:fleet_id>/schedule", schedule.TeamScheduleView.as_view()),
+    path("team/<int:fleet_id>/schedule", schedule.TeamScheduleView.as_view()),
+    path("teams/<int:fleet_id>/schedule/<int:report_id>", schedule.TeamScheduleDetailView.as_view()),
+    path("team/<int:fleet_id>/schedule/<int:report_id>", schedule.TeamScheduleDetailView.as_view()),
 ]
