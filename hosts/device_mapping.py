@@ -1,0 +1,63 @@
+"""A host's user e-mails (Fleet's device mapping): who set them and how they are shown.
+
+fleetd (at install) and users (through the API) each set one "custom" e-mail; Chrome profiles
+and the IdP add theirs. Every reader shows `custom_*` sources as plain "custom", as Fleet does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+
+from hosts.choices import DeviceMappingSource
+from hosts.models import Host, HostDeviceMapping
+
+CUSTOM_PREFIX = "custom_"
+CUSTOM = "custom"
+# PUT /hosts/{id}/device_mapping `source` -> the stored source.
+API_SOURCES = {CUSTOM: DeviceMappingSource.CUSTOM_OVERRIDE, "idp": DeviceMappingSource.MDM_IDP_ACCOUNTS}
+EMAIL_MAX_LENGTH = HostDeviceMapping._meta.get_field("email").max_length
+
+
+def shown_source(source: str) -> str:
+    return CUSTOM if source.startswith(CUSTOM_PREFIX) else source
+
+
+def mapping_json(host: Host) -> list[dict[str, Any]]:
+    """The host's e-mails as Fleet lists them: `[{"email", "source"}]`, by e-mail then source."""
+    rows = HostDeviceMapping.objects.filter(host=host).order_by("email", "source").values_list("email", "source")
+    return [{"email": email, "source": shown_source(source)} for email, source in rows]
+
+
+@transaction.atomic
+def set_custom(host: Host, email: str, source: str = DeviceMappingSource.CUSTOM_OVERRIDE) -> None:
+    """Replace the host's one custom e-mail (whoever set it before) with `email`."""
+    HostDeviceMapping.objects.filter(host=host, source__startswith=CUSTOM_PREFIX).delete()
+    HostDeviceMapping.objects.create(host=host, email=email, source=source)
+
+
+@transaction.atomic
+def set_idp(host: Host, email: str) -> None:
+    """Replace the host's IdP account e-mail."""
+    delete_idp(host)
+    HostDeviceMapping.objects.create(host=host, email=email, source=DeviceMappingSource.MDM_IDP_ACCOUNTS)
+
+
+def delete_idp(host: Host) -> int:
+    """Forget the host's IdP e-mail; the custom and Chrome ones stay."""
+    deleted, _ = HostDeviceMapping.objects.filter(host=host, source=DeviceMappingSource.MDM_IDP_ACCOUNTS).delete()
+    return deleted
+
+
+@transaction.atomic
+def replace_from_source(host_id: int, source: str, emails: Iterable[str]) -> None:
+    """The e-mails a detail query reported for `source` replace that source's previous ones."""
+    wanted = {email for email in emails if email}
+    current = set(HostDeviceMapping.objects.filter(host_id=host_id, source=source).values_list("email", flat=True))
+    if current - wanted:
+        HostDeviceMapping.objects.filter(host_id=host_id, source=source, email__in=current - wanted).delete()
+    HostDeviceMapping.objects.bulk_create(
+        [HostDeviceMapping(host_id=host_id, email=email, source=source) for email in sorted(wanted - current)]
+    )
