@@ -61,3 +61,20 @@ def replace_from_source(host_id: int, source: str, emails: Iterable[str]) -> Non
     HostDeviceMapping.objects.bulk_create(
         [HostDeviceMapping(host_id=host_id, email=email, source=source) for email in sorted(wanted - current)]
     )
+
+
+def end_users_json(host: Host) -> list[dict[str, Any]]:
+    """Fleet's host-detail `end_users`: one user whose IdP e-mail is `idp_username`, the rest `other_emails`.
+
+    Empty when the host has no e-mails; keys without a value are left out, as Fleet's omitempty does.
+    """
+    user: dict[str, Any] = {}
+    others = []
+    for mapping in mapping_json(host):
+        if mapping["source"] == DeviceMappingSource.MDM_IDP_ACCOUNTS:
+            user.setdefault("idp_username", mapping["email"])
+        else:
+            others.append(mapping)
+    if others:
+        user["other_emails"] = others
+    return [user] if user else []

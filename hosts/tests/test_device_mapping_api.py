@@ -139,3 +139,21 @@ def test_orbit_unknown_key_is_401_and_bad_bodies_400(agent, enroll_secret: str) 
         assert response.status_code == 400, body
         assert set(response.json()) == {"message", "errors"}
     assert agent.post(ORBIT_MAPPING, {"orbit_node_key": key, "email": "a@b"}).status_code == 405
+
+
+def test_host_detail_shows_emails_as_fleets_end_users(api: APIClient, team_host: Host) -> None:
+    assert api.get(f"{BASE}/hosts/{team_host.pk}").json()["host"]["end_users"] == []
+    device_mapping.set_idp(team_host, "sso@example.com")
+    device_mapping.set_custom(team_host, "me@example.com")
+    HostDeviceMapping.objects.create(
+        host=team_host, email="chrome@example.com", source=DeviceMappingSource.GOOGLE_CHROME_PROFILES
+    )
+    assert api.get(f"{BASE}/hosts/{team_host.pk}").json()["host"]["end_users"] == [
+        {
+            "idp_username": "sso@example.com",
+            "other_emails": [
+                {"email": "chrome@example.com", "source": "google_chrome_profiles"},
+                {"email": "me@example.com", "source": "custom"},
+            ],
+        }
+    ]
