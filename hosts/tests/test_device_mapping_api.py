@@ -157,3 +157,14 @@ def test_host_detail_shows_emails_as_fleets_end_users(api: APIClient, team_host:
             ],
         }
     ]
+
+
+def test_host_lists_add_emails_with_device_mapping_true(api: APIClient, team_host: Host) -> None:
+    bare = Host.objects.create(osquery_host_id="b", hostname="b")
+    device_mapping.set_custom(team_host, "me@example.com")
+    for params in ({"device_mapping": "true", "per_page": 10}, {"device_mapping": "true"}):
+        hosts = {h["id"]: h for h in api.get(f"{BASE}/hosts", params).json()["hosts"]}
+        assert hosts[team_host.pk]["device_mapping"] == [{"email": "me@example.com", "source": "custom"}]
+        assert "device_mapping" not in hosts[bare.pk]
+    plain = api.get(f"{BASE}/hosts", {"per_page": 10}).json()["hosts"]
+    assert all("device_mapping" not in h for h in plain)
