@@ -23,6 +23,7 @@ orbit_patterns = [
     path("enroll", orbit.OrbitEnrollView.as_view()),
     path("config", orbit.OrbitConfigView.as_view()),
     path("device_token", orbit.DeviceTokenView.as_view()),
+    path("device_mapping", orbit.OrbitDeviceMappingView.as_view()),
     path("ping", orbit.PingView.as_view()),
 ]
 
@@ -32,6 +33,12 @@ device_patterns = [
     path("<str:token>/refetch", device.DeviceRefetchView.as_view()),
     path("<str:token>/desktop", device.DeviceDesktopView.as_view()),
     path("<str:token>/transparency", device.DeviceTransparencyView.as_view()),
+    path("<str:token>/device_mapping", device.DeviceMappingView.as_view()),
+    path("<str:token>/policies", device.DevicePoliciesView.as_view()),
+    path("<str:token>/software", device.DeviceSoftwareView.as_view()),
+    path("<str:token>/macadmins", device.DeviceMacadminsView.as_view()),
+    path("<str:token>/certificates", device.DeviceCertificatesView.as_view()),
+    path("<str:token>/debug/errors", device.DeviceDebugErrorsView.as_view()),
 ]
 
 urlpatterns = [

@@ -19,3 +19,12 @@ class LabelType(models.TextChoices):
 class LabelMembershipType(models.TextChoices):
     DYNAMIC = "dynamic", "Dynamic"
     MANUAL = "manual", "Manual"
+
+
+class DeviceMappingSource(models.TextChoices):
+    """Where a host's e-mail came from (Fleet's `host_emails.source`)."""
+
+    GOOGLE_CHROME_PROFILES = "google_chrome_profiles", "Google Chrome profiles"
+    MDM_IDP_ACCOUNTS = "mdm_idp_accounts", "IdP account"
+    CUSTOM_INSTALLER = "custom_installer", "Set by fleetd"
+    CUSTOM_OVERRIDE = "custom_override", "Set by a user"

@@ -194,6 +194,21 @@ DETAIL_QUERIES: tuple[DetailQuery, ...] = (
         side_table=True,
     ),
     DetailQuery("users", _USERS, DESKTOP, ingester="users", side_table=True, feature="enable_host_users"),
+    # Device mapping: the e-mails of signed-in Chrome profiles (ChromeOS: the signed-in users).
+    DetailQuery(
+        "google_chrome_profiles",
+        "SELECT email FROM google_chrome_profiles WHERE NOT ephemeral AND email <> '';",
+        requires_table="google_chrome_profiles",
+        ingester="chrome_profiles",
+        side_table=True,
+    ),
+    DetailQuery(
+        "chromeos_profile_user_info",
+        "SELECT email FROM users;",
+        CHROME,
+        ingester="chrome_profiles",
+        side_table=True,
+    ),
     DetailQuery(
         "software_linux",
         _SOFTWARE_LINUX,

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from fleetsite.lib import bounds
 from fleetsite.lib.netaddr import public_ip
-from hosts import seen
-from hosts.models import Host, HostSoftware, HostUser, Software, online_window
+from hosts import device_mapping, seen
+from hosts.choices import DeviceMappingSource
+from hosts.models import Host, HostDeviceMapping, HostSoftware, HostUser, Software, online_window
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class HostUpdate:
     fields: dict[str, Any] = field(default_factory=dict)
     users: list[Row] | None = None
     software: list[Row] | None = None
+    # E-mails of the host's Chrome profiles (device mapping), replacing the previous ones.
+    chrome_emails: list[str] | None = None
     # Software rows matched to catalogue ids by `prepare_shared_rows`, before the host transaction.
     software_ids: dict[int, Row] | None = None
     # Label ids the host is now in / not in; labels whose query failed are in neither.
@@ -212,6 +215,11 @@ def ingest_software(host: Host, rows: list[Row], update: HostUpdate, context: di
     update.software = [row for row in rows if isinstance(row, dict) and _text(row, "name")]
 
 
+def ingest_chrome_profiles(host: Host, rows: list[Row], update: HostUpdate, context: dict) -> None:
+    emails = {_text(row, "email") for row in rows if isinstance(row, dict)}
+    update.chrome_emails = sorted(email for email in emails if email and bounds.fits(HostDeviceMapping, "email", email))
+
+
 INGESTERS = {
     "network_interface": ingest_network_interface,
     "os_version": ingest_os_version,
@@ -224,6 +232,7 @@ INGESTERS = {
     "orbit_info": ingest_orbit_info,
     "users": ingest_users,
     "software": ingest_software,
+    "chrome_profiles": ingest_chrome_profiles,
 }
 
 
@@ -255,6 +264,8 @@ def host_update_steps(host: Host, update: HostUpdate, per_field: bool = False) -
         steps.append(("users", partial(_replace_users, host, update.users)))
     if update.software is not None:
         steps.append(("software", partial(_save_software, host, update)))
+    if update.chrome_emails is not None:
+        steps.append(("device_mapping", partial(_replace_chrome_emails, host, update.chrome_emails)))
     if update.member_of or update.not_member_of:
         steps.append(("labels", partial(_record_labels, host, update)))
     return steps
@@ -286,6 +297,10 @@ def _save_software(host: Host, update: HostUpdate) -> None:
     if update.software_ids is None:
         prepare_shared_rows(update, owner=host.pk)
     _link_software(host, update.software_ids or {})
+
+
+def _replace_chrome_emails(host: Host, emails: list[str]) -> None:
+    device_mapping.replace_from_source(host.pk, DeviceMappingSource.GOOGLE_CHROME_PROFILES, emails)
 
 
 def _record_labels(host: Host, update: HostUpdate) -> None:

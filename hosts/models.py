@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from hosts.choices import LabelMembershipType, LabelType
+from hosts.choices import DeviceMappingSource, LabelMembershipType, LabelType
 from hosts.constants import NEVER_UPDATED, ONLINE_INTERVAL_BUFFER
 
 
@@ -195,3 +195,23 @@ class LabelMembership(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["label", "host"], name="unique_label_member")]
+
+
+class HostDeviceMapping(models.Model):
+    """An e-mail address of a host's user, with where it came from (Fleet's `host_emails`).
+
+    Custom sources are stored apart (`custom_installer` from fleetd, `custom_override` from a
+    user) and both answered as "custom", as Fleet does.
+    """
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="device_mappings")
+    email = models.CharField(max_length=255)
+    source = models.CharField(max_length=32, choices=DeviceMappingSource.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "email", "source"], name="unique_host_device_mapping")]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.source})"

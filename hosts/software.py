@@ -103,3 +103,54 @@ def title_versions(title_ids: list[int], installs: QuerySet) -> dict[int, list[d
         if title is not None:
             out[title].append({"id": row["pk"], "version": row["version"], "vulnerabilities": None})
     return out
+
+
+def host_titles(host_id: int, query: str = "", order_key: str | None = None, direction: str | None = None) -> QuerySet:
+    """One host's software grouped by title, sorted by name unless asked otherwise (Fleet Desktop's list)."""
+    installs = HostSoftware.objects.filter(host_id=host_id)
+    return titles(installs, query, order_key or "name", direction or ("desc" if order_key == "hosts_count" else "asc"))
+
+
+def host_title_rows(host_id: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A page of `host_titles` rows as Fleet's HostSoftwareWithInstaller: fleet-wide title ids, installed versions.
+
+    Installers and app store apps do not exist here, so `status`, `software_package` and
+    `app_store_app` are always null.
+    """
+    names = {row["name"] for row in rows}
+    title_ids = dict.fromkeys(((row["name"], row["source"]) for row in rows), 0)
+    for pk, name, source in Software.objects.filter(name__in=names).order_by("-pk").values_list("pk", "name", "source"):
+        if (name, source) in title_ids:
+            title_ids[(name, source)] = pk  # descending: the smallest id is written last
+    versions: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in title_ids}
+    installs = (
+        HostSoftware.objects.filter(host_id=host_id, software__name__in=names)
+        .select_related("software")
+        .order_by("software__version", "pk")
+    )
+    for install in installs:
+        found = versions.get((install.software.name, install.software.source))
+        if found is not None:
+            found.append(
+                {
+                    "version": install.software.version,
+                    "bundle_identifier": install.software.bundle_identifier or None,
+                    "last_opened_at": install.last_opened_at.isoformat().replace("+00:00", "Z")
+                    if install.last_opened_at
+                    else None,
+                    "vulnerabilities": None,
+                    "installed_paths": [install.installed_path] if install.installed_path else [],
+                }
+            )
+    return [
+        {
+            "id": title_ids[(row["name"], row["source"])],
+            "name": row["name"],
+            "source": row["source"],
+            "status": None,
+            "installed_versions": versions[(row["name"], row["source"])],
+            "software_package": None,
+            "app_store_app": None,
+        }
+        for row in rows
+    ]

@@ -38,6 +38,9 @@ ADMINS = {"g_admin", "token_uncapped"}
 ALLOWED: dict[str, set[str]] = {
     "team_host:read": GLOBAL | TEAM_A,
     "team_host:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    "team_host_device_mapping:read": GLOBAL | TEAM_A,
+    "team_host_device_mapping:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    "team_host_device_mapping_idp:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
     "unassigned_host:read": GLOBAL,
     "unassigned_host:write": ADMINS | {"g_maintainer"},
     "team:read": GLOBAL | TEAM_A,
@@ -55,6 +58,7 @@ ALLOWED: dict[str, set[str]] = {
     "config:write": ADMINS,
     "activities:read": EVERYONE,
     "software:read": EVERYONE,
+    "software_legacy:read": EVERYONE,
     "team_create:write": ADMINS,
     # Issue 12, finding 1: an observer-capped token minted an admin token.
     "admin_api_token:write": ADMINS | {"a_admin", "outsider"},  # outsider administers team B
@@ -68,7 +72,16 @@ ALLOWED: dict[str, set[str]] = {
     "team_schedule:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
 }
 # Operations on team A's objects: someone who cannot see team A gets 404, not 403.
-TEAM_A_OBJECTS = {"team_host", "team", "team_members", "team_agent_options", "team_secrets", "team_schedule"}
+TEAM_A_OBJECTS = {
+    "team_host",
+    "team_host_device_mapping",
+    "team_host_device_mapping_idp",
+    "team",
+    "team_members",
+    "team_agent_options",
+    "team_secrets",
+    "team_schedule",
+}
 
 
 @pytest.fixture
@@ -157,6 +170,15 @@ def _call(world: dict[str, Any], persona: str, operation: str) -> Any:
         "config:write": lambda: client.patch(f"{base}/config", {}),
         "activities:read": lambda: client.get(f"{base}/activities"),
         "software:read": lambda: client.get(f"{base}/software/titles"),
+        "software_legacy:read": lambda: client.get(f"{base}/software"),
+        "team_host_device_mapping:read": lambda: client.get(f"{base}/hosts/{host.pk}/device_mapping"),
+        "team_host_device_mapping:write": lambda: client.client.put(
+            f"{base}/hosts/{host.pk}/device_mapping",
+            b'{"email": "a@example.com"}',
+            content_type="application/json",
+            headers=client.headers,
+        ),
+        "team_host_device_mapping_idp:write": lambda: client.delete(f"{base}/hosts/{host.pk}/device_mapping/idp"),
         "team_create:write": lambda: client.post(f"{base}/teams", {"name": ""}),
         "admin_api_token:write": lambda: client.post(f"{base}/api_tokens", {"name": "x", "role": "admin"}),
         "own_account:write": lambda: client.patch(f"{base}/users/{own_id}", {"name": "renamed"}),

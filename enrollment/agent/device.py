@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -11,14 +13,30 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from enrollment.agent.base import AgentError, AuthRequired, FleetErrorMixin, json_response
+from enrollment.agent.base import (
+    AgentError,
+    AuthRequired,
+    FleetErrorMixin,
+    fleet_error_body,
+    json_response,
+    read_json_body,
+)
+from fleetsite.api.errors import FleetAPIError
+from fleetsite.api.pagination import Page, page_from
 from fleetsite.lib.tokens import digest
 from fleetsite.metrics import record_checkin
 from fleetsite.models import FleetConfig
-from hosts.api.serializers import host_detail
+from hosts import device_mapping, software
+from hosts.api.serializers import host_detail, host_policies
 from hosts.models import Host
 
+logger = logging.getLogger(__name__)
+
 TRANSPARENCY_URL = "https://fleetdm.com/transparency"
+# Fleet Desktop's error reports are capped at 5 MB (fleet-protocol §3).
+DEBUG_ERRORS_MAX_BODY = 5 * 1024 * 1024
+# Fleet's sort keys for a host's certificates.
+CERTIFICATE_ORDER_KEYS = ("common_name", "not_valid_after")
 
 
 def authenticate_device(token: str) -> Host:
@@ -50,6 +68,22 @@ class DeviceView(FleetErrorMixin, View):
             return handler(request, host)
         except AgentError as exc:
             return self.error_response(exc)
+        except FleetAPIError as exc:  # the REST helpers' bad input (paging, sort keys)
+            return json_response(fleet_error_body(exc.message, exc.reason, exc.name), status=exc.status_code)
+
+
+def _page(request: HttpRequest) -> Page:
+    """Fleet's `page`/`per_page` from a plain Django request, with the REST API's rules."""
+    return page_from(SimpleNamespace(query_params=request.GET))  # type: ignore[arg-type]
+
+
+def _order(request: HttpRequest, keys: Any) -> tuple[str | None, str | None]:
+    key, direction = request.GET.get("order_key") or None, request.GET.get("order_direction") or None
+    if key is not None and key not in keys:
+        raise AgentError(f"invalid order_key: one of {', '.join(keys)}")
+    if direction is not None and direction not in ("asc", "desc"):
+        raise AgentError("invalid order_direction: asc or desc")
+    return key, direction
 
 
 class DeviceHostView(DeviceView):
@@ -118,3 +152,75 @@ class DeviceTransparencyView(DeviceView):
         response = HttpResponseRedirect(TRANSPARENCY_URL)
         response.status_code = 307
         return response
+
+
+class DeviceMappingView(DeviceView):
+    endpoint = "device_mapping"
+
+    def get(self, request: HttpRequest, host: Host) -> HttpResponse:
+        return json_response({"host_id": host.pk, "device_mapping": device_mapping.mapping_json(host)})
+
+
+class DevicePoliciesView(DeviceView):
+    """The host's policies with its answers; the same list as the host detail's `policies`."""
+
+    endpoint = "device_policies"
+
+    def get(self, request: HttpRequest, host: Host) -> HttpResponse:
+        return json_response({"policies": host_policies(host)})
+
+
+class DeviceSoftwareView(DeviceView):
+    """The host's software by title, paged in the database; nothing is vulnerable or installable yet."""
+
+    endpoint = "device_software"
+
+    def get(self, request: HttpRequest, host: Host) -> HttpResponse:
+        page = _page(request)
+        key, direction = _order(request, software.TITLE_ORDER_KEYS)
+        rows_qs = software.host_titles(host.pk, request.GET.get("query", ""), key, direction)
+        if request.GET.get("vulnerable", "").lower() in ("true", "1"):
+            rows_qs = rows_qs.none()
+        rows, meta = page.slice(rows_qs)
+        return json_response(
+            {"software": software.host_title_rows(host.pk, rows), "count": rows_qs.count(), "meta": meta}
+        )
+
+
+class DeviceMacadminsView(DeviceView):
+    """Munki and MDM data; none is collected yet, and Fleet answers null when a host has none."""
+
+    endpoint = "device_macadmins"
+
+    def get(self, request: HttpRequest, host: Host) -> HttpResponse:
+        return json_response({"macadmins": None})
+
+
+class DeviceCertificatesView(DeviceView):
+    """The host's certificates; none are ingested yet, so an empty page in Fleet's shape."""
+
+    endpoint = "device_certificates"
+
+    def get(self, request: HttpRequest, host: Host) -> HttpResponse:
+        page = _page(request)
+        _order(request, CERTIFICATE_ORDER_KEYS)
+        meta = {"has_next_results": False, "has_previous_results": page.page > 0}
+        return json_response({"certificates": [], "meta": meta, "count": 0})
+
+
+class DeviceDebugErrorsView(DeviceView):
+    """fleetd's error reports: logged for the operator, answered `{}`."""
+
+    endpoint = "device_debug_errors"
+
+    def post(self, request: HttpRequest, host: Host) -> HttpResponse:
+        report = read_json_body(request, DEBUG_ERRORS_MAX_BODY)
+        logger.warning(
+            "fleetd error report from host %s: %s %s: %s",
+            host.pk,
+            str(report.get("error_source", ""))[:100],
+            str(report.get("error_source_version", ""))[:100],
+            str(report.get("error_message", ""))[:2000],
+            extra={"host_id": host.pk, "fleetd_error": report},
+        )
+        return json_response({})

@@ -29,8 +29,10 @@ from enrollment.models import EnrollSecret
 from fleetsite import agent_options
 from fleetsite.lib.tokens import digest
 from fleetsite.metrics import record_checkin
+from hosts import device_mapping
+from hosts.choices import DeviceMappingSource
 from hosts.lookup import host_by_key
-from hosts.models import Host
+from hosts.models import Host, HostDeviceMapping
 
 # Server capabilities announced to fleetd; it adapts its behaviour to them.
 CAPABILITIES = "orbit_endpoints,token_rotation"
@@ -135,6 +137,25 @@ class DeviceTokenView(OrbitView):
                 )
         except IntegrityError as exc:
             raise AgentError("device_auth_token belongs to another host", status=409) from exc
+        record_checkin(self.endpoint)
+        return json_response({})
+
+
+class OrbitDeviceMappingView(OrbitView):
+    """`PUT /api/fleet/orbit/device_mapping`: the e-mail given at install becomes the host's custom e-mail."""
+
+    endpoint = "orbit_device_mapping"
+    http_method_names = ["put"]
+
+    def put(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        return self.post(request, **kwargs)
+
+    def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        host = authenticate_orbit(body)
+        email = require_identifier(body, "email", HostDeviceMapping, "email")
+        if not email:
+            raise AgentError("email is required")
+        device_mapping.set_custom(host, email, DeviceMappingSource.CUSTOM_INSTALLER)
         record_checkin(self.endpoint)
         return json_response({})
 

@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 from fleetsite.lib.prepared import RowsByPk
 from fleetsite.lib.sqltime import RFC3339
 from hosts.choices import HostStatus
+from hosts.device_mapping import end_users_json
 from hosts.models import Host
 
 NANOSECONDS = 1_000_000_000
@@ -207,5 +208,5 @@ def host_detail(host: Host, now: datetime, include_software: bool = True) -> dic
             )
         ]
     data["batteries"] = []
-    data["end_users"] = []
+    data["end_users"] = end_users_json(host)
     return data

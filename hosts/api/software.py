@@ -13,7 +13,7 @@ from accounts import permissions
 from fleetsite.api.errors import bad_request, not_found
 from fleetsite.api.pagination import page_from
 from fleetsite.api.schema import PAGE_META, envelope, single
-from fleetsite.api.views import FleetAPIView
+from fleetsite.api.views import FleetAPIView, flag
 from hosts import software
 
 PARAMS = [
@@ -28,6 +28,7 @@ VERSION_PARAMS = [
     *PARAMS,
     OpenApiParameter("order_key", str, enum=list(software.VERSION_ORDER_KEYS)),
     OpenApiParameter("title_id", int),
+    OpenApiParameter("vulnerable", bool, description="only vulnerable versions (none are known yet)"),
 ]
 
 
@@ -41,6 +42,11 @@ SOFTWARE_TITLES = envelope(
 )
 SOFTWARE_VERSIONS = envelope(
     "SoftwareVersionList", software=serializers.ListField(child=serializers.DictField()), **_PAGED_COUNTS
+)
+SOFTWARE_LEGACY = envelope(
+    "SoftwareLegacyList",
+    software=serializers.ListField(child=serializers.DictField()),
+    counts_updated_at=serializers.DateTimeField(allow_null=True),
 )
 
 
@@ -139,6 +145,23 @@ def _same_title(title_id: int) -> Any:
     return Software.objects.filter(name=title["name"], source=title["source"]).values("pk")
 
 
+def _version_rows(request: Request) -> Any:
+    """The versions list's rows for the request's filters, ordered in the database.
+
+    `vulnerable=true` matches nothing: no vulnerabilities are known yet.
+    """
+    key, direction = _order(request, software.VERSION_ORDER_KEYS)
+    title_id = request.query_params.get("title_id")
+    rows = software.versions(
+        software.installs_for(request.user, _team_id(request)),
+        request.query_params.get("query", ""),
+        int(title_id) if title_id and title_id.isdigit() else None,
+        key,
+        direction,
+    )
+    return rows.none() if flag(request, "vulnerable") else rows
+
+
 class VersionListView(FleetAPIView):
     @extend_schema(
         summary="Software versions with host counts",
@@ -146,20 +169,39 @@ class VersionListView(FleetAPIView):
         responses={200: SOFTWARE_VERSIONS},
     )
     def get(self, request: Request) -> Response:
-        key, direction = _order(request, software.VERSION_ORDER_KEYS)
-        title_id = request.query_params.get("title_id")
-        rows_qs = software.versions(
-            software.installs_for(request.user, _team_id(request)),
-            request.query_params.get("query", ""),
-            int(title_id) if title_id and title_id.isdigit() else None,
-            key,
-            direction,
-        )
+        rows_qs = _version_rows(request)
         rows, meta = page_from(request).slice(rows_qs)
         return Response(
             {"software": [version_json(row) for row in rows], "count": rows_qs.count(), "counts_updated_at": None,
              "meta": meta}
         )  # fmt: skip
+
+
+class SoftwareListView(FleetAPIView):
+    """`GET /software`: Fleet's deprecated versions list, without `count` and `meta`."""
+
+    @extend_schema(
+        summary="Software versions (deprecated: /software/versions)",
+        parameters=VERSION_PARAMS,
+        responses={200: SOFTWARE_LEGACY},
+        deprecated=True,
+    )
+    def get(self, request: Request) -> Response:
+        rows, _ = page_from(request).slice(_version_rows(request))
+        return Response({"counts_updated_at": None, "software": [version_json(row) for row in rows]})
+
+
+class SoftwareCountView(FleetAPIView):
+    """`GET /software/count`: how many versions the deprecated list would show."""
+
+    @extend_schema(
+        summary="Count software versions (deprecated)",
+        parameters=VERSION_PARAMS,
+        responses={200: envelope("SoftwareCount", count=serializers.IntegerField())},
+        deprecated=True,
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"count": _version_rows(request).count()})
 
 
 class VersionDetailView(FleetAPIView):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hosts.api import software, views
+from hosts.api import device_mapping, software, views
 
 urlpatterns = [
     path("hosts", views.HostListView.as_view(), name="hosts"),
@@ -12,8 +12,19 @@ urlpatterns = [
     path("hosts/identifier/<str:identifier>", views.HostByIdentifierView.as_view(), name="host-by-identifier"),
     path("hosts/<int:host_id>", views.HostDetailView.as_view(), name="host"),
     path("hosts/<int:host_id>/refetch", views.HostRefetchView.as_view(), name="host-refetch"),
+    path(
+        "hosts/<int:host_id>/device_mapping", device_mapping.HostDeviceMappingView.as_view(), name="host-device-mapping"
+    ),
+    path(
+        "hosts/<int:host_id>/device_mapping/idp",
+        device_mapping.HostDeviceMappingIdPView.as_view(),
+        name="host-device-mapping-idp",
+    ),
     path("hosts/<int:host_id>/activities", views.HostActivitiesView.as_view(), name="host-activities"),
     path("host_summary", views.HostSummaryView.as_view(), name="host-summary"),
+    path("software", software.SoftwareListView.as_view(), name="software"),
+    path("software/count", software.SoftwareCountView.as_view(), name="software-count"),
+    path("software/<int:version_id>", software.VersionDetailView.as_view(), name="software-legacy"),
     path("software/titles", software.TitleListView.as_view(), name="software-titles"),
     path("software/titles/<int:title_id>", software.TitleDetailView.as_view(), name="software-title"),
     path("software/versions", software.VersionListView.as_view(), name="software-versions"),

@@ -24,9 +24,9 @@ from fleetsite.api.errors import FleetAPIError, bad_request, not_found, validati
 from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.pagination import Page, page_from
 from fleetsite.api.schema import EMPTY, envelope, listing, single
-from fleetsite.api.views import FleetAPIView
+from fleetsite.api.views import FleetAPIView, flag
 from fleetsite.lib.tokens import digest
-from hosts import actions
+from hosts import actions, device_mapping
 from hosts.actions import HostActionDenied
 from hosts.api.serializers import host_detail, rfc3339, summary_from_row, summary_rows
 from hosts.filtersets import HostFilterSet
@@ -43,7 +43,17 @@ def visible_hosts(request: Request) -> QuerySet:
 STREAM_CHUNK = 500
 
 
-def all_hosts_stream(queryset: QuerySet) -> StreamingHttpResponse:
+def _with_mappings(rows: list[dict[str, Any]], wanted: bool) -> list[dict[str, Any]]:
+    """Fleet's `device_mapping=true`: each host's e-mails, present only for hosts that have some."""
+    if wanted and rows:
+        found = device_mapping.mappings_by_host(row["id"] for row in rows)
+        for row in rows:
+            if row["id"] in found:
+                row["device_mapping"] = found[row["id"]]
+    return rows
+
+
+def all_hosts_stream(queryset: QuerySet, with_mappings: bool = False) -> StreamingHttpResponse:
     """Every host of `queryset` as Fleet answers a list without `per_page`, written as it is read.
 
     Fleet returns the whole fleet in one body and fleetctl depends on it; building that body
@@ -56,9 +66,8 @@ def all_hosts_stream(queryset: QuerySet) -> StreamingHttpResponse:
         ids = queryset.values_list("id", flat=True).iterator(chunk_size=STREAM_CHUNK * 4)
         while batch := list(islice(ids, STREAM_CHUNK)):
             now = timezone.now()
-            body = b",".join(
-                orjson.dumps(summary_from_row(row, now), option=orjson.OPT_UTC_Z) for row in summary_rows(batch)
-            )
+            rows = _with_mappings([summary_from_row(row, now) for row in summary_rows(batch)], with_mappings)
+            body = b",".join(orjson.dumps(row, option=orjson.OPT_UTC_Z) for row in rows)
             yield body if first else b"," + body
             first = False
         yield b'],"meta":{"has_next_results":false,"has_previous_results":false}}'
@@ -66,11 +75,11 @@ def all_hosts_stream(queryset: QuerySet) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks(), content_type="application/json")
 
 
-def hosts_page(queryset: QuerySet, page: Page) -> Response:
+def hosts_page(queryset: QuerySet, page: Page, with_mappings: bool = False) -> Response:
     """One page of `queryset` in Fleet's list shape: the page's ids first, then their rows."""
     host_ids, meta = page.slice(queryset.values_list("id", flat=True))
     now = timezone.now()
-    rows = [summary_from_row(row, now) for row in summary_rows(host_ids)]
+    rows = _with_mappings([summary_from_row(row, now) for row in summary_rows(host_ids)], with_mappings)
     return names_written(Response({"hosts": rows, "meta": meta}))
 
 
@@ -86,7 +95,16 @@ def _forbid(exc: HostActionDenied) -> FleetAPIError:
     return FleetAPIError(403, "Permission Denied", str(exc))
 
 
-@extend_schema_view(get=extend_schema(summary="List hosts", responses={200: listing("HostList", "hosts", paged=True)}))
+DEVICE_MAPPING_PARAM = OpenApiParameter("device_mapping", bool, description="add each host's user e-mails")
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List hosts",
+        parameters=[DEVICE_MAPPING_PARAM],
+        responses={200: listing("HostList", "hosts", paged=True)},
+    )
+)
 class HostListView(FleetAPIView):
     filterset_class = HostFilterSet
 
@@ -95,8 +113,8 @@ class HostListView(FleetAPIView):
         if not request.query_params.get("per_page"):
             if request.query_params.get("page") not in (None, "", "0"):
                 raise bad_request("invalid page: a page needs per_page")
-            return all_hosts_stream(queryset)
-        return hosts_page(queryset, page_from(request))
+            return all_hosts_stream(queryset, flag(request, "device_mapping"))
+        return hosts_page(queryset, page_from(request), flag(request, "device_mapping"))
 
 
 @extend_schema_view(
@@ -414,7 +432,11 @@ class LabelListView(FleetAPIView):
 class LabelHostsView(FleetAPIView):
     filterset_class = HostFilterSet
 
-    @extend_schema(summary="Hosts in a label", responses={200: listing("HostList", "hosts", paged=True)})
+    @extend_schema(
+        summary="Hosts in a label",
+        parameters=[DEVICE_MAPPING_PARAM],
+        responses={200: listing("HostList", "hosts", paged=True)},
+    )
     def get(self, request: Request, label_id: int) -> Response:
         from queries.labels import visible_labels
 
@@ -422,4 +444,4 @@ class LabelHostsView(FleetAPIView):
             raise not_found(f"Label {label_id} was not found in the datastore")
         page = page_from(request)
         queryset = self.filter_queryset(request, visible_hosts(request).filter(labels__id=label_id))
-        return hosts_page(queryset, page)
+        return hosts_page(queryset, page, flag(request, "device_mapping"))

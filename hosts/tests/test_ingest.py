@@ -389,3 +389,34 @@ def test_software_ingest_costs_the_same_queries_for_10_and_100_packages(
         counts[count] = len(captured.captured_queries)
         assert len(installed(host)) == count
     assert counts[10] == counts[100]
+
+
+# --- google_chrome_profiles (device mapping) -----------------------------------------------------
+
+
+def test_chrome_profile_emails_replace_the_previous_ones_and_leave_custom_ones(
+    saved_host: Callable[..., Host],
+) -> None:
+    from hosts import device_mapping
+    from hosts.detail_queries import BY_NAME
+
+    assert BY_NAME["google_chrome_profiles"].runs_on("darwin") and BY_NAME["chromeos_profile_user_info"].runs_on(
+        "chrome"
+    )
+    host = saved_host()
+    device_mapping.set_custom(host, "me@example.com")
+    for rows in (
+        [{"email": "a@example.com"}, {"email": "b@example.com"}, {"email": ""}, {"email": "a@example.com"}],
+        [{"email": "b@example.com"}, {"email": "c@example.com"}, {"email": "x" * 300}],
+    ):
+        update = HostUpdate()
+        ingest.INGESTERS["chrome_profiles"](host, rows, update, {})
+        save_host_update(host, update)
+    assert device_mapping.mapping_json(host) == [
+        {"email": "b@example.com", "source": "google_chrome_profiles"},
+        {"email": "c@example.com", "source": "google_chrome_profiles"},
+        {"email": "me@example.com", "source": "custom"},
+    ]
+    # A check-in without the query's results keeps what is known.
+    save_host_update(host, HostUpdate())
+    assert len(device_mapping.mapping_json(host)) == 3
