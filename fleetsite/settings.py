@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "activities",
     "queries",
     "packaging",
+    "scripts",
 ]
 
 MIDDLEWARE = [
