@@ -41,6 +41,7 @@ class Kind(StrEnum):
     QUERY = "query"
     POLICY = "policy"
     LIVE_QUERY = "live_query"
+    SCRIPT = "script"  # saved scripts, and running scripts on hosts (write)
 
 
 # kind -> (roles that may read, roles that may write), for a role held on the object's team or
@@ -59,6 +60,8 @@ RULES: dict[Kind, tuple[frozenset[str], frozenset[str]]] = {
     Kind.QUERY: (ALL_ROLES, WRITE_ROLES),
     Kind.POLICY: (ALL_ROLES, WRITE_ROLES),
     Kind.LIVE_QUERY: (frozenset({Role.ADMIN, Role.MAINTAINER, Role.OBSERVER_PLUS}),) * 2,
+    # Fleet: everyone sees scripts and their results; admins and maintainers add them and run them.
+    Kind.SCRIPT: (ALL_ROLES, WRITE_ROLES),
 }
 GLOBAL_ONLY = frozenset({Kind.USER, Kind.INVITE, Kind.CONFIG})
 

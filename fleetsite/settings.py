@@ -428,3 +428,9 @@ LOGGING = {
     # axes announces its version at every start; its lock-outs are in the activity feed.
     "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }
+
+# --- Scripts ---------------------------------------------------------------------------------
+# `POST /scripts/run/sync` waits this long for the host's answer (Fleet: 5 minutes), then 408.
+FLEETSITE_SCRIPT_SYNC_WAIT = env_float("FLEETSITE_SCRIPT_SYNC_WAIT", 300.0, minimum=0.0)
+# First pause between checks for that answer; each later pause is this much longer, up to 5 s.
+FLEETSITE_SCRIPT_SYNC_POLL = env_float("FLEETSITE_SCRIPT_SYNC_POLL", 1.0, minimum=0.01)

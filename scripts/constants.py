@@ -6,6 +6,8 @@ UNSAVED_SCRIPT_MAX_CHARS = 10_000
 DEFAULT_HOST_EXECUTION_TIMEOUT = 300
 # A host may have at most this many scripts queued (Fleet's maxPendingScripts).
 MAX_PENDING_SCRIPTS = 1000
+# fleetd sends at most the last 10,000 characters of output; keep that much from anyone.
+MAX_OUTPUT_CHARS = 10_000
 # Exit codes fleetd reports when a script did not run normally.
 EXIT_TIMEOUT = -1
 EXIT_SCRIPTS_DISABLED = -2
