@@ -8,6 +8,7 @@ from django.urls import include, path
 
 from enrollment.agent import device, orbit, osquery
 from fleetsite.api.versions import versioned
+from scripts import agent as scripts_agent
 
 osquery_patterns = [
     path("enroll", osquery.EnrollView.as_view()),
@@ -24,6 +25,8 @@ orbit_patterns = [
     path("config", orbit.OrbitConfigView.as_view()),
     path("device_token", orbit.DeviceTokenView.as_view()),
     path("ping", orbit.PingView.as_view()),
+    path("scripts/request", scripts_agent.ScriptRequestView.as_view()),
+    path("scripts/result", scripts_agent.ScriptResultView.as_view()),
 ]
 
 device_patterns = [
