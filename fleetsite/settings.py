@@ -177,6 +177,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "expire-packages": {"task": "expire-packages", "schedule": 300.0, "options": {"expires": 450}},
     # The TUF timestamp lives days; hourly re-signing renews it long before orbit would see it expire.
     "tuf-resign": {"task": "tuf-resign", "schedule": 3600.0, "options": {"expires": 5400}},
+    # A scheduled batch run should start within a minute of its not_before.
+    "start-script-batches": {"task": "start-script-batches", "schedule": 60.0, "options": {"expires": 90}},
 }
 
 # --- Auth -------------------------------------------------------------------------------------
