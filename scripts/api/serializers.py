@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import ProhibitNullCharactersValidator
 
 from fleetsite.api.fields import MAX_ID, ObjectIdField
 from hosts.api.serializers import rfc3339
@@ -67,12 +68,20 @@ def batch_json(batch: BatchExecution, counts: dict[str, int]) -> dict[str, Any]:
     return data
 
 
+class ScriptTextField(serializers.CharField):
+    """Script text as sent: a NUL byte gets Fleet's "plain text only" message from validation, not DRF's."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+
+
 class RunSerializer(serializers.Serializer):
     """Fleet's runScriptRequest; which fields may go together is checked by service.check_params."""
 
     host_id = ObjectIdField()
     script_id = ObjectIdField(required=False, allow_null=True)
-    script_contents = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+    script_contents = ScriptTextField(required=False, allow_blank=True, trim_whitespace=False, default="")
     script_name = serializers.CharField(required=False, allow_blank=True, default="")
     team_id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_ID)
 
