@@ -19,7 +19,7 @@ from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from hosts.api.views import hosts_by_filters, visible_hosts
 from scripts import service
-from scripts.api.serializers import BatchRunSerializer, batch_json
+from scripts.api.serializers import ScriptBatchRunSerializer, batch_json
 from scripts.api.views import BatchSetView, get_script, require_script_access, team_param
 from scripts.choices import BatchHostStatus, BatchStatus
 from scripts.models import BatchExecution, BatchHost
@@ -43,11 +43,11 @@ class BatchRunView(FleetAPIView):
 
     @extend_schema(
         summary="Run a saved script on many hosts",
-        request=BatchRunSerializer,
-        responses={200: envelope("BatchRun", batch_execution_id=serializers.CharField())},
+        request=ScriptBatchRunSerializer,
+        responses={200: envelope("ScriptBatchRunStarted", batch_execution_id=serializers.CharField())},
     )
     def post(self, request: Request) -> Response:
-        data = self.validated(BatchRunSerializer, request)
+        data = self.validated(ScriptBatchRunSerializer, request)
         service.check_enabled()
         script = get_script(request, data["script_id"], Action.WRITE)
         if data.get("host_ids"):

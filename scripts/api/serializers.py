@@ -76,7 +76,7 @@ class ScriptTextField(serializers.CharField):
         self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
 
 
-class RunSerializer(serializers.Serializer):
+class ScriptRunSerializer(serializers.Serializer):
     """Fleet's runScriptRequest; which fields may go together is checked by service.check_params."""
 
     host_id = ObjectIdField()
@@ -86,7 +86,7 @@ class RunSerializer(serializers.Serializer):
     team_id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_ID)
 
 
-class BatchRunSerializer(serializers.Serializer):
+class ScriptBatchRunSerializer(serializers.Serializer):
     """Fleet's BatchScriptRunRequest: a saved script and either host ids or host filters."""
 
     script_id = ObjectIdField()

@@ -25,7 +25,7 @@ from hosts.api.serializers import rfc3339
 from hosts.api.views import get_visible_host
 from scripts import constants as c
 from scripts import service
-from scripts.api.serializers import RunSerializer, result_json, script_json
+from scripts.api.serializers import ScriptRunSerializer, result_json, script_json
 from scripts.models import Script, ScriptExecution
 from scripts.validation import ScriptInvalid, decode_upload, names_for_platform
 
@@ -105,13 +105,13 @@ class RunView(FleetAPIView):
 
     @extend_schema(
         summary="Run a script on a host (asynchronously)",
-        request=RunSerializer,
+        request=ScriptRunSerializer,
         responses={
-            202: envelope("ScriptRun", host_id=serializers.IntegerField(), execution_id=serializers.CharField())
+            202: envelope("ScriptRunQueued", host_id=serializers.IntegerField(), execution_id=serializers.CharField())
         },
     )
     def post(self, request: Request) -> Response:
-        execution = service.run(request.user, self.validated(RunSerializer, request), sync=False)
+        execution = service.run(request.user, self.validated(ScriptRunSerializer, request), sync=False)
         return Response({"host_id": execution.host_id, "execution_id": execution.execution_id}, status=202)
 
 
@@ -119,10 +119,10 @@ class RunSyncView(FleetAPIView):
     """`POST /scripts/run/sync`: queue, then wait for the host's answer; 408 when none comes in time."""
 
     @extend_schema(
-        summary="Run a script on a host and wait for its result", request=RunSerializer, responses={200: RESULT}
+        summary="Run a script on a host and wait for its result", request=ScriptRunSerializer, responses={200: RESULT}
     )
     def post(self, request: Request) -> Response:
-        execution = service.run(request.user, self.validated(RunSerializer, request), sync=True)
+        execution = service.run(request.user, self.validated(ScriptRunSerializer, request), sync=True)
         execution, timed_out = service.wait_for_result(execution)
         body = result_json(execution, timed_out)
         body.update(
