@@ -295,6 +295,8 @@ def _invalid(name: str, exc: ScriptInvalid) -> FleetAPIError:
 
 
 def create(user: User, team_id: int | None, name: str, contents: str) -> Script:
+    if len(name) > Script._meta.get_field("name").max_length:
+        raise validation_failed("script", "The file name must be at most 255 characters.")
     try:
         validate_new_script(name, contents)
     except ScriptInvalid as exc:
@@ -361,6 +363,8 @@ def batch_set(user: User, team: Team | None, payloads: list[Any], dry_run: bool)
             validate_new_script(item["name"], contents)
         except ScriptInvalid as exc:
             raise _invalid(field, exc) from exc
+        if len(item["name"]) > Script._meta.get_field("name").max_length:
+            raise validation_failed(field, "The file name must be at most 255 characters.")
         if item["name"] in wanted:
             message = f'Couldn’t edit scripts. More than one script has the same file name: "{item["name"]}"'
             raise validation_failed(field, message)
@@ -440,6 +444,15 @@ def start_batch(batch: BatchExecution) -> None:
     BatchExecution.objects.filter(pk=batch.pk).update(
         status=BatchStatus.STARTED, started_at=batch.started_at or timezone.now(), updated_at=timezone.now()
     )
+
+
+def expire_pending(days: int) -> int:
+    """Cancel scripts queued more than `days` ago (0: never, as Fleet keeps them until the host returns)."""
+    if days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=days)
+    stale = ScriptExecution.objects.filter(exit_code__isnull=True, canceled=False, created_at__lt=cutoff)
+    return stale.update(canceled=True, updated_at=timezone.now())
 
 
 def start_due_batches() -> int:

@@ -121,3 +121,14 @@ def test_batch_permissions(api_client_as, observer, outsider, maintainer, fleet)
     assert api_client_as(observer).get(f"{BASE}/scripts/batch/{batch_id}").status_code == 200
     assert api_client_as(observer).post(f"{BASE}/scripts/batch/{batch_id}/cancel").status_code == 403
     assert api_client_as(outsider).get(f"{BASE}/scripts/batch/summary/{batch_id}").status_code == 404
+
+
+def test_stale_queued_scripts_expire_only_when_configured(api, fleet, settings):
+    hosts, script = fleet
+    api.post(f"{BASE}/scripts/run", {"host_id": hosts[0].host.pk, "script_contents": "echo"})
+    ScriptExecution.objects.update(created_at=timezone.now() - timedelta(days=40))
+    settings.FLEETSITE_SCRIPT_PENDING_EXPIRY_DAYS = 0
+    assert tasks.expire_pending_scripts() == 0
+    settings.FLEETSITE_SCRIPT_PENDING_EXPIRY_DAYS = 30
+    assert tasks.expire_pending_scripts() == 1
+    assert api.get(f"{BASE}/hosts/{hosts[0].host.pk}/activities/upcoming").json()["count"] == 0

@@ -311,3 +311,10 @@ def test_another_teams_user_sees_nothing(api_client_as, api, outsider, orbit_hos
 
 def test_anonymous_is_401(api_client_as, db):
     assert api_client_as(None).get(f"{BASE}/scripts").status_code == 401
+
+
+def test_overlong_file_names_are_422(api):
+    body = {"scripts": [{"name": "a" * 300 + ".sh", "script_contents": base64.b64encode(b"echo").decode()}]}
+    response = api.post(f"{BASE}/scripts/batch", body)
+    assert response.status_code == 422
+    assert errors(response)["name"] == "scripts[0]"
