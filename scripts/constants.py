@@ -8,6 +8,8 @@ DEFAULT_HOST_EXECUTION_TIMEOUT = 300
 MAX_PENDING_SCRIPTS = 1000
 # fleetd sends at most the last 10,000 characters of output; keep that much from anyone.
 MAX_OUTPUT_CHARS = 10_000
+# Hosts one batch run may target.
+MAX_BATCH_HOSTS = 5000
 # Exit codes fleetd reports when a script did not run normally.
 EXIT_TIMEOUT = -1
 EXIT_SCRIPTS_DISABLED = -2

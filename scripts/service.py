@@ -430,8 +430,10 @@ def run_batch(user: User, script: Script, hosts: Iterable[Host], not_before: Any
 
 
 def start_batch(batch: BatchExecution) -> None:
-    """Create the executions of a batch's hosts (now, or when its `not_before` has come)."""
-    targets = batch.hosts.select_related("host").filter(execution__isnull=True, error="", host__isnull=False)
+    """Create the executions of a batch's hosts (now, or when its `not_before` has come), in bulk."""
+    targets = list(batch.hosts.select_related("host").filter(execution__isnull=True, error="", host__isnull=False))
+    timeout = script_timeout(batch.team_id)
+    created_by_host: dict[int, ScriptExecution] = {}
     for target in targets:
         host = target.host
         if not runs_on(batch.script_name, host.platform):
@@ -439,8 +441,23 @@ def start_batch(batch: BatchExecution) -> None:
         elif not host.orbit_node_key_digest or host.scripts_enabled is False:
             target.error = INCOMPATIBLE_FLEETD
         else:
-            target.execution = _queue(host, batch.script, batch.script.contents, batch.user, batch=batch)
-        target.save(update_fields=["error", "execution"])
+            created_by_host[host.pk] = ScriptExecution(
+                execution_id=str(uuid.uuid4()),
+                host=host,
+                script=batch.script,
+                batch=batch,
+                contents=batch.script.contents,
+                user=batch.user,
+                timeout=timeout,
+            )
+    ScriptExecution.objects.bulk_create(created_by_host.values(), batch_size=500)
+    # Not every database hands back the new ids from a bulk insert: read them by execution id.
+    ids = dict(ScriptExecution.objects.filter(batch=batch).values_list("execution_id", "pk"))
+    for target in targets:
+        created = created_by_host.get(target.host_id)
+        if created is not None:
+            target.execution_id = ids[created.execution_id]
+    BatchHost.objects.bulk_update(targets, ["error", "execution"], batch_size=500)
     BatchExecution.objects.filter(pk=batch.pk).update(
         status=BatchStatus.STARTED, started_at=batch.started_at or timezone.now(), updated_at=timezone.now()
     )

@@ -18,14 +18,13 @@ from fleetsite.api.schema import EMPTY, envelope
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from hosts.api.views import hosts_by_filters, visible_hosts
+from scripts import constants as c
 from scripts import service
 from scripts.api.serializers import ScriptBatchRunSerializer, batch_json
 from scripts.api.views import BatchSetView, get_script, require_script_access, team_param
 from scripts.choices import BatchHostStatus, BatchStatus
 from scripts.models import BatchExecution, BatchHost
 
-# The hosts a batch may target in one request (Fleet caps batch runs too).
-MAX_BATCH_HOSTS = 5000
 # Characters of each host's output in the host-results list.
 OUTPUT_PREVIEW = 100
 
@@ -52,15 +51,15 @@ class BatchRunView(FleetAPIView):
         script = get_script(request, data["script_id"], Action.WRITE)
         if data.get("host_ids"):
             ids = set(data["host_ids"])
-            hosts = list(visible_hosts(request).filter(pk__in=ids)[: MAX_BATCH_HOSTS + 1])
+            hosts = list(visible_hosts(request).filter(pk__in=ids)[: c.MAX_BATCH_HOSTS + 1])
             if len(hosts) != len(ids):
                 raise not_found("one or more hosts were not found in the datastore")
         else:
-            hosts = list(hosts_by_filters(request, data["filters"])[: MAX_BATCH_HOSTS + 1])
+            hosts = list(hosts_by_filters(request, data["filters"])[: c.MAX_BATCH_HOSTS + 1])
         if not hosts:
             raise validation_failed("host_ids", "no hosts to run the script on")
-        if len(hosts) > MAX_BATCH_HOSTS:
-            raise validation_failed("host_ids", f"a batch run targets at most {MAX_BATCH_HOSTS} hosts")
+        if len(hosts) > c.MAX_BATCH_HOSTS:
+            raise validation_failed("host_ids", f"a batch run targets at most {c.MAX_BATCH_HOSTS} hosts")
         if any(host.team_id != script.team_id for host in hosts):
             raise validation_failed("host_ids", "all hosts must be on the same team as the script")
         batch = service.run_batch(request.user, script, hosts, data.get("not_before"))

@@ -9,6 +9,7 @@ from rest_framework.fields import ProhibitNullCharactersValidator
 
 from fleetsite.api.fields import MAX_ID, ObjectIdField
 from hosts.api.serializers import rfc3339
+from scripts import constants as c
 from scripts import service
 from scripts.models import BatchExecution, Script, ScriptExecution
 
@@ -90,7 +91,9 @@ class ScriptBatchRunSerializer(serializers.Serializer):
     """Fleet's BatchScriptRunRequest: a saved script and either host ids or host filters."""
 
     script_id = ObjectIdField()
-    host_ids = serializers.ListField(child=ObjectIdField(), required=False, allow_null=True, max_length=100_000)
+    host_ids = serializers.ListField(
+        child=ObjectIdField(), required=False, allow_null=True, max_length=c.MAX_BATCH_HOSTS
+    )
     filters = serializers.DictField(required=False, allow_null=True)
     not_before = serializers.DateTimeField(required=False, allow_null=True)
 
