@@ -170,14 +170,11 @@ def run(user: User, body: dict[str, Any], sync: bool) -> ScriptExecution:
     return _queue(host, script, contents, user, sync=sync)
 
 
-def _queue(
-    host: Host, script: Script | None, contents: str, user: User | None, sync: bool = False, batch: Any = None
-) -> ScriptExecution:
+def _queue(host: Host, script: Script | None, contents: str, user: User | None, sync: bool) -> ScriptExecution:
     return ScriptExecution.objects.create(
         execution_id=str(uuid.uuid4()),
         host=host,
         script=script,
-        batch=batch,
         contents=contents,
         user=user if getattr(user, "pk", None) else None,
         timeout=script_timeout(host.team_id),
