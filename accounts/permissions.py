@@ -42,6 +42,7 @@ class Kind(StrEnum):
     POLICY = "policy"
     LIVE_QUERY = "live_query"
     PACK = "pack"  # legacy query packs: they target hosts across teams, so only global roles reach them
+    SCRIPT = "script"  # saved scripts, and running scripts on hosts (write)
 
 
 # kind -> (roles that may read, roles that may write), for a role held on the object's team or
@@ -62,6 +63,8 @@ RULES: dict[Kind, tuple[frozenset[str], frozenset[str]]] = {
     Kind.LIVE_QUERY: (frozenset({Role.ADMIN, Role.MAINTAINER, Role.OBSERVER_PLUS}),) * 2,
     # Fleet's authz: packs are read and written by global admins and maintainers only.
     Kind.PACK: (WRITE_ROLES, WRITE_ROLES),
+    # Fleet: everyone sees scripts and their results; admins and maintainers add them and run them.
+    Kind.SCRIPT: (ALL_ROLES, WRITE_ROLES),
 }
 GLOBAL_ONLY = frozenset({Kind.USER, Kind.INVITE, Kind.CONFIG, Kind.PACK})
 

@@ -8,6 +8,7 @@ from django.urls import include, path
 
 from enrollment.agent import device, orbit, osquery
 from fleetsite.api.versions import versioned
+from scripts import agent as scripts_agent
 
 osquery_patterns = [
     path("enroll", osquery.EnrollView.as_view()),
@@ -25,6 +26,8 @@ orbit_patterns = [
     path("device_token", orbit.DeviceTokenView.as_view()),
     path("device_mapping", orbit.OrbitDeviceMappingView.as_view()),
     path("ping", orbit.PingView.as_view()),
+    path("scripts/request", scripts_agent.ScriptRequestView.as_view()),
+    path("scripts/result", scripts_agent.ScriptResultView.as_view()),
 ]
 
 device_patterns = [

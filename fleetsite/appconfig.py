@@ -36,7 +36,7 @@ def config_json(user: User) -> dict[str, Any]:
             "server_url": config.server_url or settings.FLEETSITE_SERVER_URL,
             "live_query_disabled": config.live_query_disabled,
             "query_reports_disabled": False,
-            "scripts_disabled": True,
+            "scripts_disabled": config.scripts_disabled,
             "enable_analytics": False,
             "deferred_save_host": False,
             "query_report_cap": 1000,
@@ -100,11 +100,12 @@ def update_config(actor: User, changes: dict[str, Any], force: bool = False) -> 
     if "server_url" in server:
         config.server_url = _url(server["server_url"], "server_settings.server_url").rstrip("/")
         changed.append("server_settings.server_url")
-    if "live_query_disabled" in server:
-        if not isinstance(server["live_query_disabled"], bool):
-            raise InvalidInput("server_settings.live_query_disabled", "expected true or false")
-        config.live_query_disabled = server["live_query_disabled"]
-        changed.append("server_settings.live_query_disabled")
+    for key in ("live_query_disabled", "scripts_disabled"):
+        if key in server:
+            if not isinstance(server[key], bool):
+                raise InvalidInput(f"server_settings.{key}", "expected true or false")
+            setattr(config, key, server[key])
+            changed.append(f"server_settings.{key}")
     features = changes.get("features") or {}
     for key, value in features.items():
         if key not in FEATURE_FLAGS:

@@ -30,6 +30,7 @@ class FleetConfig(models.Model):
     agent_options = models.JSONField(default=_default_agent_options)
     features = models.JSONField(default=_default_features)
     live_query_disabled = models.BooleanField(default=False)
+    scripts_disabled = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "activities",
     "queries",
     "packaging",
+    "scripts",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +177,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "expire-packages": {"task": "expire-packages", "schedule": 300.0, "options": {"expires": 450}},
     # The TUF timestamp lives days; hourly re-signing renews it long before orbit would see it expire.
     "tuf-resign": {"task": "tuf-resign", "schedule": 3600.0, "options": {"expires": 5400}},
+    # A scheduled batch run should start within a minute of its not_before.
+    "start-script-batches": {"task": "start-script-batches", "schedule": 60.0, "options": {"expires": 90}},
+    # Queued scripts older than FLEETSITE_SCRIPT_PENDING_EXPIRY_DAYS are days old: hourly is plenty.
+    "expire-pending-scripts": {"task": "expire-pending-scripts", "schedule": 3600.0, "options": {"expires": 5400}},
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -427,3 +432,12 @@ LOGGING = {
     # axes announces its version at every start; its lock-outs are in the activity feed.
     "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }
+
+# --- Scripts ---------------------------------------------------------------------------------
+# `POST /scripts/run/sync` waits this long for the host's answer (Fleet: 5 minutes), then 408.
+FLEETSITE_SCRIPT_SYNC_WAIT = env_float("FLEETSITE_SCRIPT_SYNC_WAIT", 300.0, minimum=0.0)
+# First pause between checks for that answer; each later pause is this much longer, up to 5 s.
+FLEETSITE_SCRIPT_SYNC_POLL = env_float("FLEETSITE_SCRIPT_SYNC_POLL", 1.0, minimum=0.01)
+# Scripts still queued this many days after they were asked for are canceled (0: never; Fleet keeps
+# them until the host checks in again). A synchronous run past its wait reads as timed out either way.
+FLEETSITE_SCRIPT_PENDING_EXPIRY_DAYS = env_int("FLEETSITE_SCRIPT_PENDING_EXPIRY_DAYS", 0, minimum=0)

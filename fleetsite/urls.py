@@ -16,6 +16,7 @@ rest_patterns = with_route_aliases(
         *include("hosts.api.urls")[0].urlpatterns,
         *include("enrollment.api.urls")[0].urlpatterns,
         *include("carves.api.urls")[0].urlpatterns,
+        *include("scripts.api.urls")[0].urlpatterns,
         *include("activities.api.urls")[0].urlpatterns,
         *include("fleetsite.api.urls")[0].urlpatterns,
         *include("queries.api.live_urls")[0].urlpatterns,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts import tokens
 from accounts.models import Team, User
@@ -70,6 +71,9 @@ ALLOWED: dict[str, set[str]] = {
     "global_schedule:write": ADMINS | {"g_maintainer"},
     "team_schedule:read": GLOBAL | TEAM_A,
     "team_schedule:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    "team_script:read": GLOBAL | TEAM_A,
+    "team_script:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    "script_run:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
 }
 # Operations on team A's objects: someone who cannot see team A gets 404, not 403.
 TEAM_A_OBJECTS = {
@@ -81,6 +85,8 @@ TEAM_A_OBJECTS = {
     "team_agent_options",
     "team_secrets",
     "team_schedule",
+    "team_script",
+    "script_run",
 }
 
 
@@ -190,8 +196,21 @@ def _call(world: dict[str, Any], persona: str, operation: str) -> Any:
         "global_schedule:write": lambda: client.post(f"{base}/schedule", scheduling),
         "team_schedule:read": lambda: client.get(f"{base}/fleets/{team.pk}/schedule"),
         "team_schedule:write": lambda: client.post(f"{base}/fleets/{team.pk}/schedule", scheduling),
+        "team_script:read": lambda: client.get(f"{base}/scripts", {"team_id": team.pk}),
+        "team_script:write": lambda: client.client.post(
+            f"{base}/scripts",
+            {"script": SimpleUploadedFile("a.sh", b"echo"), "team_id": team.pk},
+            headers=client.headers,
+        ),
+        "script_run:write": lambda: _run_script(client, host),
     }
     return calls[operation]()
+
+
+def _run_script(client: APIClient, host: Host) -> Any:
+    """Scripts run through fleetd only: give the host an orbit key first."""
+    Host.objects.filter(pk=host.pk).update(orbit_node_key_digest="0" * 64)
+    return client.post("/api/latest/fleet/scripts/run", {"host_id": host.pk, "script_contents": "echo"})
 
 
 PERSONAS = sorted(EVERYONE)
