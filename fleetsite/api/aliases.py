@@ -41,8 +41,9 @@ RESPONSE_KEY_ALIASES = {
 }
 # Renamed only when they hold an object: `query` is also the SQL text inside a query.
 _CONTAINER_ALIASES = {"query": "report"}
-# Subtrees that hold the user's own data (osquery options, result rows), never renamed.
-_OPAQUE_KEYS = frozenset({"agent_options", "config", "overrides", "columns", "rows", "data", "results"})
+# Subtrees never renamed: the user's own data (osquery options, result rows), and specs, which
+# are documents a user applies again as they were given (`fleetctl get` then `apply`).
+_OPAQUE_KEYS = frozenset({"agent_options", "config", "overrides", "columns", "rows", "data", "results", "specs"})
 # How deep into a JSON body keys are renamed (`filters.fleet_id` in hosts/transfer/filter).
 _BODY_DEPTH = 2
 

@@ -19,11 +19,11 @@ BASE = "/api/latest/fleet"
 V1 = "/api/v1/fleet"
 PACK_KEYS = {
     "created_at", "updated_at", "id", "name", "description", "platform", "disabled", "type", "label_ids", "host_ids",
-    "team_ids", "query_count", "total_hosts_count",
+    "team_ids", "query_count", "total_hosts_count", "report_count",
 }  # fmt: skip
 SCHEDULED_KEYS = {
     "created_at", "updated_at", "id", "pack_id", "name", "query_id", "query_name", "query", "description", "interval",
-    "snapshot", "removed", "platform", "version", "shard", "denylist", "stats",
+    "snapshot", "removed", "platform", "version", "shard", "denylist", "stats", "report_id", "report_name",
 }  # fmt: skip
 
 

@@ -40,6 +40,7 @@ def test_batch_run_summary_and_host_results(api, agent, fleet):
         "script_id": script.pk,
         "script_name": "fix.sh",
         "team_id": script.team_id,
+        "fleet_id": script.team_id,
         "created_at": summary["created_at"],
         "targeted": 3,
         "ran": 1,

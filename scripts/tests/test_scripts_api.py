@@ -161,7 +161,7 @@ def test_saved_script_crud(api, team):
 
     listed = api.get(f"{BASE}/scripts", {"team_id": team.pk}).json()
     assert [s["name"] for s in listed["scripts"]] == ["hello.sh"]
-    assert set(listed["scripts"][0]) == {"id", "team_id", "name", "created_at", "updated_at"}
+    assert set(listed["scripts"][0]) == {"id", "team_id", "fleet_id", "name", "created_at", "updated_at"}
     assert listed["meta"] == {"has_next_results": False, "has_previous_results": False}
     assert api.get(f"{BASE}/scripts").json()["scripts"] == []  # no team
     assert api.get(f"{BASE}/scripts", {"fleet_id": team.pk}).json()["scripts"][0]["id"] == script_id
