@@ -36,9 +36,13 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# PYTEST_ARGS narrows a run (`make test PYTEST_ARGS='-m "not browser"'`).
+# .ci/test-tools installs the Debian tools the packaging and browser tests use (as root), or
+# names them in one line and stops; TEST_TOOLS=skip leaves them out.
 test: install-dev
+	$(if $(filter skip,$(TEST_TOOLS)),@true,bash .ci/test-tools)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 bench: install-dev
 	$(BIN)/pip install --quiet -r requirements-mysql.txt

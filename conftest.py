@@ -20,7 +20,7 @@ from enrollment import secrets as enroll_secrets
 from fleetsite.lib import memo
 from hosts import seen
 
-pytest_plugins = ["enrollment.tests.fixtures"]
+pytest_plugins = ["enrollment.tests.fixtures", "vulnerabilities.tests.fixtures"]
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -64,6 +64,17 @@ def _test_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
     seen.buffer.discard()
     memo.clear_local()
     clear_cache()
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    """Tasks queued by the code under test run in the test, even on a CI leg with a Redis broker."""
+    from fleetsite.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import User
+from fleetsite.lib.publicurl import public_base_url
 
 
 def reset_path(user: User) -> str:
@@ -20,7 +21,7 @@ def send_password_reset(user: User, base_url: str) -> None:
     send_mail(
         "Reset your Fleetsite password",
         "Someone asked to reset the password of your Fleetsite account.\n\n"
-        f"Set a new one here: {base_url.rstrip('/')}{reset_path(user)}\n\n"
+        f"Set a new one here: {public_base_url(base_url)}{reset_path(user)}\n\n"
         "If it was not you, ignore this email; your password stays as it is.",
         None,
         [user.email],

@@ -70,7 +70,12 @@ class UserEditForm(RolesForm):
     name = forms.CharField(max_length=255, required=False)
     api_only = forms.BooleanField(required=False, label="API-only user")
     is_active = forms.BooleanField(required=False, label="Active (may log in)")
-    field_order = ["email", "name", "api_only", "is_active", "global_role"]
+    force_password_reset = forms.BooleanField(
+        required=False,
+        label="Require a new password",
+        help_text="Ends the user's sessions; they must choose a new password when they next log in.",
+    )
+    field_order = ["email", "name", "api_only", "is_active", "force_password_reset", "global_role"]
 
 
 class AcceptInviteForm(forms.Form):

@@ -43,6 +43,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     global_role = models.CharField(max_length=32, choices=Role.choices, blank=True, null=True)
     api_only = models.BooleanField(default=False)
     force_password_reset = models.BooleanField(default=False)
+    # Fleet's user settings (`GET /me?include_ui_settings=true`): the host table's hidden columns.
+    ui_settings = models.JSONField(default=dict, blank=True)
     is_staff = models.BooleanField(default=False, help_text="May use the Django admin.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -64,6 +66,9 @@ class Team(models.Model):
     name = models.CharField(max_length=255, unique=True)
     description = models.TextField(blank=True)
     agent_options = models.JSONField(null=True, blank=True)
+    # Settings a team spec (`fleetctl gitops`) sets that Fleetsite keeps for the next `get`, such as
+    # features, host_expiry_settings, webhook_settings, integrations, scripts, software, gitops_filename.
+    spec_settings = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -121,3 +126,21 @@ class Invite(models.Model):
 
     def __str__(self) -> str:
         return f"invite for {self.email}"
+
+
+class EmailChange(models.Model):
+    """A requested e-mail change, applied when the link mailed to the new address is opened.
+
+    Fleet's flow: PATCH /users/{id} with a new email stores it here and mails a token; GET
+    /email/change/{token}, by the same user, makes it the login email. Only the token's digest
+    is stored; one pending change per user (a newer request replaces the older).
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="email_change")
+    new_email = models.EmailField()
+    token_digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"email change of {self.user_id} to {self.new_email}"

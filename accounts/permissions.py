@@ -43,6 +43,8 @@ class Kind(StrEnum):
     LIVE_QUERY = "live_query"
     PACK = "pack"  # legacy query packs: they target hosts across teams, so only global roles reach them
     SCRIPT = "script"  # saved scripts, and running scripts on hosts (write)
+    VARIABLE = "secret_variable"  # custom ($FLEET_SECRET_…) variables, fleet-wide
+    INSTALLER = "software_installer"  # uploaded packages, and installing them on hosts (write)
 
 
 # kind -> (roles that may read, roles that may write), for a role held on the object's team or
@@ -65,8 +67,12 @@ RULES: dict[Kind, tuple[frozenset[str], frozenset[str]]] = {
     Kind.PACK: (WRITE_ROLES, WRITE_ROLES),
     # Fleet: everyone sees scripts and their results; admins and maintainers add them and run them.
     Kind.SCRIPT: (ALL_ROLES, WRITE_ROLES),
+    # Fleet's authz: global admins and maintainers list, add and delete secret variables.
+    Kind.VARIABLE: (WRITE_ROLES, WRITE_ROLES),
+    # Fleet: everyone sees installers; admins and maintainers upload them and install them on hosts.
+    Kind.INSTALLER: (ALL_ROLES, WRITE_ROLES),
 }
-GLOBAL_ONLY = frozenset({Kind.USER, Kind.INVITE, Kind.CONFIG, Kind.PACK})
+GLOBAL_ONLY = frozenset({Kind.USER, Kind.INVITE, Kind.CONFIG, Kind.PACK, Kind.VARIABLE})
 
 
 def _capped(role: str | None, cap: str | None) -> str | None:

@@ -19,14 +19,17 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts import permissions
+from accounts import permissions, tokens
 from accounts.choices import Role
-from accounts.models import Invite, Team, TeamMembership, User
+from accounts.models import EmailChange, Invite, Team, TeamMembership, User
 from activities import types
 from activities.record import record
-from fleetsite.lib.tokens import digest, random_key
+from fleetsite.lib.publicurl import public_base_url
+from fleetsite.lib.tokens import digest, random_key, same_secret
 
 INVITE_TOKEN_BYTES = 32
+# Fleet's app.token_key_size: 24 random bytes, sent URL-safe.
+EMAIL_CHANGE_TOKEN_BYTES = 24
 
 
 class InvalidInput(ValueError):
@@ -36,6 +39,10 @@ class InvalidInput(ValueError):
         super().__init__(reason)
         self.field = field
         self.reason = reason
+
+
+class AlreadyExists(InvalidInput):
+    """The value is taken by another row (Fleet answers 409)."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,10 @@ def update_user(actor: User | None, user: User, changes: dict[str, Any]) -> User
     if changes.get("password"):
         user.set_password(clean_password(changes["password"], user))
         edited.append("password")
+    if "settings" in changes:
+        settings = {**user.ui_settings, **dict(changes["settings"])}
+        if settings != user.ui_settings:
+            user.ui_settings = settings  # UI preferences: not an account change worth an activity
     for field in ("api_only", "is_active", "force_password_reset"):
         if field in changes and getattr(user, field) != bool(changes[field]):
             setattr(user, field, bool(changes[field]))
@@ -227,6 +238,86 @@ def change_password(user: User, old_password: str, new_password: str) -> None:
     record(user, types.CHANGED_PASSWORD, {"user_id": user.pk, "user_email": user.email})
 
 
+def require_password_reset(user: User, require: bool) -> User:
+    """Flag (or unflag) `user` so that their next login must set a new password; flagging ends their sessions."""
+    with transaction.atomic():
+        user.force_password_reset = require
+        user.save(update_fields=["force_password_reset", "updated_at"])
+        if require:
+            tokens.revoke_sessions(user)
+    return user
+
+
+@transaction.atomic
+def perform_required_password_reset(user: User, new_password: str) -> User:
+    """The flagged user sets a new password (Django's validators), which lifts the flag."""
+    if user.check_password(new_password or ""):
+        raise InvalidInput("new_password", "Cannot reuse old password")
+    user.set_password(clean_password(new_password, user, "new_password"))
+    user.force_password_reset = False
+    user.save()
+    record(user, types.CHANGED_PASSWORD, {"user_id": user.pk, "user_email": user.email})
+    return user
+
+
+# --- E-mail changes --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_email_change(user: User, new_email: str, base_url: str = "") -> str:
+    """Store a pending change to `new_email` and mail its token there; returns the token.
+
+    As in Fleet, the address must be free of users and pending invites, and the login email
+    changes only when the token comes back (GET /email/change/{token}).
+    """
+    email = (new_email or "").strip().lower()
+    if User.objects.filter(email=email).exclude(pk=user.pk).exists() or Invite.objects.filter(email=email).exists():
+        raise AlreadyExists("email", "a user or invite with this email already exists")
+    email = clean_email(email, exclude_user=user)
+    token = random_key(EMAIL_CHANGE_TOKEN_BYTES).replace("+", "-").replace("/", "_").rstrip("=")
+    EmailChange.objects.update_or_create(
+        user=user,
+        defaults={
+            "new_email": email,
+            "token_digest": digest(token),
+            "created_at": timezone.now(),
+            "expires_at": timezone.now() + settings.FLEETSITE_INVITE_TTL,
+        },
+    )
+    link = f"{base_url.rstrip('/')}/email/change/{token}"
+    transaction.on_commit(lambda: _send_email_change(email, link, token))
+    return token
+
+
+def _send_email_change(email: str, link: str, token: str) -> None:
+    send_mail(
+        "Confirm Fleet Email Change",
+        "Someone asked to make this the email address of a Fleetsite account.\n\n"
+        f"Confirm it here: {link}\n(or send the token {token} to GET /api/latest/fleet/email/change/<token>)\n\n"
+        "If it was not you, ignore this email; nothing changes.",
+        None,
+        [email],
+    )
+
+
+@transaction.atomic
+def confirm_email_change(user: User, token: str) -> str:
+    """Apply `user`'s pending change if `token` is its token and unexpired; returns the new email."""
+    change = EmailChange.objects.select_for_update().filter(user=user).first()
+    if change is None or not same_secret(digest(token or ""), change.token_digest):
+        raise InvalidInput("token", "email change token is invalid")
+    if change.expires_at <= timezone.now():
+        change.delete()
+        raise InvalidInput("token", "email change token has expired")
+    old = user.email
+    user.email = clean_email(change.new_email, exclude_user=user)
+    user.save(update_fields=["email", "updated_at"])
+    change.delete()
+    details = {"user_id": user.pk, "user_email": user.email, "fields": ["email"], "old_email": old}
+    record(user, types.EDITED_USER, details)
+    return user.email
+
+
 # --- Invites ---------------------------------------------------------------------------------
 
 
@@ -255,7 +346,7 @@ def create_invite(
         expires_at=timezone.now() + settings.FLEETSITE_INVITE_TTL,
     )
     record(actor, types.INVITED_USER, {"invite_id": invite.pk, "email": email, "global_role": global_role})
-    link = f"{base_url.rstrip('/')}/invites/{token}/"
+    link = f"{public_base_url(base_url)}/invites/{token}/"
     transaction.on_commit(lambda: _send_invite(invite, link, actor))
     return invite, token
 
@@ -295,6 +386,29 @@ def accept_invite(invite: Invite, name: str, password: str) -> User:
 def delete_invite(actor: User, invite: Invite) -> None:
     record(actor, types.DELETED_INVITE, {"invite_id": invite.pk, "email": invite.email})
     invite.delete()
+
+
+@transaction.atomic
+def update_invite(invite: Invite, changes: dict[str, Any]) -> Invite:
+    """Edit a pending invite (Fleet's PATCH /invites/{id}): email, name, global_role, teams.
+
+    The link already mailed stays valid. Roles are replaced together, as in Fleet: sending either
+    `global_role` or `teams` sets both (the one left out becomes empty), then Fleet's role rule
+    applies. A new email must be free of users and other invites (Fleet answers 409).
+    """
+    if "email" in changes and changes["email"].strip().lower() != invite.email:
+        email = (changes["email"] or "").strip().lower()
+        if User.objects.filter(email=email).exists() or Invite.objects.filter(email=email).exists():
+            raise AlreadyExists("email", "a user or invite with this email already exists")
+        invite.email = clean_email(email)
+    if "name" in changes:
+        invite.name = (changes["name"] or "").strip()
+    if "global_role" in changes or "teams" in changes:
+        new_global, new_teams = clean_roles(changes.get("global_role"), changes.get("teams") or [])
+        invite.global_role = new_global
+        invite.teams = [{"id": t.team_id, "role": t.role} for t in new_teams]
+    invite.save()
+    return invite
 
 
 # --- Teams -----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 USER_LOGGED_IN = "user_logged_in"
 USER_FAILED_LOGIN = "user_failed_login"
+# Fleet's: a user created at their first single sign-on (JIT provisioning).
+USER_ADDED_BY_SSO = "user_added_by_sso"
 # Ours: too many failed logins locked an account or a client address out for a while.
 USER_LOCKED_OUT = "user_locked_out"
 CREATED_USER = "created_user"

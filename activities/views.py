@@ -5,10 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.http import HttpRequest, HttpResponse
 
-from activities.feed import CSV_HEADER, csv_row, describe, visible_activities
+from activities.feed import CSV_HEADER, csv_row, describe_html, existing_objects, visible_activities
 from activities.filtersets import ActivityFilterSet
 from activities.models import Activity
 from fleetsite.api.csv import csv_response
+from fleetsite.dbrouter import reads_from_replica
 from fleetsite.templatetags.fleetsite_ui import ago
 from fleetsite.ui import Column, Table, login_required, paginate, render_list
 
@@ -32,15 +33,17 @@ def _filtered(request: HttpRequest) -> tuple[object, str]:
     return filterset.qs, ""
 
 
+@reads_from_replica
 @login_required
 def activity_list(request: HttpRequest) -> HttpResponse:
     queryset, errors = _filtered(request)
     rows, page = paginate(request, queryset, per_page=50)
+    existing = existing_objects(rows)
     table = Table(
         columns=[
             Column("When", lambda a: ago(a.created_at), sort="created_at"),
             Column("Who", lambda a: a.actor_full_name or a.actor_email or "Fleetsite", sort="actor_email"),
-            Column("What", describe),
+            Column("What", lambda a: describe_html(a, existing)),
             Column("Type", lambda a: a.type, sort="type"),
         ],
         rows=rows,

@@ -25,6 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
     p.add_argument("--concurrency", type=int, default=64, help="HTTP connection pool size (default 64)")
     p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    p.add_argument("--ca-file", metavar="PEM", help="trust only these CA certificates (osquery's --tls_server_certs)")
     p.add_argument("--seed", type=int, default=None, help="make host identities reproducible")
     p.add_argument(
         "--ramp",
@@ -58,6 +59,7 @@ async def _main(args: argparse.Namespace) -> Summary:
         duration=args.duration,
         concurrency=args.concurrency,
         insecure=args.insecure,
+        ca_file=args.ca_file,
         seed=args.seed,
         ramp=args.ramp,
         gzip=args.gzip,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from agentsim.transport import Transport
 DEFAULT_OPTIONS: dict[str, Any] = {
     "concurrency": 64,  # size of the shared connection pool
     "insecure": False,  # skip TLS verification (self-signed certs)
+    "ca_file": None,  # PEM bundle to verify the server against instead of the system's CAs
     "seed": None,  # reproducible identities
     "ramp": None,  # stagger host start over this many seconds; default min(10, duration / 4)
     "gzip": False,  # gzip-compress /log bodies
@@ -42,7 +44,7 @@ async def run(
 ) -> Summary:
     """Simulate ``hosts`` fleetd agents against ``url`` for ``duration`` seconds and summarise the traffic.
 
-    Options (see ``DEFAULT_OPTIONS``): concurrency, insecure, seed, ramp, gzip, timeout, grace,
+    Options (see ``DEFAULT_OPTIONS``): concurrency, insecure, ca_file, seed, ramp, gzip, timeout, grace,
     orbit_config_interval, config_refresh, status_log_interval, token_rotation_interval, retry_base,
     retry_max, stop_event.
     """
@@ -71,7 +73,7 @@ async def run(
     connector = aiohttp.TCPConnector(
         limit=max(1, int(opts["concurrency"])),
         limit_per_host=0,
-        ssl=not opts["insecure"],
+        ssl=_ssl_option(bool(opts["insecure"]), opts["ca_file"]),
         ttl_dns_cache=300,
     )
     # No total timeout: waiting for a pooled connection is queueing, not a server failure.
@@ -122,3 +124,12 @@ async def _wait_for_end(duration: float, stop_event: asyncio.Event | None) -> No
         return
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop_event.wait(), timeout=duration)
+
+
+def _ssl_option(insecure: bool, ca_file: str | None) -> bool | ssl.SSLContext:
+    """aiohttp's `ssl`: off, the system's CAs, or (as osquery's --tls_server_certs) only `ca_file`'s."""
+    if insecure:
+        return False
+    if ca_file:
+        return ssl.create_default_context(cafile=ca_file)
+    return True

@@ -6,7 +6,8 @@
 2. Each agent request kind, interleaved with an empty Django view on the same server (A, B, A,
    B...), `--repeats` times: the median ratio and its spread. Targets: idle check-ins <= 1.0x,
    detail writes <= 5x.
-3. Two live queries to the soak's hosts; the host list at `--list-hosts` hosts; installer builds.
+3. Two live queries to the soak's hosts; the host list at `--list-hosts` hosts; vulnerability
+   matching at `--vuln-hosts` hosts (bench/vuln_matching.py); installer builds.
 
 `--quick` is a developer's loop: fewer hosts, shorter soak, a small host list, no installers.
 """
@@ -18,6 +19,8 @@ import asyncio
 import datetime
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -48,9 +51,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--soak-seconds", type=float, default=240, help="whole soak; the steady window is the middle")
     parser.add_argument("--skip-packages", action="store_true", help="do not time installer builds")
     parser.add_argument("--list-hosts", type=int, default=100_000, help="seed this many hosts and time the host list")
+    parser.add_argument("--vuln-hosts", type=int, default=10_000, help="hosts for vulnerability matching (0: skip)")
     # --quick changes the defaults; options given on the command line still win.
     if parser.parse_known_args()[0].quick:
-        parser.set_defaults(hosts=100, repeats=3, soak_hosts=300, soak_seconds=90, list_hosts=10_000)
+        parser.set_defaults(hosts=100, repeats=3, soak_hosts=300, soak_seconds=90, list_hosts=10_000, vuln_hosts=1000)
         parser.set_defaults(skip_packages=True)
     args = parser.parse_args()
     return args
@@ -115,8 +119,19 @@ def main() -> None:
             raise
         finally:
             server.stop()
+    if args.vuln_hosts:
+        print_vulnerability_matching(args.database_url, args.vuln_hosts)
     if not args.skip_packages:
         print_build_times()
+
+
+def print_vulnerability_matching(database_url: str, hosts: int) -> None:
+    """Matching runs in its own process on its own database: bench/vuln_matching.py."""
+    print()
+    command = [sys.executable, "-m", "bench.vuln_matching", "--database-url", database_url, "--hosts", str(hosts)]
+    if hosts < 10_000:
+        command += ["--advisories", str(hosts * 5)]
+    subprocess.run(command, check=True, cwd=Path(__file__).resolve().parent.parent)
 
 
 def print_hosts_list(server: LiveServer, count: int) -> None:

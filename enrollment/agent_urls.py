@@ -9,6 +9,8 @@ from django.urls import include, path
 from enrollment.agent import device, orbit, osquery
 from fleetsite.api.versions import versioned
 from scripts import agent as scripts_agent
+from software_installers import agent as installers_agent
+from software_installers import device as installers_device
 
 osquery_patterns = [
     path("enroll", osquery.EnrollView.as_view()),
@@ -18,6 +20,7 @@ osquery_patterns = [
     path("distributed/write", osquery.DistributedWriteView.as_view()),
     path("carve/begin", osquery.CarveBeginView.as_view()),
     path("carve/block", osquery.CarveBlockView.as_view()),
+    path("yara/<str:name>", osquery.YaraRuleView.as_view()),
 ]
 
 orbit_patterns = [
@@ -28,6 +31,9 @@ orbit_patterns = [
     path("ping", orbit.PingView.as_view()),
     path("scripts/request", scripts_agent.ScriptRequestView.as_view()),
     path("scripts/result", scripts_agent.ScriptResultView.as_view()),
+    path("software_install/details", installers_agent.InstallDetailsView.as_view()),
+    path("software_install/package", installers_agent.InstallPackageView.as_view()),
+    path("software_install/result", installers_agent.InstallResultView.as_view()),
 ]
 
 device_patterns = [
@@ -39,6 +45,17 @@ device_patterns = [
     path("<str:token>/device_mapping", device.DeviceMappingView.as_view()),
     path("<str:token>/policies", device.DevicePoliciesView.as_view()),
     path("<str:token>/software", device.DeviceSoftwareView.as_view()),
+    path("<str:token>/software/install/<int:title_id>", installers_device.DeviceInstallView.as_view()),
+    path("<str:token>/software/uninstall/<int:title_id>", installers_device.DeviceUninstallView.as_view()),
+    path(
+        "<str:token>/software/install/<str:install_uuid>/results",
+        installers_device.DeviceInstallResultView.as_view(),
+    ),
+    path(
+        "<str:token>/software/uninstall/<str:execution_id>/results",
+        installers_device.DeviceUninstallResultView.as_view(),
+    ),
+    path("<str:token>/software/titles/<int:title_id>/icon", installers_device.DeviceTitleIconView.as_view()),
     path("<str:token>/macadmins", device.DeviceMacadminsView.as_view()),
     path("<str:token>/certificates", device.DeviceCertificatesView.as_view()),
     path("<str:token>/debug/errors", device.DeviceDebugErrorsView.as_view()),

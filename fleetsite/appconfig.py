@@ -14,12 +14,33 @@ from activities import types
 from activities.record import record
 from fleetsite.lib import agent_options_check
 from fleetsite.models import FleetConfig
+from sso import config as sso_config
 
 NANOSECONDS = 1_000_000_000
 FEATURE_FLAGS = {
     "enable_host_users": "Collect local user accounts from hosts",
     "enable_software_inventory": "Collect installed software from hosts",
 }
+
+
+# Fleetsite gives every Premium feature it has without a license key. Fleet's license has no way
+# to say "no device limit" or "never expires", so these are values no fleet reaches.
+LICENSE_DEVICE_COUNT = 1_000_000_000
+LICENSE_EXPIRATION = "9999-12-31T23:59:59Z"
+LICENSE_NOTE = "Fleetsite: Premium features without a license key."
+
+
+def license_json(organization: str) -> dict[str, Any]:
+    """Fleet's LicenseInfo as a Premium server reports it (`GET /config` -> `license`)."""
+    return {
+        "tier": "premium",
+        "organization": organization,
+        "device_count": LICENSE_DEVICE_COUNT,
+        "expiration": LICENSE_EXPIRATION,
+        "note": LICENSE_NOTE,
+        "allow_disable_telemetry": True,
+        "managed_cloud": False,
+    }
 
 
 def config_json(user: User) -> dict[str, Any]:
@@ -46,7 +67,7 @@ def config_json(user: User) -> dict[str, Any]:
         "webhook_settings": {},
         "integrations": {},
         "mdm": {"enabled_and_configured": False},
-        "license": {"tier": "free"},
+        "license": license_json(config.org_name),
         "logging": {},
         "update_interval": {
             "osquery_detail": settings.FLEETSITE_DETAIL_UPDATE_INTERVAL * NANOSECONDS,
@@ -54,7 +75,7 @@ def config_json(user: User) -> dict[str, Any]:
         },
         "vulnerabilities": {},
         "fleet_desktop": {"transparency_url": ""},
-        "sso_settings": {"enable_sso": False},
+        "sso_settings": sso_config.section(),
         "smtp_settings": {"configured": bool(settings.EMAIL_HOST), "enable_smtp": bool(settings.EMAIL_HOST)},
     }
     if permissions.can(user, "write", "config"):
@@ -75,13 +96,43 @@ def _url(value: Any, field: str) -> str:
     return text
 
 
+# Sections `fleetctl gitops` always sends, filled with "off" defaults when the file leaves them out.
+# Fleetsite has none of these features, so it accepts them only when they switch nothing on.
+GITOPS_DEFAULT_SECTIONS = frozenset(
+    {"webhook_settings", "integrations", "mdm", "scripts", "yara_rules", "gitops", "host_expiry_settings"}
+)
+
+
+def _inert(value: Any) -> bool:
+    """Whether a settings tree turns nothing on: every leaf is false, empty, zero or null."""
+    if isinstance(value, dict):
+        return all(_inert(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_inert(item) for item in value)
+    return not value
+
+
 @transaction.atomic
 def update_config(actor: User, changes: dict[str, Any], force: bool = False) -> FleetConfig:
-    """Apply a partial app-config change (Fleet's PATCH /config); refuses unknown sections."""
+    """Apply a partial app-config change (Fleet's PATCH /config); refuses unknown sections.
+
+    Only values that differ are written and named in the activity, so applying the same settings
+    again (a scheduled `fleetctl gitops`) records nothing.
+    """
     config = FleetConfig.objects.select_for_update().get_or_create(pk=1)[0]
     changed: list[str] = []
+
+    def put(attr: str, value: Any, field: str) -> None:
+        if getattr(config, attr) != value:
+            setattr(config, attr, value)
+            changed.append(field)
+
     for section, value in changes.items():
-        if section not in ("org_info", "server_settings", "features", "agent_options"):
+        if section in GITOPS_DEFAULT_SECTIONS:
+            if not _inert(value):
+                raise InvalidInput(section, f"{section} is not supported by Fleetsite; leave it out or switch it off")
+            continue
+        if section not in ("org_info", "server_settings", "features", "agent_options", "sso_settings"):
             raise InvalidInput(section, f"unknown or read-only setting {section!r}")
         if section != "agent_options" and not isinstance(value, dict):
             raise InvalidInput(section, "expected an object")
@@ -90,34 +141,37 @@ def update_config(actor: User, changes: dict[str, Any], force: bool = False) -> 
         name = str(org["org_name"] or "").strip()
         if not name:
             raise InvalidInput("org_info.org_name", "organization name cannot be empty")
-        config.org_name = name[:255]
-        changed.append("org_info.org_name")
+        put("org_name", name[:255], "org_info.org_name")
     for key in ("org_logo_url", "contact_url"):
         if key in org:
-            setattr(config, key, _url(org[key], f"org_info.{key}"))
-            changed.append(f"org_info.{key}")
+            put(key, _url(org[key], f"org_info.{key}"), f"org_info.{key}")
     server = changes.get("server_settings") or {}
     if "server_url" in server:
-        config.server_url = _url(server["server_url"], "server_settings.server_url").rstrip("/")
-        changed.append("server_settings.server_url")
+        url = _url(server["server_url"], "server_settings.server_url").rstrip("/")
+        put("server_url", url, "server_settings.server_url")
     for key in ("live_query_disabled", "scripts_disabled"):
         if key in server:
             if not isinstance(server[key], bool):
                 raise InvalidInput(f"server_settings.{key}", "expected true or false")
-            setattr(config, key, server[key])
-            changed.append(f"server_settings.{key}")
+            put(key, server[key], f"server_settings.{key}")
     features = changes.get("features") or {}
     for key, value in features.items():
         if key not in FEATURE_FLAGS:
             raise InvalidInput(f"features.{key}", f"unknown feature flag {key!r}")
         if not isinstance(value, bool):
             raise InvalidInput(f"features.{key}", "expected true or false")
-        config.features = {**(config.features or {}), key: value}
-        changed.append(f"features.{key}")
+        put("features", {**(config.features or {}), key: value}, f"features.{key}")
+    if "sso_settings" in changes:
+        sso_config.apply(changes["sso_settings"], changed)
+    options_changed = False
     if "agent_options" in changes:
-        config.agent_options = _checked_options(changes["agent_options"], force)
+        options = _checked_options(changes["agent_options"], force)
+        options_changed = options != config.agent_options
+        config.agent_options = options
+    if options_changed or any(not field.startswith("sso_settings.") for field in changed):
+        config.save()
+    if options_changed:
         record(actor, types.EDITED_AGENT_OPTIONS, {"global": True, "team_id": None, "team_name": None})
-    config.save()
     if changed:
         record(actor, types.EDITED_APP_CONFIG, {"fields": changed})
     return config

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import logging
-import platform
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from fleetsite import version as fleet_version
+from fleetsite import workers
 from fleetsite.lib.tokens import same_secret
 from fleetsite.metrics import exposition
 
@@ -31,7 +32,21 @@ def _check_redis() -> None:
             raise RuntimeError("redis did not return the value just written")
 
 
-CHECKS = {"db": _check_db, "mysql": _check_db, "redis": _check_redis}
+def _check_process(kind: str) -> None:
+    """A Celery worker (or beat) wrote a heartbeat within the last minute; always true without REDIS_URL."""
+    state = workers.status(kind)
+    if not state.running:
+        raise RuntimeError(state.message)
+
+
+CHECKS = {
+    "db": _check_db,
+    "mysql": _check_db,
+    "redis": _check_redis,
+    # Asked for by name only: a load balancer must not drop web servers because a worker stopped.
+    "worker": lambda: _check_process("worker"),
+    "beat": lambda: _check_process("beat"),
+}
 
 
 # Checks whose failure degrades the server without stopping it: agents keep checking in.
@@ -57,23 +72,16 @@ def healthz(request: HttpRequest) -> HttpResponse:
         except Exception:
             logger.exception("health check %s failed", name)
             if named or name not in DEGRADABLE:
-                return HttpResponse(status=500)
+                # Say which check failed (Fleet's body is empty; monitors read only the status).
+                return HttpResponse(f"{name}: failed\n", status=500, content_type="text/plain")
             degraded.append(name)
     body = "".join(f"{name}: degraded\n" for name in degraded)
     return HttpResponse(body, status=200, content_type="text/plain")
 
 
 def version(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        {
-            "version": settings.FLEETSITE_VERSION,
-            "branch": "main",
-            "revision": "",
-            "go_version": f"python{platform.python_version()}",
-            "build_date": "",
-            "build_user": "fleetsite",
-        }
-    )
+    """Fleet's public `/version`: the release and the build (git commit) answering."""
+    return JsonResponse(fleet_version.info())
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

@@ -21,7 +21,7 @@ class ClientIPMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # Read per request (parsed once, memoized) so a changed setting applies without a restart.
-        request.client_ip = client_ip(request.META, settings.FLEETSITE_TRUSTED_PROXIES)
+        request.client_ip = client_ip(request.META, settings.FLEETSITE_TRUSTED_PROXIES, settings.FLEETSITE_PROXY_COUNT)
         return self.get_response(request)
 
 

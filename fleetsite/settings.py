@@ -2,11 +2,16 @@
 
 Unset `DATABASE_URL` means a SQLite file under the data directory; unset `REDIS_URL` means a
 local-memory cache, an in-memory channel layer and Celery tasks run in-process.
+
+Software installers are stored in S3 when `FLEETSITE_S3_SOFTWARE_INSTALLERS_BUCKET` is set (with
+`FLEETSITE_S3_SOFTWARE_INSTALLERS_{PREFIX,REGION,ENDPOINT_URL,ACCESS_KEY_ID,SECRET_ACCESS_KEY}`),
+else on disk under `FLEETSITE_SOFTWARE_INSTALLERS_DIR` (default: the data directory).
 """
 
 from __future__ import annotations
 
 import secrets
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from fleetsite.lib.cachesettings import redis_caches
 from fleetsite.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 from fleetsite.lib.netaddr import proxy_networks
+from fleetsite.lib.publicurl import derived_allowed_hosts, server_url_parts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,9 +45,31 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
-# Agents reach the server under whatever name their package was built with.
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+# The one public URL of this server (https://fleet.example.com): agents, installers, the
+# "Add hosts" page and emails use it, and the host names and CSRF origins below derive from it.
+# Unset (the embedded default): every name is answered and pages use the URL they were opened with.
+FLEETSITE_SERVER_URL = env_str("FLEETSITE_SERVER_URL").strip().rstrip("/")
+try:
+    _public = server_url_parts(FLEETSITE_SERVER_URL)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"FLEETSITE_SERVER_URL: {exc}") from exc
+# Extra DNS names and IP addresses that the certificate `serve --tls` makes covers (subjectAltName),
+# beside the server URL's host, localhost and 127.0.0.1.
+FLEETSITE_TLS_NAMES = env_list("FLEETSITE_TLS_NAMES")
+# The operator's certificate chain and key (PEM files) that `serve` presents by default, as its
+# --cert and --key do; GET /config/certificate and "Add hosts" hand the chain to agents.
+FLEETSITE_TLS_CERT = env_str("FLEETSITE_TLS_CERT")
+FLEETSITE_TLS_KEY = env_str("FLEETSITE_TLS_KEY")
+# Agents reach the server under whatever name their package was built with: with a server URL,
+# that name, the certificate's names and loopback; without one, any name. ALLOWED_HOSTS overrides.
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS",
+    derived_allowed_hosts(_public.hostname, FLEETSITE_TLS_NAMES) if _public else ["*"],
+)
+# Origins whose form posts are accepted besides the request's own (e.g. the public https origin
+# when a proxy in front speaks https and the server sees http); the server URL's origin is added.
+CSRF_TRUSTED_ORIGINS = list(dict.fromkeys(env_list("CSRF_TRUSTED_ORIGINS") + ([_public.origin] if _public else [])))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -67,6 +95,10 @@ INSTALLED_APPS = [
     "queries",
     "packaging",
     "scripts",
+    "variables",
+    "software_installers",
+    "vulnerabilities",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -110,22 +142,36 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'fleetsite.sqlite3'}"
-try:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0))
-except ValueError as exc:
-    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
-if _db["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets readers run beside the one writer; IMMEDIATE avoids upgrade deadlocks.
-    _db["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-    }
-    _db["CONN_MAX_AGE"] = 0 if _db["NAME"] == ":memory:" else _db["CONN_MAX_AGE"]
-elif _db["ENGINE"] == "django.db.backends.mysql":
-    _db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
-    _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
-DATABASES = {"default": _db}
+
+
+def _database(name: str, url: str) -> dict:
+    """Django's settings for one database URL, with the engine options Fleetsite relies on."""
+    try:
+        db = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not a database URL: {exc}") from exc
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets readers run beside the one writer; IMMEDIATE avoids upgrade deadlocks.
+        db["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+        db["CONN_MAX_AGE"] = 0 if db["NAME"] == ":memory:" else db["CONN_MAX_AGE"]
+    elif db["ENGINE"] == "django.db.backends.mysql":
+        db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
+        db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    return db
+
+
+DATABASES = {"default": _database("DATABASE_URL", DATABASE_URL)}
+# Fleet's mysql_read_replica: host, software, label and activity lists read from it (fleetsite/dbrouter.py).
+DATABASE_READ_REPLICA_URL = env_str("DATABASE_READ_REPLICA_URL")
+if DATABASE_READ_REPLICA_URL:
+    DATABASES["replica"] = _database("DATABASE_READ_REPLICA_URL", DATABASE_READ_REPLICA_URL)
+    DATABASES["replica"]["TEST"] = {**DATABASES["replica"].get("TEST", {}), "MIRROR": "default"}
+    DATABASE_ROUTERS = ["fleetsite.dbrouter.ReadReplicaRouter"]
+    MIDDLEWARE.append("fleetsite.dbrouter.ReadReplicaMiddleware")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, Celery broker ----------------------------------------------
@@ -158,6 +204,8 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Beat's state file lives in the data dir, never in the checkout (the working directory).
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Jobs and their cadence; `manage.py run_job NAME` runs one now. Interval schedules restart
 # when beat restarts, which is harmless: every job is idempotent. `expires` ≈ 1.5x the period.
 CELERY_BEAT_SCHEDULE: dict = {
@@ -181,6 +229,20 @@ CELERY_BEAT_SCHEDULE: dict = {
     "start-script-batches": {"task": "start-script-batches", "schedule": 60.0, "options": {"expires": 90}},
     # Queued scripts older than FLEETSITE_SCRIPT_PENDING_EXPIRY_DAYS are days old: hourly is plenty.
     "expire-pending-scripts": {"task": "expire-pending-scripts", "schedule": 3600.0, "options": {"expires": 5400}},
+    # Software changes with each host's hourly detail query; imports queue their own run too.
+    "match-vulnerabilities": {"task": "match-vulnerabilities", "schedule": 3600.0, "options": {"expires": 5400}},
+    # NVD and OSV publish many times a day; Fleet's default vulnerability periodicity is an hour.
+    "sync-vulnerabilities": {"task": "sync-vulnerabilities", "schedule": 3600.0, "options": {"expires": 5400}},
+}
+# Queues: installer builds (minutes of CPU each) and beat's jobs apart, so a burst of builds cannot
+# delay the jobs and the other way round. A plain `celery worker` consumes all three; a larger
+# deployment runs one worker per queue (`-Q builds`, `-Q scheduled,celery`; docs/operations.md).
+# Agent ingestion never goes through Celery: check-ins are answered and stored by the web servers.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "scheduled": {}, "builds": {}}
+CELERY_TASK_ROUTES = {
+    "packager-build": {"queue": "builds"},
+    **{entry["task"]: {"queue": "scheduled"} for entry in CELERY_BEAT_SCHEDULE.values()},
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -196,6 +258,10 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 SESSION_COOKIE_HTTPONLY = True
+# An https public URL means people log in over https: cookies are Secure even when a proxy in front
+# does not say so. Without one (`make run` on http://127.0.0.1:8080) they are Secure only on TLS
+# requests (fleetsite/tls.py), so local logins work.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = bool(_public and _public.scheme == "https")
 SESSION_COOKIE_SAMESITE = "Lax"
 # Admin UI sessions end after this many idle seconds (each request restarts the clock).
 SESSION_COOKIE_AGE = env_int("FLEETSITE_UI_SESSION_TIMEOUT", 8 * 3600, minimum=60)
@@ -210,7 +276,9 @@ SECURE_HSTS_SECONDS = env_int("FLEETSITE_HSTS_SECONDS", 365 * 24 * 3600, minimum
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("FLEETSITE_HSTS_INCLUDE_SUBDOMAINS", False)
 # The header a TLS-terminating proxy sets to "https" (e.g. X-Forwarded-Proto); unset: none is
 # believed. With FLEETSITE_TRUSTED_PROXIES set, only those peers may send it (fleetsite/tls.py).
-_TLS_PROXY_HEADER = env_str("FLEETSITE_TLS_PROXY_HEADER")
+_TLS_PROXY_HEADER = env_str("FLEETSITE_TLS_PROXY_HEADER") or (
+    "X-Forwarded-Proto" if env_int("FLEETSITE_PROXY_COUNT", 0, minimum=0) else ""
+)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_" + _TLS_PROXY_HEADER.upper().replace("-", "_"), "https") if _TLS_PROXY_HEADER else None
 )
@@ -274,7 +342,9 @@ REST_FRAMEWORK = {
         "login_email": env_str("FLEETSITE_LOGIN_RATE_EMAIL", "10/min"),
     },
 }
-FLEETSITE_VERSION = "0.1.0"
+# The release number has one home, pyproject.toml; the build (git commit) is added by fleetsite/version.py.
+with (BASE_DIR / "pyproject.toml").open("rb") as _pyproject:
+    FLEETSITE_VERSION: str = tomllib.load(_pyproject)["project"]["version"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fleetsite API",
     "DESCRIPTION": "Fleet-compatible REST API for people and scripts.",
@@ -313,6 +383,10 @@ AXES_CACHE = "login_counters"  # fleetsite/lib/cachesettings.py: a miss, not an 
 # Without REDIS_URL the server is one process (serve --workers needs Redis), so a process-local
 # cache counts every attempt; axes warns about it all the same.
 SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["axes.W001"]
+# `check --deploy`: no http->https redirect, because agents and load-balancer health checks must
+# not be redirected (a redirected POST loses its body); serve https only, or redirect at the proxy.
+# HSTS for subdomains and preloading are the operator's call (FLEETSITE_HSTS_INCLUDE_SUBDOMAINS).
+SILENCED_SYSTEM_CHECKS += ["security.W008", "security.W005", "security.W021"]
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: the account, or the address
 AXES_COOLOFF_TIME = "accounts.lockout.cool_off"
 AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"
@@ -326,6 +400,11 @@ FLEETSITE_DEVICE_TOKEN_TTL = timedelta(seconds=env_int("FLEETSITE_DEVICE_TOKEN_T
 # Proxies (addresses or CIDR ranges) whose X-Forwarded-For and friends are believed. Unset: none,
 # the client address is the socket peer (Fleet believes anyone, which lets clients pick their IP).
 FLEETSITE_TRUSTED_PROXIES = env_list("FLEETSITE_TRUSTED_PROXIES")
+# Opt-in alternative for deployments where every request passes the same chain of proxies but
+# their addresses are not fixed: the number of proxies in front. The client is then the address
+# that many hops from the right of X-Forwarded-For (each proxy appends its peer), and
+# X-Forwarded-Proto is believed unless FLEETSITE_TLS_PROXY_HEADER names another header.
+FLEETSITE_PROXY_COUNT = env_int("FLEETSITE_PROXY_COUNT", 0, minimum=0)
 try:
     proxy_networks(tuple(FLEETSITE_TRUSTED_PROXIES))
 except ValueError as exc:
@@ -348,7 +427,6 @@ FLEETSITE_BODY_STALL_TIMEOUT = env_float("FLEETSITE_BODY_STALL_TIMEOUT", 10.0, m
 FLEETSITE_MAX_CONNECTIONS_PER_ADDRESS = env_int("FLEETSITE_MAX_CONNECTIONS_PER_ADDRESS", 1000, minimum=0)
 FLEETSITE_METRICS_USERNAME = env_str("FLEETSITE_METRICS_USERNAME")
 FLEETSITE_METRICS_PASSWORD = env_str("FLEETSITE_METRICS_PASSWORD")
-FLEETSITE_SERVER_URL = env_str("FLEETSITE_SERVER_URL")
 
 # --- Queries ---------------------------------------------------------------------------------
 # Completed live-query campaigns (and their stored results) are deleted after this many days.
@@ -441,3 +519,43 @@ FLEETSITE_SCRIPT_SYNC_POLL = env_float("FLEETSITE_SCRIPT_SYNC_POLL", 1.0, minimu
 # Scripts still queued this many days after they were asked for are canceled (0: never; Fleet keeps
 # them until the host checks in again). A synchronous run past its wait reads as timed out either way.
 FLEETSITE_SCRIPT_PENDING_EXPIRY_DAYS = env_int("FLEETSITE_SCRIPT_PENDING_EXPIRY_DAYS", 0, minimum=0)
+
+# --- Software installers ------------------------------------------------------------------------
+# Uploaded packages live in S3 when FLEETSITE_S3_SOFTWARE_INSTALLERS_BUCKET is set (Fleet's
+# s3.software_installers_bucket), else under FLEETSITE_SOFTWARE_INSTALLERS_DIR on local disk.
+# FLEETSITE_S3_SOFTWARE_INSTALLERS_PREFIX, _REGION, _ENDPOINT_URL (MinIO, moto), _ACCESS_KEY_ID and
+# _SECRET_ACCESS_KEY (both with `_FILE`; unset: boto3's own credential chain) go with the bucket.
+FLEETSITE_S3_SOFTWARE_INSTALLERS_BUCKET = env_str("FLEETSITE_S3_SOFTWARE_INSTALLERS_BUCKET")
+FLEETSITE_S3_SOFTWARE_INSTALLERS_PREFIX = env_str("FLEETSITE_S3_SOFTWARE_INSTALLERS_PREFIX")
+FLEETSITE_S3_SOFTWARE_INSTALLERS_REGION = env_str("FLEETSITE_S3_SOFTWARE_INSTALLERS_REGION")
+FLEETSITE_S3_SOFTWARE_INSTALLERS_ENDPOINT_URL = env_str("FLEETSITE_S3_SOFTWARE_INSTALLERS_ENDPOINT_URL")
+FLEETSITE_S3_SOFTWARE_INSTALLERS_ACCESS_KEY_ID = env_str("FLEETSITE_S3_SOFTWARE_INSTALLERS_ACCESS_KEY_ID")
+FLEETSITE_S3_SOFTWARE_INSTALLERS_SECRET_ACCESS_KEY = env_str("FLEETSITE_S3_SOFTWARE_INSTALLERS_SECRET_ACCESS_KEY")
+FLEETSITE_SOFTWARE_INSTALLERS_DIR = Path(
+    env_str("FLEETSITE_SOFTWARE_INSTALLERS_DIR") or DATA_DIR / "software_installers"
+)
+# Fleet refuses installers over 3 GiB; a smaller cap suits a small disk.
+FLEETSITE_SOFTWARE_INSTALLER_MAX_BYTES = env_int("FLEETSITE_SOFTWARE_INSTALLER_MAX_BYTES", 3 * 1024**3, minimum=1)
+
+# --- Vulnerabilities --------------------------------------------------------------------------
+# `manage.py vulnerabilities sync` and the hourly beat job download these; off for offline servers
+# (then `manage.py vulnerabilities import PATH` loads files copied in by hand).
+FLEETSITE_VULN_SYNC = env_bool("FLEETSITE_VULN_SYNC", False)
+# Comma-separated URLs per feed; point them at a mirror where the server has no internet access.
+FLEETSITE_VULN_NVD_URLS = env_list("FLEETSITE_VULN_NVD_URLS")
+FLEETSITE_VULN_OSV_URLS = env_list(
+    "FLEETSITE_VULN_OSV_URLS",
+    [
+        "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip",
+        "https://osv-vulnerabilities.storage.googleapis.com/npm/all.zip",
+        "https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip",
+        "https://osv-vulnerabilities.storage.googleapis.com/Ubuntu/all.zip",
+    ],
+)
+FLEETSITE_VULN_EPSS_URLS = env_list("FLEETSITE_VULN_EPSS_URLS", ["https://epss.cyentia.com/epss_scores-current.csv.gz"])
+FLEETSITE_VULN_KEV_URLS = env_list(
+    "FLEETSITE_VULN_KEV_URLS",
+    ["https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"],
+)
+# A feed file larger than this is refused before it is read (a runaway download must not exhaust memory).
+FLEETSITE_VULN_MAX_FEED_BYTES = env_int("FLEETSITE_VULN_MAX_FEED_BYTES", 1024 * 1024 * 1024, minimum=1024)

@@ -41,7 +41,8 @@ def login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             request.user = user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if user.api_only:
+        # API-only accounts, and people an admin asked for a new password (they set it from the login page).
+        if user.api_only or user.force_password_reset:
             logout(request)
             return redirect_to_login(request.get_full_path())
         return view(request, *args, **kwargs)

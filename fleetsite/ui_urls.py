@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("hosts.urls")),
     path("", include("activities.urls")),
     path("hosts/add/", add_hosts.add_hosts, name="ui-add-hosts"),
+    path("hosts/add/fleet.pem", add_hosts.certificate_pem, name="ui-add-hosts-certificate"),
     path("settings/", settings.org_settings, name="ui-settings"),
     path("settings/agent-options/", settings.agent_options, name="ui-agent-options"),
     path("settings/secrets/", settings.global_secrets, name="ui-secrets"),

@@ -98,9 +98,11 @@ def collect_host_results(host: Host, results: WriteResults, now: datetime, clien
         if name.startswith(LABEL_QUERY_PREFIX):
             got_labels = True
             label_id = bounds.parse_id(name[len(LABEL_QUERY_PREFIX) :])
-            if label_id is None or name in results.failed:
+            if label_id is None:
                 continue
-            (update.member_of if results.rows[name] else update.not_member_of).add(label_id)
+            # As in Fleet, a failed label query takes the host out of the label.
+            is_member = bool(results.rows[name]) and name not in results.failed
+            (update.member_of if is_member else update.not_member_of).add(label_id)
         elif name.startswith(DETAIL_QUERY_PREFIX) and name[len(DETAIL_QUERY_PREFIX) :] not in detail_queries.BY_NAME:
             logger.info("unknown detail query %s from host %s", name, host.pk)
     if got_details:

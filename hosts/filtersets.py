@@ -7,11 +7,13 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
+from fleetsite.api.fields import MAX_ID
 from fleetsite.api.filtersets import LeanFilterSet
 from hosts.choices import HostStatus
 from hosts.models import Host, HostSoftware, Software
 from hosts.status import status_q
 from queries.models import PolicyMembership
+from vulnerabilities.models import HostVulnerability, OSVersion
 
 NOT_LINUX = ["darwin", "windows", "chrome", "ios", "ipados", "android", ""]
 
@@ -38,19 +40,21 @@ ORDER_KEYS = {
 
 class HostFilterSet(LeanFilterSet):
     status = filters.ChoiceFilter(choices=HostStatus.choices, method="filter_status")
-    team_id = filters.NumberFilter(method="filter_team")
+    team_id = filters.NumberFilter(method="filter_team", max_value=MAX_ID)
     query = filters.CharFilter(method="filter_query")
-    label_id = filters.NumberFilter(method="filter_label")
+    label_id = filters.NumberFilter(method="filter_label", max_value=MAX_ID)
     platform = filters.CharFilter(method="filter_platform")
     low_disk_space = filters.NumberFilter(method="filter_low_disk", min_value=0)
     # fleet-protocol §4.2: policy_response only counts together with policy_id.
-    policy_id = filters.NumberFilter(method="filter_noop")
+    policy_id = filters.NumberFilter(method="filter_noop", max_value=MAX_ID)
     policy_response = filters.ChoiceFilter(
         choices=[("passing", "passing"), ("failing", "failing")], method="filter_noop"
     )
-    software_id = filters.NumberFilter(method="filter_software_version")
-    software_version_id = filters.NumberFilter(method="filter_software_version")
-    software_title_id = filters.NumberFilter(method="filter_software_title")
+    software_id = filters.NumberFilter(method="filter_software_version", max_value=MAX_ID)
+    software_version_id = filters.NumberFilter(method="filter_software_version", max_value=MAX_ID)
+    software_title_id = filters.NumberFilter(method="filter_software_title", max_value=MAX_ID)
+    os_version_id = filters.NumberFilter(method="filter_os_version", max_value=MAX_ID)
+    vulnerability = filters.CharFilter(method="filter_vulnerability")
     order_key = filters.ChoiceFilter(choices=[(key, key) for key in ORDER_KEYS], method="filter_noop")
     order_direction = filters.ChoiceFilter(choices=[("asc", "asc"), ("desc", "desc")], method="filter_noop")
 
@@ -102,6 +106,20 @@ class HostFilterSet(LeanFilterSet):
             return queryset.none()
         versions = Software.objects.filter(name=title["name"], source=title["source"]).values("pk")
         return queryset.filter(Exists(HostSoftware.objects.filter(host_id=OuterRef("pk"), software_id__in=versions)))
+
+    def filter_os_version(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
+        """Fleet's os_version_id: hosts reporting that OS name and version on that platform."""
+        version = OSVersion.objects.filter(pk=int(value)).values("name", "platform").first()
+        if version is None:
+            return queryset.none()
+        return queryset.filter(os_version=version["name"], platform=version["platform"])
+
+    def filter_vulnerability(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """Hosts with the CVE open now (through any software or OS version), from the matching job's history."""
+        open_rows = HostVulnerability.objects.filter(
+            host_id=OuterRef("pk"), cve=value.strip(), resolved_at__isnull=True
+        )
+        return queryset.filter(Exists(open_rows))
 
     def filter_policy(self, queryset: QuerySet, policy_id: int, response: str | None) -> QuerySet:
         answers = PolicyMembership.objects.filter(host_id=OuterRef("pk"), policy_id=policy_id)

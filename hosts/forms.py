@@ -63,8 +63,15 @@ def filter_bar(params: QueryDict, user: User) -> SafeString:
         chosen = params.get(name, "")
         # A value the menu does not offer (a deleted label, a typo in the URL) is marked invalid.
         invalid = {"aria-invalid": "true"} if chosen and chosen not in {option for option, _ in choices} else {}
-        menu = select_html(name, choices, chosen, {**invalid, "id": f"id_{name}"})
+        # The default page size is marked so the address leaves it out (static/fleetsite.js).
+        default = {"data-default": PER_PAGE[0][0]} if name == "per_page" else {}
+        menu = select_html(name, choices, chosen, {**invalid, **default, "id": f"id_{name}"})
         parts.append(f'<label class="filter">{label} {menu}</label>')
+    # The dashboard's "Low disk" link sets this: shown, so the filter it applies can be seen and cleared.
+    parts.append(
+        f'<label class="filter">Disk free below (GB) <input type="number" name="low_disk_space" min="1" max="100"'
+        f'{_value(params, "low_disk_space")} id="id_low_disk_space"></label>'
+    )
     parts.append(
         f'<input type="hidden" name="software_title_id"{_value(params, "software_title_id")} id="id_software_title_id">'
     )

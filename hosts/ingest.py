@@ -23,6 +23,7 @@ from fleetsite.lib.netaddr import public_ip
 from hosts import device_mapping, seen
 from hosts.choices import DeviceMappingSource
 from hosts.models import Host, HostDeviceMapping, HostSoftware, HostUser, Software, online_window
+from hosts.signals import software_installs_changed
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class HostUpdate:
     chrome_emails: list[str] | None = None
     # Software rows matched to catalogue ids by `prepare_shared_rows`, before the host transaction.
     software_ids: dict[int, Row] | None = None
-    # Label ids the host is now in / not in; labels whose query failed are in neither.
+    # Label ids the host is now in / not in; a label whose query failed counts as not in (as in Fleet).
     member_of: set[int] = field(default_factory=set)
     not_member_of: set[int] = field(default_factory=set)
 
@@ -387,3 +388,7 @@ def _link_software(host: Host, target: dict[int, Row]) -> None:
         if software_id not in current
     ]
     HostSoftware.objects.bulk_create(added, ignore_conflicts=True)
+    if removed or added:
+        software_installs_changed.send(
+            sender=HostSoftware, host_id=host.pk, added={row.software_id for row in added}, removed=removed
+        )

@@ -78,7 +78,7 @@ def _forget_labels(**_: object) -> None:
 
 
 def record_results(host: Host, member_of: set[int], not_member_of: set[int]) -> None:
-    """Apply label query results: rows mean member, no rows mean not; failed queries are left out.
+    """Apply label query results: rows mean member; no rows or a failed query mean not (as in Fleet).
 
     An agent joins only labels it was asked about: not a manual label, another team's label or
     one that does not exist. It may leave any dynamic label (its platform may have changed).

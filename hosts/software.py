@@ -13,6 +13,8 @@ from django.db.models import Count, F, Min, QuerySet
 from accounts import permissions
 from accounts.models import User
 from hosts.models import HostSoftware, Software
+from vulnerabilities.api.serializers import host_software_cves, software_cve_ids
+from vulnerabilities.models import HostVulnerability
 
 # Sort keys per list. A title groups many versions, so only the versions list sorts by `version`.
 TITLE_ORDER_KEYS = {"hosts_count": "hosts_count", "name": "name", "source": "source"}
@@ -38,8 +40,16 @@ def _ordered(
     return queryset.order_by(f"{prefix}{column}", "name", "source")
 
 
-def titles(installs: QuerySet, query: str = "", order_key: str | None = None, direction: str | None = None) -> QuerySet:
-    """Rows of {title_id, name, source, hosts_count, versions_count}."""
+def titles(
+    installs: QuerySet,
+    query: str = "",
+    order_key: str | None = None,
+    direction: str | None = None,
+    vulnerable: QuerySet | None = None,
+) -> QuerySet:
+    """Rows of {title_id, name, source, hosts_count, versions_count}; `vulnerable`: software ids to keep."""
+    if vulnerable is not None:
+        installs = installs.filter(software_id__in=vulnerable)
     if query:
         installs = installs.filter(software__name__icontains=query)
     rows = (
@@ -60,8 +70,11 @@ def versions(
     title_id: int | None = None,
     order_key: str | None = None,
     direction: str | None = None,
+    vulnerable: QuerySet | None = None,
 ) -> QuerySet:
-    """Rows of {version_id, name, version, source, vendor, bundle_identifier, hosts_count}."""
+    """Rows of {version_id, name, version, source, vendor, bundle_identifier, hosts_count}; `vulnerable` as titles."""
+    if vulnerable is not None:
+        installs = installs.filter(software_id__in=vulnerable)
     if query:
         installs = installs.filter(software__name__icontains=query)
     if title_id is not None:
@@ -98,16 +111,30 @@ def title_versions(title_ids: list[int], installs: QuerySet) -> dict[int, list[d
         return out
     names = {name for name, _ in keys}
     versions = Software.objects.filter(name__in=names, pk__in=installs.values("software_id"))
-    for row in versions.values("pk", "name", "source", "version").order_by("version"):
+    rows = list(versions.values("pk", "name", "source", "version").order_by("version"))
+    cves = software_cve_ids([row["pk"] for row in rows])
+    for row in rows:
         title = keys.get((row["name"], row["source"]))
         if title is not None:
-            out[title].append({"id": row["pk"], "version": row["version"], "vulnerabilities": None})
+            out[title].append({"id": row["pk"], "version": row["version"], "vulnerabilities": cves[row["pk"]] or None})
     return out
 
 
-def host_titles(host_id: int, query: str = "", order_key: str | None = None, direction: str | None = None) -> QuerySet:
-    """One host's software grouped by title, sorted by name unless asked otherwise (Fleet Desktop's list)."""
+def host_titles(
+    host_id: int,
+    query: str = "",
+    order_key: str | None = None,
+    direction: str | None = None,
+    vulnerable: bool = False,
+) -> QuerySet:
+    """One host's software grouped by title, sorted by name unless asked otherwise (Fleet Desktop's list).
+
+    `vulnerable`: only titles with a CVE open on this host (matched for its own OS release).
+    """
     installs = HostSoftware.objects.filter(host_id=host_id)
+    if vulnerable:
+        open_cves = HostVulnerability.objects.filter(host_id=host_id, resolved_at__isnull=True)
+        installs = installs.filter(software_id__in=open_cves.values("software_id"))
     return titles(installs, query, order_key or "name", direction or ("desc" if order_key == "hosts_count" else "asc"))
 
 
@@ -128,6 +155,7 @@ def host_title_rows(host_id: int, rows: list[dict[str, Any]]) -> list[dict[str, 
         .select_related("software")
         .order_by("software__version", "pk")
     )
+    cves = host_software_cves(host_id)
     for install in installs:
         found = versions.get((install.software.name, install.software.source))
         if found is not None:
@@ -138,7 +166,7 @@ def host_title_rows(host_id: int, rows: list[dict[str, Any]]) -> list[dict[str, 
                     "last_opened_at": install.last_opened_at.isoformat().replace("+00:00", "Z")
                     if install.last_opened_at
                     else None,
-                    "vulnerabilities": None,
+                    "vulnerabilities": cves.get(install.software_id) or None,
                     "installed_paths": [install.installed_path] if install.installed_path else [],
                 }
             )

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from accounts import permissions
 from enrollment.models import EnrollSecret
+from fleetsite import workers
 from packaging.choices import BuildStatus, Stage
 from packaging.exceptions import PackagingError
 from packaging.forms import BuildForm
@@ -40,6 +41,7 @@ def _secrets(request: HttpRequest) -> list[EnrollSecret]:
 
 def _status_context(build: PackageBuild) -> dict:
     state = state_of(build)
+    worker = workers.status("worker")
     return {
         "build": build,
         "state": state,
@@ -48,6 +50,9 @@ def _status_context(build: PackageBuild) -> dict:
         "download_url": reverse("packager-download", args=[build.package_id]),
         "poll_url": reverse("packaging-ui-status", args=[build.package_id]),
         "in_progress": state.status == BuildStatus.IN_PROGRESS,
+        # Queued in Redis with nobody to take it: say so instead of a progress bar that never moves.
+        "no_worker": build.stage == Stage.QUEUED and not worker.running,
+        "worker_message": worker.message,
     }
 
 
@@ -63,6 +68,7 @@ def build_page(request: HttpRequest) -> HttpResponse:
         "form": form,
         "has_secrets": bool(secrets),
         "expiry_minutes": settings.PACKAGER_EXPIRY_SECONDS // 60,
+        "worker_problems": workers.problems(),
     }
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -93,6 +99,9 @@ def build_page(request: HttpRequest) -> HttpResponse:
         build = PackageBuild.objects.filter(package_id=package_id).first() if _is_uuid(package_id) else None
         if build is not None:
             context.update(_status_context(build))
+    if request.method == "POST" and request.htmx:
+        # htmx swaps only 2xx answers: the reasons go where the user pressed "Build", not nowhere.
+        return render(request, "packaging/_errors.html", {"form": form})
     status = 422 if request.method == "POST" else 200
     return render(request, "packaging/build.html", context, status=status)
 

@@ -146,7 +146,8 @@ class LabelForm(forms.Form):
         required=False,
         label="Hosts (manual labels)",
         widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
-        help_text="One hostname, UUID or serial number per line.",
+        help_text="One host per line: hostname, display name, serial number, UUID or osquery host ID. "
+        "A name shared by several hosts is refused: use the serial number or UUID.",
     )
 
     def __init__(self, *args: Any, editing: bool, manual: bool = False, read_only: bool = False, **kwargs: Any) -> None:

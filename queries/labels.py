@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from accounts import permissions
-from accounts.models import User
+from accounts.models import Team, User
 from activities.record import record
 from fleetsite.api.errors import conflict, forbidden, not_found, validation_failed
 from hosts.choices import LabelMembershipType, LabelType
@@ -148,38 +148,97 @@ def delete(user: User, label: Label) -> None:
         record(user, DELETED_LABEL, info, team=team)
 
 
+# What names a host in a manual label, as people know it: Fleet's hostname, UUID and serial, plus
+# the display name and osquery's host identifier. Never the node key: that is the agent's credential.
+HOST_IDENTIFIERS = ("hostname", "computer_name", "hardware_serial", "uuid", "osquery_host_id")
+
+
 def resolve_hosts(user: User, identifiers: list[str]) -> list[int]:
-    """fleetctl names manual label hosts by hostname, UUID, serial or osquery identifier; unknown ones are a 422."""
-    wanted = set(identifiers)
-    matches = visible_hosts(user).filter(
-        Q(hostname__in=wanted) | Q(uuid__in=wanted) | Q(hardware_serial__in=wanted) | Q(osquery_host_id__in=wanted)
-    )
-    found: dict[str, int] = {}
-    for host in matches.only("id", "hostname", "uuid", "hardware_serial", "osquery_host_id"):
-        for value in (host.hostname, host.uuid, host.hardware_serial, host.osquery_host_id):
+    """The hosts named by `identifiers` (any of HOST_IDENTIFIERS), in order; a 422 names the unknown
+    ones, and any identifier that fits more than one host, with those hosts, so none is picked by chance."""
+    wanted = {identifier for identifier in identifiers if identifier}
+    if not wanted:
+        return []
+    anywhere = Q()
+    for field in HOST_IDENTIFIERS:
+        anywhere |= Q(**{f"{field}__in": wanted})
+    found: dict[str, dict[int, Host]] = {}
+    for host in visible_hosts(user).filter(anywhere).select_related("team").order_by("pk"):
+        for field in HOST_IDENTIFIERS:
+            value = getattr(host, field)
             if value in wanted:
-                found.setdefault(value, host.pk)
+                found.setdefault(value, {})[host.pk] = host
     unknown = [identifier for identifier in identifiers if identifier not in found]
     if unknown:
         raise validation_failed("hosts", f"unknown hosts: {', '.join(unknown[:10])}")
-    return list(dict.fromkeys(found[identifier] for identifier in identifiers))
+    ambiguous = [
+        (identifier, found[identifier]) for identifier in dict.fromkeys(identifiers) if len(found[identifier]) > 1
+    ]
+    if ambiguous:
+        parts = [
+            f"“{identifier}” matches {len(hosts)} hosts: {', '.join(map(_host_summary, list(hosts.values())[:5]))}"
+            for identifier, hosts in ambiguous[:5]
+        ]
+        raise validation_failed("hosts", "; ".join(parts) + ". Name each of them by serial number or UUID instead.")
+    return list(dict.fromkeys(next(iter(found[identifier])) for identifier in identifiers))
 
 
-def apply_specs(user: User, specs: list[dict[str, Any]]) -> None:
-    """Create labels by name or update them, all or nothing (`POST /spec/labels`)."""
-    if not may_write(user):
+def _host_summary(host: Host) -> str:
+    """Enough to tell hosts of the same name apart: serial, UUID, team and id."""
+    team = host.team.name if host.team_id else "no team"
+    serial, uuid = host.hardware_serial or "—", host.uuid or "—"
+    return f"{host.display_name or host.pk} (serial {serial}, UUID {uuid}, {team}, id {host.pk})"
+
+
+def member_identifiers(user: User, label: Label, limit: int = 5000) -> list[str]:
+    """The label's hosts that `user` sees, one identifier each that names only that host (the hostname
+    where it is unique, else the UUID or osquery identifier), so saving the list unchanged still works."""
+    members = list(visible_hosts(user).filter(labels=label).order_by("hostname")[:limit])
+    names = {host.hostname for host in members if host.hostname}
+    shared = set(
+        visible_hosts(user)
+        .filter(hostname__in=names)
+        .values("hostname")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .values_list("hostname", flat=True)
+    ) if names else set()  # fmt: skip
+    return [
+        host.hostname if host.hostname and host.hostname not in shared else host.uuid or host.osquery_host_id or ""
+        for host in members
+    ]
+
+
+def apply_specs(
+    user: User, specs: list[dict[str, Any]], team: Team | None = None, names_to_move: list[str] | tuple = ()
+) -> None:
+    """Create labels by name or update them, all or nothing (`POST /spec/labels[?team_id=]`).
+
+    Label names are unique across teams: a spec naming another scope's label is a conflict, unless
+    gitops lists it in `names_to_move` (a label moved from one team file to another).
+    """
+    if not may_write(user, team.pk if team else None):
         raise forbidden()
     names = [spec["name"] for spec in specs]
     if len(set(names)) != len(names):
         raise validation_failed("specs", "label names must be unique within the specs")
     existing = {label.name: label for label in Label.objects.filter(name__in=names)}
+    moving = set(names_to_move)
+    for label in existing.values():
+        if label.team_id != (team.pk if team else None):
+            if label.name not in moving:
+                raise conflict(f"a label named {label.name!r} already exists in another team")
+            if not may_write(user, label.team_id):
+                raise forbidden()
     with transaction.atomic():
         for spec in specs:
-            _apply_spec(user, spec, existing.get(spec["name"]))
+            _apply_spec(user, spec, existing.get(spec["name"]), team)
 
 
-def _apply_spec(user: User, spec: dict[str, Any], label: Label | None) -> None:
+def _apply_spec(user: User, spec: dict[str, Any], label: Label | None, team: Team | None = None) -> None:
+    """One label to its spec; an unchanged label is not saved and records nothing (gitops runs repeat)."""
     manual = spec["label_membership_type"] == LabelMembershipType.MANUAL
+    host_ids = resolve_hosts(user, spec["hosts"]) if manual and "hosts" in spec else None
     if label is None:
         label = Label.objects.create(
             name=spec["name"],
@@ -189,18 +248,63 @@ def _apply_spec(user: User, spec: dict[str, Any], label: Label | None) -> None:
             label_type=LabelType.REGULAR,
             label_membership_type=spec["label_membership_type"],
             author=user,
+            team=team,
         )
         activity = CREATED_LABEL
     else:
         if label.label_type == LabelType.BUILTIN:
-            raise validation_failed("label_type", f"cannot modify built-in label '{label.name}'")
+            # As in Fleet: `fleetctl get labels` lists the built-in ones, so applying that output back
+            # passes them through unchanged; changing one is refused.
+            unchanged = (label.query, label.platform, label.description) == (
+                spec["query"], spec["platform"], spec["description"]
+            )  # fmt: skip
+            if unchanged:
+                return
+            raise validation_failed("label_type", f"cannot modify or add built-in label '{label.name}'")
         if label.label_membership_type != spec["label_membership_type"]:
             raise validation_failed("label_membership_type", f"cannot change the type of label '{label.name}'")
-        label.description = spec["description"]
+        values: dict[str, Any] = {"description": spec["description"], "team_id": team.pk if team else None}
         if not manual:
-            label.query, label.platform = spec["query"], spec["platform"]
+            values |= {"query": spec["query"], "platform": spec["platform"]}
+        changed = any(getattr(label, field) != value for field, value in values.items())
+        if host_ids is not None:
+            current = set(label.hosts.values_list("pk", flat=True))
+            changed = changed or current != set(host_ids)
+        if not changed:
+            return
+        for field, value in values.items():
+            setattr(label, field, value)
         label.save()
         activity = EDITED_LABEL
-    if manual and "hosts" in spec:
-        label.hosts.set(resolve_hosts(user, spec["hosts"]))
+    if host_ids is not None:
+        label.hosts.set(host_ids)
     record(user, activity, details(label), team=label.team)
+
+
+def spec_json(label: Label) -> dict[str, Any]:
+    """Fleet's LabelSpec, as `fleetctl get labels` prints it: manual labels list their hosts by hostname."""
+    spec: dict[str, Any] = {
+        "id": label.pk,
+        "name": label.name,
+        "description": label.description,
+        "query": label.query,
+        "platform": label.platform,
+        "label_type": label.label_type,
+        "label_membership_type": label.label_membership_type,
+    }
+    if label.label_membership_type == LabelMembershipType.MANUAL:
+        spec["hosts"] = list(label.hosts.order_by("hostname").values_list("hostname", flat=True))
+    return spec
+
+
+def get_specs(user: User, team: Team | None = None) -> list[dict[str, Any]]:
+    """One scope's label specs: a team's, or the global ones (what a gitops file of that scope names)."""
+    labels = visible_labels(user).filter(team=team).order_by("id")
+    return [spec_json(label) for label in labels]
+
+
+def get_spec(user: User, name: str) -> dict[str, Any]:
+    label = visible_labels(user).filter(name=name).first()
+    if label is None:
+        raise not_found(f"Label {name} was not found in the datastore")
+    return spec_json(label)

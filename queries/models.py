@@ -84,6 +84,11 @@ class Policy(TeamScoped):
     calendar_events_enabled = models.BooleanField(default=False)
     # The failing-policy automation: hosts that start failing are posted to the webhook.
     webhook_enabled = models.BooleanField(default=False)
+    # Team policies' automations: a host that starts failing gets this script run or package installed.
+    script = models.ForeignKey("scripts.Script", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    software_installer = models.ForeignKey(
+        "software_installers.SoftwareInstaller", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     author = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL)
     passing_host_count = models.PositiveIntegerField(default=0)
     failing_host_count = models.PositiveIntegerField(default=0)

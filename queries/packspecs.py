@@ -91,17 +91,51 @@ def apply(user: User, specs: list[dict[str, Any]]) -> None:
     if len(set(names)) != len(names):
         raise validation_failed("specs", "pack names must be unique within the specs")
     with transaction.atomic():
-        for spec in specs:
-            _apply_one(spec)
-        record(user, packs.APPLIED_SPEC_PACK, {})
+        changed = [spec for spec in specs if _apply_one(spec)]
+        # The same specs again (a scheduled `fleetctl apply`) write nothing and record nothing.
+        if changed:
+            record(user, packs.APPLIED_SPEC_PACK, {})
 
 
-def _apply_one(spec: dict[str, Any]) -> None:
+def _desired(spec: dict[str, Any], labels: list[Label], teams: list[Team]) -> dict[str, Any]:
+    """The spec as `spec_json` would show the pack once applied, to tell an unchanged pack apart."""
+    queries = []
+    for q in spec["queries"] or []:
+        entry = {"query": q["query"], "name": q["name"] or q["query"], "description": q["description"]}
+        entry["interval"] = q["interval"]
+        entry.update({field: q[field] for field in packs.OPTIONS if q[field] is not None})
+        queries.append(entry)
+    desired: dict[str, Any] = {
+        "name": spec["name"],
+        "description": spec["description"],
+        "platform": spec["platform"],
+        "disabled": spec["disabled"],
+        "targets": {"labels": sorted(label.name for label in labels), "teams": sorted(team.name for team in teams)},
+    }
+    if queries:
+        desired["queries"] = queries
+    return desired
+
+
+def _unchanged(spec: dict[str, Any], labels: list[Label], teams: list[Team]) -> bool:
+    pack = Pack.objects.filter(name=spec["name"]).first()
+    if pack is None or pack.hosts.exists():
+        return False
+    current = spec_json(pack)
+    current.pop("id")
+    current["targets"] = {key: sorted(names) for key, names in current["targets"].items()}
+    return current == _desired(spec, labels, teams)
+
+
+def _apply_one(spec: dict[str, Any]) -> bool:
+    """Create or replace one pack; False when it already matched the spec (nothing written)."""
     targets = spec["targets"] or {}
     labels = _by_name(Label, targets.get("labels") or [], "targets.labels")
     teams = _by_name(Team, targets.get("teams") or [], "targets.teams")
     query_specs = spec["queries"] or []
     queries = _by_name(Query, [q["query"] for q in query_specs], "queries", team__isnull=True, saved=True)
+    if _unchanged(spec, labels, teams):
+        return False
     by_name = {query.name: query for query in queries}
     pack, _ = Pack.objects.update_or_create(
         name=spec["name"],
@@ -122,6 +156,7 @@ def _apply_one(spec: dict[str, Any]) -> None:
             for q in query_specs
         ]
     )
+    return True
 
 
 def spec_json(pack: Pack) -> dict[str, Any]:

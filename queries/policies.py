@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -33,6 +34,8 @@ class PolicyQuery:
     team_id: int | None
     platforms: frozenset[str]
     query: str
+    script_id: int | None = None
+    installer_id: int | None = None
 
     def applies_to(self, host: Host) -> bool:
         if self.team_id is not None and self.team_id != host.team_id:
@@ -53,8 +56,17 @@ def all_policies() -> list[PolicyQuery]:
     return memo.cached(
         _CACHE_KEY,
         lambda: [
-            PolicyQuery(id=pk, team_id=team_id, platforms=_platforms(platform), query=query)
-            for pk, team_id, platform, query in Policy.objects.values_list("id", "team_id", "platform", "query")
+            PolicyQuery(
+                id=pk,
+                team_id=team_id,
+                platforms=_platforms(platform),
+                query=query,
+                script_id=script_id,
+                installer_id=installer_id,
+            )
+            for pk, team_id, platform, query, script_id, installer_id in Policy.objects.values_list(
+                "id", "team_id", "platform", "query", "script_id", "software_installer_id"
+            )
         ],
     )
 
@@ -99,17 +111,19 @@ def collect(results: WriteResults) -> dict[int, bool | None]:
 
 
 def save(host: Host, answers: dict[int, bool | None], now: datetime) -> None:
-    """Upsert the host's memberships in three statements; a flip to failing arms the webhook."""
+    """Upsert the host's memberships in three statements; a flip to failing arms the webhook and automations."""
     # Only answers to policies this host runs count: not another team's, not unknown ids.
-    known = {policy.id for policy in all_policies() if policy.id in answers and policy.applies_to(host)}
+    runs = {policy.id: policy for policy in all_policies() if policy.id in answers and policy.applies_to(host)}
     current = {
         membership.policy_id: membership
-        for membership in PolicyMembership.objects.filter(host=host, policy_id__in=known)
+        for membership in PolicyMembership.objects.filter(host=host, policy_id__in=list(runs))
     }
-    changed, created = [], []
-    for policy_id in known:
+    changed, created, flipped = [], [], []
+    for policy_id in runs:
         passes = answers[policy_id]
         membership = current.get(policy_id)
+        if passes is False and (membership is None or membership.passes is not False):
+            flipped.append(runs[policy_id])
         if membership is None:
             created.append(
                 PolicyMembership(
@@ -126,6 +140,21 @@ def save(host: Host, answers: dict[int, bool | None], now: datetime) -> None:
     if created:
         PolicyMembership.objects.bulk_create(created, ignore_conflicts=True)
     Host.objects.filter(pk=host.pk).update(policy_updated_at=now)
+    _queue_automations(host, flipped)
+
+
+def _queue_automations(host: Host, flipped: list[PolicyQuery]) -> None:
+    """Policies that just started failing with a script or package: queued once per failure, after commit."""
+    automations = [
+        (policy.id, policy.script_id, policy.installer_id)
+        for policy in flipped
+        if policy.script_id is not None or policy.installer_id is not None
+    ]
+    if not automations:
+        return
+    from software_installers.tasks import run_policy_automations
+
+    transaction.on_commit(lambda: run_policy_automations.delay(host.pk, automations))
 
 
 def counted_for(user: Any, policies: Iterable[Policy]) -> list[Policy]:

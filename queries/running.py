@@ -83,6 +83,7 @@ def start(user: User, query: Query, selected: dict, keep_open: timedelta | None 
     campaign = campaigns.start(user, query, selected, keep_open)
     details = {
         "query_id": query.pk if query.saved else None,
+        "query_name": query.name if query.saved else None,  # Fleet's, for a saved query
         "query_sql": query.query,
         "targets_count": campaign.targets.count(),
     }

@@ -10,6 +10,7 @@ from enrollment.agent.base import AgentError, json_response, require_str
 from enrollment.agent.orbit import OrbitView, authenticate_orbit
 from fleetsite.metrics import record_checkin
 from scripts import service
+from variables import service as variables
 
 # fleetd's integers are Go ints; anything beyond 32 bits is not a runtime or an exit code.
 _INT_RANGE = range(-(2**31), 2**31)
@@ -45,7 +46,8 @@ class ScriptRequestView(OrbitView):
                 "host_id": host.pk,
                 "execution_id": execution.execution_id,
                 "batch_execution_id": execution.batch.batch_execution_id if execution.batch_id else None,
-                "script_contents": execution.contents,
+                # $FLEET_SECRET_X values reach the host only, never the stored script or the API.
+                "script_contents": variables.expand(execution.contents),
                 "output": execution.output,
                 "runtime": execution.runtime,
                 "exit_code": execution.exit_code,

@@ -249,7 +249,7 @@ def orbit_result(host: Host, payload: dict[str, Any]) -> bool:
     """Store fleetd's answer once (a repeat is ignored) and record `ran_script`. False: unknown id."""
     with transaction.atomic():
         execution = (
-            ScriptExecution.objects.select_for_update()
+            ScriptExecution.objects.select_for_update(of=("self",))
             .select_related("script", "batch", "user")
             .filter(host=host, execution_id=payload["execution_id"])
             .first()
@@ -265,6 +265,10 @@ def orbit_result(host: Host, payload: dict[str, Any]) -> bool:
             execution.timeout = payload["timeout"]
         execution.updated_at = timezone.now()
         execution.save(update_fields=["exit_code", "output", "runtime", "timeout", "updated_at"])
+        from software_installers.service import record_uninstall
+
+        if record_uninstall(host, execution):
+            return True
         record(
             execution.user,
             types.RAN_SCRIPT,
@@ -372,19 +376,26 @@ def batch_set(user: User, team: Team | None, payloads: list[Any], dry_run: bool)
     now = timezone.now()
     with transaction.atomic():
         existing = {s.name: s for s in Script.objects.select_for_update().filter(team_key=team_key)}
-        Script.objects.filter(pk__in=[s.pk for name, s in existing.items() if name not in wanted]).delete()
+        doomed = [s.pk for name, s in existing.items() if name not in wanted]
+        Script.objects.filter(pk__in=doomed).delete()
+        changed = bool(doomed)
         for name, contents in wanted.items():
             script = existing.get(name)
             if script is None:
                 Script.objects.create(team=team, name=name, contents=contents, created_at=now, updated_at=now)
             elif script.contents != contents:
                 Script.objects.filter(pk=script.pk).update(contents=contents, updated_at=now)
-        record(
-            user,
-            types.EDITED_SCRIPT,
-            {"team_id": team.pk if team else None, "team_name": team.name if team else None},
-            team=team,
-        )
+            else:
+                continue
+            changed = True
+        # The same scripts again (a scheduled gitops run) record nothing.
+        if changed:
+            record(
+                user,
+                types.EDITED_SCRIPT,
+                {"team_id": team.pk if team else None, "team_name": team.name if team else None},
+                team=team,
+            )
     return list(Script.objects.filter(team_key=team_key).order_by("name"))
 
 

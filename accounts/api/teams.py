@@ -36,7 +36,8 @@ def team_json(team: Team, host_count: int = 0, user_count: int = 0) -> dict:
             for secret in team.secrets.all()
         ],
         "created_at": rfc3339(team.created_at),
-        "features": FleetConfig.load().features,
+        # A team spec's features win over the global ones (Fleet keeps features per team).
+        "features": {**(FleetConfig.load().features or {}), **((team.spec_settings or {}).get("features") or {})},
     }
 
 

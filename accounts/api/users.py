@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.tokens import default_token_generator
+from django.db import transaction
 from django.db.models import Q
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 
 from accounts import lockout, permissions, services, tokens
 from accounts.api.teams import invalid
-from accounts.api.views import user_json
+from accounts.api.views import ui_settings_json, user_json
 from accounts.authentication import bearer_key
 from accounts.choices import Role, TokenKind
 from accounts.emails import send_password_reset
@@ -24,12 +25,13 @@ from accounts.models import AuthToken, Invite, User
 from accounts.permissions import Action, Kind
 from activities import types
 from activities.record import record
-from fleetsite.api.errors import forbidden, not_found, validation_failed
+from fleetsite.api.errors import conflict, forbidden, not_found, validation_failed
 from fleetsite.api.fields import MAX_ID, ObjectIdField
 from fleetsite.api.pagination import page_from
 from fleetsite.api.schema import EMPTY, envelope, listing, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
+from sso import users as sso_users
 
 CAPPED_TOKEN_OWN_ACCOUNT = "an API token with a role cannot change its owner's account; log in to do that"
 
@@ -48,19 +50,27 @@ class UserCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
     global_role = serializers.ChoiceField(choices=Role.choices, required=False, allow_null=True)
-    teams = TeamRoleSerializer(many=True, required=False)
+    # `fleetctl user create --global-role R` sends "teams": null (a nil Go slice behind a pointer).
+    teams = TeamRoleSerializer(many=True, required=False, allow_null=True)
     api_only = serializers.BooleanField(required=False, default=False)
+
+
+class UISettingsSerializer(serializers.Serializer):
+    """Fleet's `UserSettings`: what the UI remembers per user."""
+
+    hidden_host_columns = serializers.ListField(child=serializers.CharField(max_length=100), max_length=200)
 
 
 class UserPatchSerializer(serializers.Serializer):
     """Fleet's modify-user payload, strictly: a field we would not act on is a 422, never a silent 200.
 
     Fleet has no `is_active` (or any enable/disable) in this payload; deactivation stays in the
-    web UI. Fleet's UI sends `sso_enabled`/`mfa_enabled` with every edit: off is accepted (it is
-    the only state we have), on is refused. As in Fleet, `new_password` is the new password and,
-    for your own account, `password` is the current one (needed to change e-mail or password);
-    an admin may still set someone else's password with `password`. `gravatar_url` and
-    `position` are profile decoration Fleet's clients send; they are accepted and not stored.
+    web UI. Fleet's UI sends `sso_enabled`/`mfa_enabled` with every edit: `sso_enabled` is the
+    user's SSO flag (sso.users); `mfa_enabled` off is accepted, on is refused. As in Fleet,
+    `new_password` is the new password and, for your own account, `password` is the current one
+    (needed to change e-mail or password); an admin may still set someone else's password with
+    `password`. `gravatar_url` and `position` are profile decoration Fleet's clients send; they
+    are accepted and not stored.
     """
 
     email = serializers.CharField(max_length=254, required=False)
@@ -71,11 +81,13 @@ class UserPatchSerializer(serializers.Serializer):
     api_only = serializers.BooleanField(required=False)
     new_password = serializers.CharField(max_length=4096, trim_whitespace=False, required=False)
     gravatar_url = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    settings = UISettingsSerializer(required=False)
     position = serializers.CharField(max_length=255, required=False, allow_blank=True)
     sso_enabled = serializers.BooleanField(required=False)
     mfa_enabled = serializers.BooleanField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        sso_enabled = attrs.pop("sso_enabled", None)  # Fleet's per-user SSO flag (sso.users)
         initial = self.initial_data if isinstance(self.initial_data, dict) else {}
         errors = {
             name: "not a field of this request; it cannot be changed here"
@@ -93,6 +105,8 @@ class UserPatchSerializer(serializers.Serializer):
             raise serializers.ValidationError(errors)
         attrs.pop("gravatar_url", None)
         attrs.pop("position", None)
+        if sso_enabled is not None:
+            attrs["sso_enabled"] = sso_enabled
         return attrs
 
 
@@ -119,7 +133,7 @@ class UserListView(FleetAPIView):
 
     def get(self, request: Request) -> Response:
         self.require(request, Action.READ, Kind.USER)
-        users = User.objects.prefetch_related("memberships__team").order_by("email")
+        users = User.objects.select_related("sso").prefetch_related("memberships__team").order_by("email")
         query = request.query_params.get("query", "").strip()
         if query:
             users = users.filter(Q(email__icontains=query) | Q(name__icontains=query))
@@ -183,7 +197,8 @@ class AdminUserCreateView(FleetAPIView):
 )
 class UserDetailView(FleetAPIView):
     def get(self, request: Request, user_id: int) -> Response:
-        return Response({"user": user_json(_get_user(request, user_id))})
+        user = _get_user(request, user_id)
+        return Response({"user": user_json(user), **ui_settings_json(request, user)})
 
     def patch(self, request: Request, user_id: int) -> Response:
         user = _get_user(request, user_id)
@@ -194,6 +209,7 @@ class UserDetailView(FleetAPIView):
         if user.pk == request.user.pk and not permissions.may_change_own_account(request.user):
             raise forbidden(CAPPED_TOKEN_OWN_ACCOUNT)
         own = user.pk == request.user.pk
+        sso_enabled = sso_users.checked_sso_flag(user, data.pop("sso_enabled", None), is_admin)
         new_password = data.pop("new_password", None)
         if own:
             current = data.pop("password", None)
@@ -207,8 +223,19 @@ class UserDetailView(FleetAPIView):
             data["password"] = new_password
         if "teams" in data:
             data["teams"] = _team_roles(data)
+        # Fleet: a new email is only pending until the token mailed to it comes back (GET /email/change/{token}).
+        new_email = data.pop("email", None)
+        if new_email is not None and new_email.strip().lower() == user.email:
+            new_email = None
         try:
-            services.update_user(request.user, user, data)
+            with transaction.atomic():  # all of the PATCH or none of it
+                services.update_user(request.user, user, data)
+                if sso_enabled is not None:
+                    sso_users.set_sso_enabled(user, sso_enabled)
+                if new_email is not None:
+                    services.request_email_change(user, new_email, request.build_absolute_uri("/"))
+        except services.AlreadyExists as exc:
+            raise conflict(exc.reason) from exc
         except services.InvalidInput as exc:
             raise invalid(exc) from exc
         if "password" in data:
@@ -362,9 +389,30 @@ class InviteListView(FleetAPIView):
         return Response({"invite": invite_json(invite)})
 
 
+class InvitePatchSerializer(serializers.Serializer):
+    """Fleet's InvitePayload; every key optional. `sso_enabled`/`mfa_enabled` off is accepted, on refused."""
+
+    email = serializers.CharField(max_length=254, required=False)
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    global_role = serializers.ChoiceField(choices=Role.choices, required=False, allow_null=True)
+    teams = TeamRoleSerializer(many=True, required=False, allow_null=True)
+    position = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    sso_enabled = serializers.BooleanField(required=False)
+    mfa_enabled = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors = {
+            name: "is not supported by this server" for name in ("sso_enabled", "mfa_enabled") if attrs.pop(name, False)
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs.pop("position", None)
+        return attrs
+
+
 class InviteView(FleetAPIView):
     """`/invites/{key}`: GET looks up a link token without a session (the sign-up page, fleet-protocol
-    §0.2); DELETE removes a pending invite by id. One route, as in Fleet: Django matches paths
+    §0.2); PATCH edits and DELETE removes a pending invite by id. One route, as in Fleet: Django matches paths
     before methods, so two routes would answer a digit-only token or a word id with a 405."""
 
     def _is_lookup(self) -> bool:
@@ -389,16 +437,40 @@ class InviteView(FleetAPIView):
         return Response({"invite": invite_json(invite)})
 
     @extend_schema(
+        summary="Edit a pending invite",
+        parameters=[OpenApiParameter("key", int, OpenApiParameter.PATH, description="the invite id")],
+        request=InvitePatchSerializer,
+        responses={200: single("InviteDetail", "invite")},
+    )
+    def patch(self, request: Request, key: str) -> Response:
+        self.require(request, Action.WRITE, Kind.INVITE)
+        invite = self._by_id(key)
+        data = dict(self.validated(InvitePatchSerializer, request))
+        if "teams" in data:
+            data["teams"] = _team_roles(data)
+        try:
+            services.update_invite(invite, data)
+        except services.AlreadyExists as exc:
+            raise conflict(exc.reason) from exc
+        except services.InvalidInput as exc:
+            raise invalid(exc) from exc
+        return Response({"invite": invite_json(invite)})
+
+    @staticmethod
+    def _by_id(key: str) -> Invite:
+        invite = Invite.objects.filter(pk=int(key)).first() if key.isdigit() and int(key) <= MAX_ID else None
+        if invite is None:
+            raise not_found(f"Invite {key} was not found in the datastore")
+        return invite
+
+    @extend_schema(
         summary="Delete a pending invite",
         parameters=[OpenApiParameter("key", int, OpenApiParameter.PATH, description="the invite id")],
         responses={200: EMPTY},
     )
     def delete(self, request: Request, key: str) -> Response:
         self.require(request, Action.WRITE, Kind.INVITE)
-        invite = Invite.objects.filter(pk=int(key)).first() if key.isdigit() and int(key) <= MAX_ID else None
-        if invite is None:
-            raise not_found(f"Invite {key} was not found in the datastore")
-        services.delete_invite(request.user, invite)
+        services.delete_invite(request.user, self._by_id(key))
         return Response({})
 
 

@@ -6,7 +6,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -22,6 +22,8 @@ from fleetsite.api.errors import FleetAPIError
 from fleetsite.api.schema import EMPTY, envelope
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
+from sso import policy as sso_policy
+from sso.users import is_sso_user
 
 
 def user_json(user: User) -> dict:
@@ -33,7 +35,7 @@ def user_json(user: User) -> dict:
         "email": user.email,
         "global_role": user.global_role or None,
         "api_only": user.api_only,
-        "sso_enabled": False,
+        "sso_enabled": is_sso_user(user),
         "mfa_enabled": False,
         "force_password_reset": user.force_password_reset,
         "gravatar_url": "",
@@ -78,6 +80,8 @@ class LoginView(FleetAPIView):
         serializer.is_valid(raise_exception=True)
         email = serializer.validated_data["email"].strip().lower()
         user = authenticate(request, username=email, password=serializer.validated_data["password"])
+        if user is not None and sso_policy.password_refusal(user) is not None:
+            user = None  # Fleet: "password login disabled for sso users", answered as any failure
         if user is None or not user.is_active:
             known = User.objects.filter(email=email).first()
             record(known, types.USER_FAILED_LOGIN, {"email": email, "public_ip": getattr(request, "client_ip", "")})
@@ -107,6 +111,13 @@ class LogoutView(FleetAPIView):
         return Response({})
 
 
+def ui_settings_json(request: Request, user: User) -> dict:
+    """`{"settings": {...}}` when the request asks `include_ui_settings=true`, as Fleet's /me and /users/{id}."""
+    if request.query_params.get("include_ui_settings", "").lower() not in ("1", "true"):
+        return {}
+    return {"settings": {"hidden_host_columns": list(user.ui_settings.get("hidden_host_columns", []))}}
+
+
 @extend_schema_view(
     get=extend_schema(
         summary="The current user",
@@ -115,13 +126,18 @@ class LogoutView(FleetAPIView):
                 "CurrentUser",
                 user=serializers.DictField(),
                 available_teams=serializers.ListField(child=serializers.DictField()),
+                settings=serializers.DictField(required=False),
             )
         },
+        parameters=[OpenApiParameter("include_ui_settings", bool)],
     )
 )
 class MeView(FleetAPIView):
     def get(self, request: Request) -> Response:
-        return Response({"user": user_json(request.user), "available_teams": available_teams(request.user)})
+        user = request.user
+        return Response(
+            {"user": user_json(user), "available_teams": available_teams(user), **ui_settings_json(request, user)}
+        )
 
 
 # Teams moved to their own module; these names stay importable from here.

@@ -8,17 +8,21 @@ team the user cannot see, 403 when they can see it but their role is too low.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from accounts import tokens
-from accounts.models import Team, User
+from accounts.models import Invite, Team, User
 from conftest import APIClient
 from enrollment import secrets as enroll_secrets
-from hosts.models import Host
+from hosts.models import Host, Software
 from queries.models import Query
+from software_installers.models import SoftwareInstaller
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +46,8 @@ ALLOWED: dict[str, set[str]] = {
     "team_host_device_mapping:read": GLOBAL | TEAM_A,
     "team_host_device_mapping:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
     "team_host_device_mapping_idp:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    "team_host_health:read": GLOBAL | TEAM_A,
+    "team_host_labels:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
     "unassigned_host:read": GLOBAL,
     "unassigned_host:write": ADMINS | {"g_maintainer"},
     "team:read": GLOBAL | TEAM_A,
@@ -57,9 +63,14 @@ ALLOWED: dict[str, set[str]] = {
     "invites:write": ADMINS,
     "config:read": EVERYONE,
     "config:write": ADMINS,
+    "config_certificate:read": EVERYONE,
     "activities:read": EVERYONE,
     "software:read": EVERYONE,
     "software_legacy:read": EVERYONE,
+    "vulnerabilities:read": EVERYONE,
+    "os_versions:read": EVERYONE,
+    "team_vulnerabilities:read": GLOBAL | TEAM_A,
+    "team_os_versions:read": GLOBAL | TEAM_A,
     "team_create:write": ADMINS,
     # Issue 12, finding 1: an observer-capped token minted an admin token.
     "admin_api_token:write": ADMINS | {"a_admin", "outsider"},  # outsider administers team B
@@ -74,10 +85,35 @@ ALLOWED: dict[str, set[str]] = {
     "team_script:read": GLOBAL | TEAM_A,
     "team_script:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
     "script_run:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    # Specs (fleetctl apply/get/gitops): global queries are readable by every role, as their list is.
+    "query_specs:read": EVERYONE,
+    "global_query_specs:write": ADMINS | {"g_maintainer"},
+    "team_query_specs:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    "global_policy_specs:write": ADMINS | {"g_maintainer"},
+    "label_specs:read": EVERYONE,
+    "team_specs:write": ADMINS,
+    "user_role_specs:write": ADMINS,
+    "secret_variables:read": ADMINS | {"g_maintainer"},
+    "secret_variables:write": ADMINS | {"g_maintainer"},
+    # Another user's login sessions (team A's observer): admins, and that user themselves.
+    "member_sessions:read": ADMINS | {"a_observer"},
+    "member_sessions:write": ADMINS | {"a_observer"},
+    "own_sessions:read": EVERYONE,
+    "require_password_reset:write": ADMINS,
+    "invite_edit:write": ADMINS,
+    "trigger:write": ADMINS,
+    "version:read": EVERYONE,
+    # Refused (no MDM), but only after Fleet's checks: who could act on the host gets the refusal.
+    "team_host_lock:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    "team_installer:read": GLOBAL | TEAM_A,
+    "team_installer:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
+    "software_install:write": ADMINS | {"g_maintainer", "a_admin", "a_maintainer"},
 }
 # Operations on team A's objects: someone who cannot see team A gets 404, not 403.
 TEAM_A_OBJECTS = {
     "team_host",
+    "team_host_health",
+    "team_host_labels",
     "team_host_device_mapping",
     "team_host_device_mapping_idp",
     "team",
@@ -87,6 +123,12 @@ TEAM_A_OBJECTS = {
     "team_schedule",
     "team_script",
     "script_run",
+    "team_vulnerabilities",
+    "team_os_versions",
+    "team_query_specs",
+    "team_host_lock",
+    "team_installer",
+    "software_install",
 }
 
 
@@ -142,6 +184,13 @@ def world(
         "global_secret": enroll_secrets.add(None, "global-secret").secret,
         "member": observer,
         "global_query": Query.objects.create(name="matrix query", query="SELECT 1"),
+        "invite": Invite.objects.create(
+            email="invited@example.com",
+            global_role="observer",
+            token_digest="0" * 64,
+            expires_at=timezone.now() + timedelta(days=1),
+        ),
+        "team_installer": _installer(team),
     }
 
 
@@ -153,6 +202,8 @@ def _call(world: dict[str, Any], persona: str, operation: str) -> Any:
     calls: dict[str, Callable[[], Any]] = {
         "team_host:read": lambda: client.get(f"{base}/hosts/{host.pk}"),
         "team_host:write": lambda: client.post(f"{base}/hosts/transfer", {"team_id": team.pk, "hosts": [host.pk]}),
+        "team_host_health:read": lambda: client.get(f"{base}/hosts/{host.pk}/health"),
+        "team_host_labels:write": lambda: client.post(f"{base}/hosts/{host.pk}/labels", {"labels": []}),
         "unassigned_host:read": lambda: client.get(f"{base}/hosts/{free.pk}"),
         "unassigned_host:write": lambda: client.post(f"{base}/hosts/transfer", {"team_id": None, "hosts": [free.pk]}),
         "team:read": lambda: client.get(f"{base}/teams/{team.pk}"),
@@ -174,9 +225,14 @@ def _call(world: dict[str, Any], persona: str, operation: str) -> Any:
         "invites:write": lambda: client.post(f"{base}/invites", {}),
         "config:read": lambda: client.get(f"{base}/config"),
         "config:write": lambda: client.patch(f"{base}/config", {}),
+        "config_certificate:read": lambda: _with_served_certificate(client.get, f"{base}/config/certificate"),
         "activities:read": lambda: client.get(f"{base}/activities"),
         "software:read": lambda: client.get(f"{base}/software/titles"),
         "software_legacy:read": lambda: client.get(f"{base}/software"),
+        "vulnerabilities:read": lambda: client.get(f"{base}/vulnerabilities"),
+        "os_versions:read": lambda: client.get(f"{base}/os_versions"),
+        "team_vulnerabilities:read": lambda: client.get(f"{base}/vulnerabilities", {"team_id": team.pk}),
+        "team_os_versions:read": lambda: client.get(f"{base}/os_versions", {"team_id": team.pk}),
         "team_host_device_mapping:read": lambda: client.get(f"{base}/hosts/{host.pk}/device_mapping"),
         "team_host_device_mapping:write": lambda: client.client.put(
             f"{base}/hosts/{host.pk}/device_mapping",
@@ -203,8 +259,64 @@ def _call(world: dict[str, Any], persona: str, operation: str) -> Any:
             headers=client.headers,
         ),
         "script_run:write": lambda: _run_script(client, host),
+        "query_specs:read": lambda: client.get(f"{base}/spec/queries"),
+        "global_query_specs:write": lambda: client.post(
+            f"{base}/spec/queries", {"specs": [{"name": "spec q", "query": "SELECT 1"}]}
+        ),
+        "team_query_specs:write": lambda: client.post(
+            f"{base}/spec/reports", {"specs": [{"name": "spec q", "query": "SELECT 1", "team": team.name}]}
+        ),
+        "global_policy_specs:write": lambda: client.post(
+            f"{base}/spec/policies", {"specs": [{"name": "spec p", "query": "SELECT 1"}]}
+        ),
+        "label_specs:read": lambda: client.get(f"{base}/spec/labels"),
+        "team_specs:write": lambda: client.post(f"{base}/spec/fleets?dry_run=true", {"specs": [{"name": team.name}]}),
+        "user_role_specs:write": lambda: client.post(f"{base}/users/roles/spec", {"spec": {"roles": {}}}),
+        "secret_variables:read": lambda: client.get(f"{base}/custom_variables"),
+        "secret_variables:write": lambda: client._call(
+            "put", f"{base}/spec/secret_variables", {"secrets": [{"name": "MATRIX", "value": "v"}]}
+        ),
+        "member_sessions:read": lambda: client.get(f"{base}/users/{world['member'].pk}/sessions"),
+        "member_sessions:write": lambda: client.delete(f"{base}/users/{world['member'].pk}/sessions"),
+        "own_sessions:read": lambda: client.get(f"{base}/users/{own_id}/sessions"),
+        "require_password_reset:write": lambda: client.post(
+            f"{base}/users/{world['member'].pk}/require_password_reset", {"require": False}
+        ),
+        "invite_edit:write": lambda: client.patch(f"{base}/invites/{world['invite'].pk}", {"name": "edited"}),
+        "trigger:write": lambda: client.post(f"{base}/trigger?name=automations"),
+        "version:read": lambda: client.get(f"{base}/version"),
+        "team_host_lock:write": lambda: client.post(f"{base}/hosts/{host.pk}/lock"),
+        "team_installer:read": lambda: client.post(
+            f"{base}/software/titles/{world['team_installer'].title_id}/package/token?alt=media&team_id={team.pk}"
+        ),
+        "team_installer:write": lambda: client.client.post(
+            f"{base}/software/package",
+            {"software": SimpleUploadedFile("a.deb", b"not a deb"), "team_id": team.pk},
+            headers=client.headers,
+        ),
+        "software_install:write": lambda: client.post(
+            f"{base}/hosts/{host.pk}/software/{world['team_installer'].title_id}/install"
+        ),
     }
     return calls[operation]()
+
+
+def _installer(team: Team) -> SoftwareInstaller:
+    """A package offered to team A (its bytes are never read by the matrix)."""
+    title = Software.objects.create(name="hello", source="deb_packages", checksum="matrix-hello")
+    return SoftwareInstaller.objects.create(
+        team=team, title=title, filename="hello.deb", extension="deb", platform="linux", storage_id="0" * 64
+    )
+
+
+def _with_served_certificate(get: Callable[[str], Any], url: str) -> Any:
+    """`serve --tls` has made its certificate: the route then answers the chain to those allowed."""
+    from django.conf import settings
+
+    from fleetsite.lib.selfsigned import ensure_certificate
+
+    ensure_certificate(Path(settings.DATA_DIR) / "tls", [])
+    return get(url)
 
 
 def _run_script(client: APIClient, host: Host) -> Any:

@@ -181,7 +181,7 @@ def test_patch_user_accepts_fleets_sso_and_mfa_flags_when_off(api: APIClient, ob
 
 
 def test_own_email_and_password_change_need_the_current_password_as_in_fleet(
-    observer: User, api_client_as: Callable[..., APIClient]
+    observer: User, api_client_as: Callable[..., APIClient], django_capture_on_commit_callbacks
 ) -> None:
     client = api_client_as(observer)
     me = f"{BASE}/users/{observer.pk}"
@@ -189,8 +189,11 @@ def test_own_email_and_password_change_need_the_current_password_as_in_fleet(
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["name"] == "password"
     assert client.patch(me, {"new_password": NEW_PASSWORD, "password": "wrong"}).status_code == 422
-    changed = client.patch(me, {"email": "new@example.com", "password": PASSWORD, "gravatar_url": ""})
-    assert changed.status_code == 200 and changed.json()["user"]["email"] == "new@example.com"
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = client.patch(me, {"email": "new@example.com", "password": PASSWORD, "gravatar_url": ""})
+    # Fleet: the new email is pending until the token mailed to it is confirmed (test_sessions_api.py).
+    assert changed.status_code == 200 and changed.json()["user"]["email"] == observer.email
+    assert mail.outbox[-1].to == ["new@example.com"]
     assert client.patch(me, {"new_password": NEW_PASSWORD, "password": PASSWORD}).status_code == 200
     observer.refresh_from_db()
     assert observer.check_password(NEW_PASSWORD)
@@ -213,3 +216,17 @@ def test_invite_paths_answer_both_methods_whatever_the_key_looks_like(
     assert api.delete(f"{BASE}/invites/not-a-number").status_code == 404
     assert api.delete(f"{BASE}/invites/999").status_code == 404
     assert anonymous.delete(f"{BASE}/invites/999").status_code == 401
+
+
+def test_ui_settings_are_kept_per_user_and_returned_when_asked(api: APIClient, admin: User) -> None:
+    columns = ["primary_mac", "uptime"]
+    changed = api.patch(f"/api/latest/fleet/users/{admin.pk}", {"settings": {"hidden_host_columns": columns}})
+    assert changed.status_code == 200, changed.content
+    assert "settings" not in api.get("/api/latest/fleet/me").json()
+    assert api.get("/api/latest/fleet/me?include_ui_settings=true").json()["settings"] == {
+        "hidden_host_columns": columns
+    }
+    detail = api.get(f"/api/latest/fleet/users/{admin.pk}?include_ui_settings=true").json()
+    assert detail["settings"]["hidden_host_columns"] == columns
+    bad = api.patch(f"/api/latest/fleet/users/{admin.pk}", {"settings": {"hidden_host_columns": "uptime"}})
+    assert bad.status_code == 422

@@ -15,12 +15,13 @@ from django.views.decorators.http import require_POST
 
 from accounts import lockout, services, tokens
 from accounts.choices import TokenKind
-from accounts.emails import send_password_reset
+from accounts.emails import reset_path, send_password_reset
 from accounts.forms import AcceptInviteForm, ApiTokenForm, LoginForm, ProfileForm
 from accounts.models import AuthToken, User
 from activities import types
 from activities.record import record
 from fleetsite.ui import field_errors_from, login_required
+from sso import policy as sso_policy
 
 
 def login_view(request: HttpRequest) -> HttpResponse:
@@ -33,13 +34,20 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
         user = authenticate(request, username=email, password=form.cleaned_data["password"])
-        if user is not None and user.is_active and not user.api_only:
+        if user is not None and user.is_active and not user.api_only and user.force_password_reset:
+            # An admin required a new password (Fleet's require_password_reset): set it before anything else.
+            messages.info(request, "An admin asked you to choose a new password before you continue.")
+            return redirect(reset_path(user))
+        refusal = sso_policy.password_refusal(user) if user is not None else None
+        if user is not None and refusal is None and user.is_active and not user.api_only:
             login(request, user)
             record(user, types.USER_LOGGED_IN, {"public_ip": getattr(request, "client_ip", "")})
             return redirect(next_url)
         known = User.objects.filter(email=email).first()
         record(known, types.USER_FAILED_LOGIN, {"email": email, "public_ip": getattr(request, "client_ip", "")})
-        if lockout.is_locked_out(request):  # the page must say so: AxesMiddleware replaces others
+        if refusal is not None:
+            form.add_error(None, refusal)
+        elif lockout.is_locked_out(request):  # the page must say so: AxesMiddleware replaces others
             form.add_error(None, lockout.lockout_message(request))
             status = 429
         else:
@@ -86,6 +94,9 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form: object) -> HttpResponse:
         response = super().form_valid(form)
+        if self.user.force_password_reset:
+            self.user.force_password_reset = False
+            self.user.save(update_fields=["force_password_reset", "updated_at"])
         tokens.revoke_sessions(self.user)
         record(self.user, types.RESET_PASSWORD, {"user_id": self.user.pk, "user_email": self.user.email})
         messages.success(self.request, "Your password is changed. Log in with the new one.")

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from accounts import permissions, services
-from accounts.choices import Role
+from accounts.choices import Role, role_name
 from accounts.forms import MemberForm, SearchForm, TeamForm
 from accounts.models import Team
 from accounts.permissions import Action, Kind
@@ -85,7 +85,10 @@ def team_detail(request: HttpRequest, pk: int) -> HttpResponse:
         action = request.POST.get("action", "")
         if request.POST.get("secret_action"):
             require(request, Action.WRITE, Kind.SECRET, team.pk)
-            handle_secret_post(request, team)
+            back = reverse("ui-team", args=[team.pk]) + "#secrets"
+            confirm = handle_secret_post(request, team, back)
+            if isinstance(confirm, HttpResponse):
+                return confirm
             return redirect(reverse("ui-team", args=[team.pk]) + "#secrets")
         require(request, Action.WRITE, Kind.TEAM, team.pk)
         if action == "add_member":
@@ -97,7 +100,7 @@ def team_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 except services.InvalidInput as exc:
                     field_errors_from(member_form, exc)
                 else:
-                    messages.success(request, f"{user.email} is now {role} on {team.name}.")
+                    messages.success(request, f"{user.email} is now {role_name(role)} on {team.name}.")
                     return redirect(reverse("ui-team", args=[team.pk]) + "#members")
         elif action in ("change_role", "remove_member"):
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -120,7 +121,10 @@ def user_create(request: HttpRequest) -> HttpResponse:
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, Action.WRITE, Kind.USER)
     user = get_object_or_404(User, pk=pk)
-    initial = {"email": user.email, "name": user.name, "api_only": user.api_only, "is_active": user.is_active}
+    initial = {
+        "email": user.email, "name": user.name, "api_only": user.api_only, "is_active": user.is_active,
+        "force_password_reset": user.force_password_reset,
+    }  # fmt: skip
     form = UserEditForm(request.POST or None, user=user, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -129,7 +133,10 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "is_active": data["is_active"], "global_role": data["global_role"] or None, "teams": form.team_roles(),
         }  # fmt: skip
         try:
-            services.update_user(request.user, user, changes)
+            with transaction.atomic():
+                services.update_user(request.user, user, changes)
+                if data["force_password_reset"] != user.force_password_reset:
+                    services.require_password_reset(user, data["force_password_reset"])
         except services.InvalidInput as exc:
             field_errors_from(form, exc)
         else:

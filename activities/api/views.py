@@ -12,8 +12,10 @@ from activities.filtersets import ActivityFilterSet
 from fleetsite.api.csv import csv_response
 from fleetsite.api.pagination import page_from
 from fleetsite.api.views import FleetAPIView
+from fleetsite.dbrouter import reads_from_replica
 
 
+@reads_from_replica
 class ActivityListView(FleetAPIView):
     """Read-only on purpose: activities are evidence, so there is no POST, PATCH or DELETE.
 

@@ -29,6 +29,7 @@ from fleetsite.models import FleetConfig
 from hosts import device_mapping, software
 from hosts.api.serializers import host_detail, host_policies
 from hosts.models import Host
+from software_installers import host_software
 
 logger = logging.getLogger(__name__)
 
@@ -170,21 +171,32 @@ class DevicePoliciesView(DeviceView):
         return json_response({"policies": host_policies(host)})
 
 
+def _icon_url(request: HttpRequest) -> Any:
+    """Fleet Desktop fetches a self-service title's icon under its own token."""
+    base = request.path.rsplit("/software", 1)[0]
+    return lambda title_id: f"{base}/software/titles/{title_id}/icon"
+
+
 class DeviceSoftwareView(DeviceView):
-    """The host's software by title, paged in the database; nothing is vulnerable or installable yet."""
+    """The host's software by title, paged in the database, with the team's packages, install status and CVEs."""
 
     endpoint = "device_software"
 
     def get(self, request: HttpRequest, host: Host) -> HttpResponse:
         page = _page(request)
         key, direction = _order(request, software.TITLE_ORDER_KEYS)
-        rows_qs = software.host_titles(host.pk, request.GET.get("query", ""), key, direction)
-        if request.GET.get("vulnerable", "").lower() in ("true", "1"):
-            rows_qs = rows_qs.none()
+        query = request.GET.get("query", "")
+        vulnerable = request.GET.get("vulnerable", "").lower() in ("true", "1")
+        if request.GET.get("self_service", "").lower() in ("true", "1"):
+            # Fleet Desktop's self-service tab: the team's self-service packages, installed or not.
+            rows_qs = host_software.rows(host, query, self_service=True)
+            if vulnerable:
+                rows_qs = rows_qs.none()  # the self-service tab is about what can be installed
+        else:
+            rows_qs = software.host_titles(host.pk, query, key, direction, vulnerable=vulnerable)
         rows, meta = page.slice(rows_qs)
-        return json_response(
-            {"software": software.host_title_rows(host.pk, rows), "count": rows_qs.count(), "meta": meta}
-        )
+        entries = host_software.decorate(host, software.host_title_rows(host.pk, rows), _icon_url(request))
+        return json_response({"software": entries, "count": rows_qs.count(), "meta": meta})
 
 
 class DeviceMacadminsView(DeviceView):

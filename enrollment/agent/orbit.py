@@ -33,7 +33,7 @@ from hosts import device_mapping
 from hosts.choices import DeviceMappingSource
 from hosts.lookup import host_by_key
 from hosts.models import Host, HostDeviceMapping
-from scripts.service import pending_execution_ids
+from software_installers.queue import notifications
 
 # Server capabilities announced to fleetd; it adapts its behaviour to them.
 CAPABILITIES = "orbit_endpoints,token_rotation"
@@ -93,10 +93,8 @@ class OrbitEnrollView(OrbitView):
 def orbit_config(host: Host) -> dict[str, Any]:
     """§2.2: OrbitConfig; `notifications` is always present, the rest only when configured."""
     options = agent_options.effective(host.team_id)
-    config: dict[str, Any] = {"notifications": {}}
-    pending = pending_execution_ids(host.pk)
-    if pending:
-        config["notifications"]["pending_script_execution_ids"] = pending
+    # The head of the host's queue: a script or a software install (software_installers/queue.py).
+    config: dict[str, Any] = {"notifications": notifications(host.pk)}
     timeout = options.get("script_execution_timeout")
     if timeout:
         config["script_execution_timeout"] = timeout

@@ -17,6 +17,7 @@ from enrollment.agent.base import (
     AgentView,
     OsqueryErrorMixin,
     check_key_length,
+    fleet_error_body,
     json_response,
     require_identifier,
 )
@@ -255,3 +256,23 @@ class CarveBlockView(OsqueryView):
         carve_service.add_block(body)
         record_checkin(self.endpoint)
         return json_response({"success": True})
+
+
+# Fleet's answer for a rule it does not store (NotFoundError for the "YaraRule" resource).
+YARA_NOT_FOUND = "YaraRule was not found in the datastore"
+
+
+class YaraRuleView(OsqueryView):
+    """`POST /api/osquery/yara/{name}`: osquery fetching a YARA rule named in its `yara.signature_urls`.
+
+    Fleet serves rules an admin stored with the `yara_rules` setting, as plain text. Fleetsite
+    stores no YARA rules yet, so after the node key checks out every name gets Fleet's 404.
+    """
+
+    endpoint = "yara"
+    fleet_route_refused = True  # answered with Fleet's own not-found on purpose (fleetsite/fleet_routes.py)
+
+    def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        authenticate_node(body)
+        record_checkin(self.endpoint)
+        return json_response(fleet_error_body("Resource Not Found", YARA_NOT_FOUND), status=404)

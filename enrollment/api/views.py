@@ -17,7 +17,7 @@ from enrollment import secrets
 from enrollment.models import EnrollSecret
 from fleetsite.api.errors import FleetAPIError, validation_failed
 from fleetsite.api.schema import EMPTY, envelope
-from fleetsite.api.views import FleetAPIView
+from fleetsite.api.views import FleetAPIView, flag
 from hosts.api.serializers import rfc3339
 
 
@@ -53,9 +53,12 @@ def _replace(request: Request, team: Team | None, values: list[str], dry_run: bo
             secrets.validate_for_scope(team, values)
             return []
         with transaction.atomic():
+            before = sorted(EnrollSecret.objects.filter(team=team).values_list("secret", flat=True))
             rows = secrets.replace(team, values)
-            details = {"team_id": team.pk if team else None, "team_name": team.name if team else None}
-            record(request.user, types.EDITED_ENROLL_SECRETS, details, team=team)
+            # The same set again (a scheduled gitops run) is no edit.
+            if before != sorted(values):
+                details = {"team_id": team.pk if team else None, "team_name": team.name if team else None}
+                record(request.user, types.EDITED_ENROLL_SECRETS, details, team=team)
         return rows
     except secrets.SecretError as exc:
         raise validation_failed("secrets", str(exc)) from exc
@@ -82,7 +85,9 @@ class GlobalSecretsView(FleetAPIView):
         serializer = SpecSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = [item["secret"] for item in serializer.validated_data["spec"]["secrets"]]
-        _replace(request, None, values, serializer.validated_data["dry_run"])
+        # fleetctl apply/gitops --dry-run say it in the query string, as Fleet reads it; the body key is kept.
+        dry_run = serializer.validated_data["dry_run"] or flag(request, "dry_run")
+        _replace(request, None, values, dry_run)
         return Response({})
 
 

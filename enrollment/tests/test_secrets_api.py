@@ -85,6 +85,17 @@ def test_dry_run_validates_without_changing_anything(api: APIClient, enroll_secr
     assert global_secrets() == [enroll_secret]
 
 
+def test_dry_run_in_the_query_string_changes_nothing(api: APIClient, enroll_secret: str) -> None:
+    # fleetctl apply --dry-run and gitops --dry-run send ?dry_run=true and no body key, as Fleet reads it.
+    body = {"spec": {"secrets": [{"secret": "alpha"}]}}
+    response = api.post(f"{SPEC}?dry_run=true", body)
+    assert response.status_code == 200
+    assert global_secrets() == [enroll_secret]
+    assert api.post(f"{SPEC}?dry_run=true", {"spec": {"secrets": [{"secret": ""}]}}).status_code == 422
+    assert api.post(f"{SPEC}?dry_run=false", body).status_code == 200
+    assert global_secrets() == ["alpha"]
+
+
 def test_dry_run_reports_an_invalid_set(api: APIClient, enroll_secret: str) -> None:
     response = api.post(SPEC, spec("alpha", "", dry_run=True))
     assert response.status_code == 422

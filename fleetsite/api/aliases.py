@@ -38,6 +38,7 @@ RESPONSE_KEY_ALIASES = {
     "query_count": "report_count",
     "queries": "reports",
     "inherited_query_count": "inherited_report_count",
+    "team_ids_by_name": "fleet_ids_by_name",
 }
 # Renamed only when they hold an object: `query` is also the SQL text inside a query.
 _CONTAINER_ALIASES = {"query": "report"}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+
+from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -10,8 +13,8 @@ from rest_framework.response import Response
 from accounts.api.teams import invalid
 from accounts.permissions import Action, Kind
 from accounts.services import InvalidInput
-from fleetsite import appconfig
-from fleetsite.api.errors import bad_request
+from fleetsite import appconfig, servercert
+from fleetsite.api.errors import bad_request, not_found
 from fleetsite.api.schema import envelope
 from fleetsite.api.views import FleetAPIView, flag
 
@@ -57,16 +60,25 @@ class ConfigView(FleetAPIView):
         self.require(request, Action.WRITE, Kind.CONFIG)
         if not isinstance(request.data, dict):
             raise bad_request("the body must be a JSON object")
-        if flag(request, "dry_run"):
-            changes = request.data
-            if "agent_options" in changes:
-                try:
-                    appconfig._checked_options(changes["agent_options"], flag(request, "force"))
-                except InvalidInput as exc:
-                    raise invalid(exc) from exc
-            return Response(appconfig.config_json(request.user))
         try:
-            appconfig.update_config(request.user, request.data, force=flag(request, "force"))
+            with transaction.atomic():
+                appconfig.update_config(request.user, request.data, force=flag(request, "force"))
+                # A dry run checks everything the real change would, then undoes it (activities included).
+                transaction.set_rollback(flag(request, "dry_run"))
         except InvalidInput as exc:
             raise invalid(exc) from exc
         return Response(appconfig.config_json(request.user))
+
+
+@extend_schema(
+    summary="The TLS certificate chain agents must trust (fleetctl get certificate)",
+    responses={200: envelope("CertificateChain", certificate_chain=serializers.CharField())},
+)
+class CertificateView(FleetAPIView):
+    """Fleet's `GET /config/certificate`: the chain as base64 of its PEM text (Go's []byte in JSON)."""
+
+    def get(self, request: Request) -> Response:
+        chain = servercert.certificate_chain()
+        if chain is None:
+            raise not_found("no TLS certificate: serve with --tls, or set FLEETSITE_SERVER_URL to the https URL")
+        return Response({"certificate_chain": base64.b64encode(chain).decode("ascii")})

@@ -73,16 +73,26 @@ def is_trusted_proxy(address: str, trusted_proxies: Iterable[str]) -> bool:
     return _is_trusted(address, proxy_networks(tuple(trusted_proxies)))
 
 
-def client_ip(meta: Mapping[str, str], trusted_proxies: Iterable[str] = ()) -> str:
+def client_ip(meta: Mapping[str, str], trusted_proxies: Iterable[str] = (), proxy_count: int = 0) -> str:
     """The client address: the socket peer, unless the peer is a configured proxy.
 
     Anyone can send `X-Forwarded-For`, so proxy headers are believed only from the peers listed
     in `trusted_proxies` (none by default). From such a peer: True-Client-IP, X-Real-IP, else the
     right-most `X-Forwarded-For` hop that is not itself a trusted proxy (hops further left were
     written by the client and prove nothing).
+
+    Without a list, `proxy_count` (FLEETSITE_PROXY_COUNT) says how many proxies every request
+    passes: each appends its peer to `X-Forwarded-For`, so the client is that many hops from the
+    right. A header with fewer hops did not come through them all: the peer is used.
     """
     peer = meta.get("REMOTE_ADDR", "") or ""
-    networks = proxy_networks(tuple(trusted_proxies))
+    trusted_proxies = tuple(trusted_proxies)
+    if proxy_count and not trusted_proxies:
+        hops = [hop.strip() for hop in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if len(hops) >= proxy_count and parse_ip(hops[-proxy_count]) is not None:
+            return hops[-proxy_count]
+        return peer
+    networks = proxy_networks(trusted_proxies)
     if not _is_trusted(peer, networks):
         return peer
     for header in ("HTTP_TRUE_CLIENT_IP", "HTTP_X_REAL_IP"):

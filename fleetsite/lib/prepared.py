@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import QuerySet
 
 
@@ -38,6 +38,7 @@ class RowsByPk:
         self._build = build
         self._rename = rename or {}
         self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._model: type | None = None
 
     def _compile(self, alias: str) -> _Compiled:
         connection = connections[alias]
@@ -64,10 +65,15 @@ class RowsByPk:
             self._compiled[key] = compiled
         return compiled
 
-    def fetch(self, pks: Iterable[int], alias: str = DEFAULT_DB_ALIAS) -> list[dict[str, Any]]:
+    def fetch(self, pks: Iterable[int], alias: str | None = None) -> list[dict[str, Any]]:
+        """Rows for `pks`, from the database the router picks for reads (the replica in a list view)."""
         pks = list(pks)
         if not pks:
             return []
+        if alias is None:
+            if self._model is None:
+                self._model = self._build().model
+            alias = router.db_for_read(self._model) or DEFAULT_DB_ALIAS
         compiled = self._compile(alias)
         connection = connections[alias]
         if all(type(pk) is int for pk in pks):

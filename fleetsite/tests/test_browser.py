@@ -161,6 +161,7 @@ def test_bulk_transfer(page: Any) -> None:
     boxes.nth(1).check()
     page.select_option("select[name=team]", label="Servers")
     page.click("button[value=transfer]")
+    page.click("button:text('Move hosts')")  # the confirmation step names the team and the count
     page.wait_for_selector("text=Moved 2 hosts to Servers.")
     page.goto("/activity/")
     assert page.locator("text=moved 2 hosts to Servers").count() == 1

@@ -42,7 +42,8 @@ def test_patch_changes_only_what_is_given_and_records_it(api: APIClient) -> None
         ({"server_settings": {"server_url": "fleet"}}, "server_settings.server_url"),
         ({"features": {"enable_everything": True}}, "features.enable_everything"),
         ({"agent_options": {"config": {"options": {"logger_tls_period": "10s"}}}}, "agent_options"),
-        ({"sso_settings": {}}, "sso_settings"),
+        ({"sso_settings": {"enable_sso": True}}, "metadata"),
+        ({"sso_settings": ["x"]}, "sso_settings"),
     ],
 )
 def test_bad_patch_is_422_naming_the_field_and_saves_nothing(api: APIClient, body: dict, field: str) -> None:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from activities.feed import visible_activities
+from fleetsite import workers
 from hosts.constants import LOW_DISK_GB, MISSING_AFTER
 from hosts.models import Host
 from hosts.summary import host_summary_counts
@@ -42,5 +43,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "low_disk": low_disk,
         "low_disk_gb": LOW_DISK_GB,
         "activities": visible_activities(request.user)[:15],
+        "worker_problems": workers.problems(),
+        # Adding hosts takes an enroll secret: observers get no button that would answer 403.
+        "can_add_hosts": permissions.writable_team_ids(request.user, permissions.Kind.SECRET) != set(),
     }
     return render(request, "fleetsite/dashboard.html", context)

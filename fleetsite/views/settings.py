@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from accounts import permissions
 from accounts.permissions import Action, Kind
@@ -85,7 +86,11 @@ def global_secrets(request: HttpRequest) -> HttpResponse:
     """Secrets that enroll hosts with no team."""
     if not (permissions.is_global(request.user) and permissions.can_manage_team_secrets(request.user, None)):
         require(request, Action.WRITE, Kind.CONFIG)
-    if request.method == "POST" and handle_secret_post(request, None):
-        return redirect("ui-secrets")
+    if request.method == "POST":
+        done = handle_secret_post(request, None, reverse("ui-secrets"))
+        if isinstance(done, HttpResponse):
+            return done
+        if done:
+            return redirect("ui-secrets")
     context = {"title": "Enroll secrets", "secrets": EnrollSecret.objects.filter(team__isnull=True)}
     return render(request, "fleetsite/secrets.html", context)

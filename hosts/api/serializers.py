@@ -188,6 +188,9 @@ def host_detail(host: Host, now: datetime, include_software: bool = True) -> dic
         for user in host.users.order_by("uid", "username")
     ]
     if include_software:
+        from vulnerabilities.api.serializers import host_software_vulnerabilities
+
+        cves = host_software_vulnerabilities(host.pk)
         data["software"] = [
             {
                 "id": install.software.pk,
@@ -201,7 +204,7 @@ def host_detail(host: Host, now: datetime, include_software: bool = True) -> dic
                 "arch": install.software.arch,
                 "installed_paths": [install.installed_path] if install.installed_path else [],
                 "last_opened_at": rfc3339(install.last_opened_at),
-                "vulnerabilities": [],
+                "vulnerabilities": cves.get(install.software.pk, []),
             }
             for install in host.software_installs.select_related("software").order_by(
                 "software__name", "software__version"

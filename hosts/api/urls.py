@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hosts.api import device_mapping, software, views
+from hosts.api import device_mapping, host_extras, software, views
 
 urlpatterns = [
     path("hosts", views.HostListView.as_view(), name="hosts"),
@@ -21,6 +21,14 @@ urlpatterns = [
         name="host-device-mapping-idp",
     ),
     path("hosts/<int:host_id>/activities", views.HostActivitiesView.as_view(), name="host-activities"),
+    path("hosts/search", host_extras.HostSearchView.as_view(), name="hosts-search"),
+    path("hosts/summary/mdm", host_extras.HostsMDMSummaryView.as_view(), name="hosts-summary-mdm"),
+    path("hosts/<int:host_id>/health", host_extras.HostHealthView.as_view(), name="host-health"),
+    path("hosts/<int:host_id>/labels", host_extras.HostLabelsView.as_view(), name="host-labels"),
+    path("hosts/<int:host_id>/certificates", host_extras.HostCertificatesView.as_view(), name="host-certificates"),
+    path("hosts/<int:host_id>/macadmins", host_extras.HostMacadminsView.as_view(), name="host-macadmins"),
+    path("hosts/<int:host_id>/mdm", host_extras.HostMDMView.as_view(), name="host-mdm"),
+    path("macadmins", host_extras.MacadminsView.as_view(), name="macadmins"),
     path("host_summary", views.HostSummaryView.as_view(), name="host-summary"),
     path("software", software.SoftwareListView.as_view(), name="software"),
     path("software/count", software.SoftwareCountView.as_view(), name="software-count"),

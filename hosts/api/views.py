@@ -25,6 +25,7 @@ from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.pagination import Page, page_from
 from fleetsite.api.schema import EMPTY, envelope, listing, single
 from fleetsite.api.views import FleetAPIView, flag
+from fleetsite.dbrouter import reads_from_replica
 from fleetsite.lib.tokens import digest
 from hosts import actions, device_mapping
 from hosts.actions import HostActionDenied
@@ -39,6 +40,8 @@ def visible_hosts(request: Request) -> QuerySet:
     return permissions.scope_to_teams(Host.objects.select_related("team"), request.user)
 
 
+# Fleet's page size when a request names a page but no per_page (server/service/transport.go).
+FLEET_DEFAULT_PER_PAGE = 20
 # Rows fetched per query while streaming an unpaged list: memory stays flat however many hosts.
 STREAM_CHUNK = 500
 
@@ -105,16 +108,19 @@ DEVICE_MAPPING_PARAM = OpenApiParameter("device_mapping", bool, description="add
         responses={200: listing("HostList", "hosts", paged=True)},
     )
 )
+@reads_from_replica
 class HostListView(FleetAPIView):
     filterset_class = HostFilterSet
 
     def get(self, request: Request) -> Response | StreamingHttpResponse:
         queryset = self.filter_queryset(request, visible_hosts(request))
+        page = page_from(request)
         if not request.query_params.get("per_page"):
-            if request.query_params.get("page") not in (None, "", "0"):
-                raise bad_request("invalid page: a page needs per_page")
-            return all_hosts_stream(queryset, flag(request, "device_mapping"))
-        return hosts_page(queryset, page_from(request), flag(request, "device_mapping"))
+            if request.query_params.get("page") in (None, ""):
+                return all_hosts_stream(queryset, flag(request, "device_mapping"))
+            # Fleet's listOptionsFromRequest: a page without per_page means its default of 20.
+            page = Page(page=page.page, per_page=FLEET_DEFAULT_PER_PAGE)
+        return hosts_page(queryset, page, flag(request, "device_mapping"))
 
 
 @extend_schema_view(
@@ -123,6 +129,7 @@ class HostListView(FleetAPIView):
         responses={200: envelope("HostCount", count=serializers.IntegerField())},
     )
 )
+@reads_from_replica
 class HostCountView(FleetAPIView):
     filterset_class = HostFilterSet
 
@@ -318,6 +325,7 @@ HOST_SUMMARY = envelope(
 )
 
 
+@reads_from_replica
 class HostSummaryView(FleetAPIView):
     """`GET /host_summary`: counts by status and platform (fleet-protocol §4.2)."""
 
@@ -393,6 +401,7 @@ class LabelCreateSerializer(serializers.Serializer):
         return attrs
 
 
+@reads_from_replica
 class LabelListView(FleetAPIView):
     @extend_schema(
         summary="Labels the caller can see",
@@ -429,6 +438,7 @@ class LabelListView(FleetAPIView):
         return Response({"label": label_json(label)})
 
 
+@reads_from_replica
 class LabelHostsView(FleetAPIView):
     filterset_class = HostFilterSet
 

@@ -117,7 +117,12 @@ def test_a_list_without_per_page_streams_every_host_in_chunks(
     assert hostnames(response) == [f"s{n:03}" for n in range(250)]
     assert body_of(response)["meta"] == {"has_next_results": False, "has_previous_results": False}
     assert len(hostnames(api.get(HOSTS, {"status": "online"}))) == 0
-    assert api.get(HOSTS, {"page": 2}).status_code == 400
+    # Fleet: a page without per_page is a page of 20, not the whole list.
+    paged = api.get(HOSTS, {"page": 2, "order_key": "hostname"})
+    assert not getattr(paged, "was_streamed", False)
+    assert hostnames(paged) == [f"s{n:03}" for n in range(40, 60)]
+    assert body_of(paged)["meta"] == {"has_next_results": True, "has_previous_results": True}
+    assert len(hostnames(api.get(HOSTS, {"page": 0}))) == 20
 
 
 def test_exactly_full_last_page_has_no_next_results(api: APIClient) -> None:

@@ -93,7 +93,11 @@ def test_hosts_page_costs_the_same_queries_for_10_or_200_hosts(
 def test_bulk_transfer_and_delete_with_confirmation(admin: User, team: Team) -> None:
     hosts = [Host.objects.create(osquery_host_id=f"h{i}", hostname=f"h{i}") for i in range(3)]
     client = logged_in(admin)
-    client.post("/hosts/bulk/", {"action": "transfer", "team": team.pk, "ids": [hosts[0].pk, hosts[1].pk]})
+    ids = [hosts[0].pk, hosts[1].pk]
+    step = client.post("/hosts/bulk/", {"action": "transfer", "team": team.pk, "ids": ids})
+    # Nothing moves before the user confirms a page that names the team and the count.
+    assert f"Move 2 hosts to {team.name}?" in step.content.decode() and not Host.objects.filter(team=team).exists()
+    client.post("/hosts/bulk/", {"action": "transfer", "team": team.pk, "ids": ids, "confirm": "1"})
     assert Host.objects.filter(team=team).count() == 2
     confirm = client.post("/hosts/bulk/", {"action": "delete", "ids": [hosts[2].pk]})
     assert b"Delete 1 hosts" in confirm.content and Host.objects.count() == 3
@@ -102,7 +106,8 @@ def test_bulk_transfer_and_delete_with_confirmation(admin: User, team: Team) -> 
     # "Every matching host" needs a filter, so a stray click cannot take the whole fleet.
     client.post("/hosts/bulk/", {"action": "delete", "all_matching": "on", "filters": "", "confirm": "1"})
     assert Host.objects.count() == 2
-    client.post("/hosts/bulk/", {"action": "transfer", "all_matching": "on", "filters": "query=h", "team": "none"})
+    everything = {"action": "transfer", "all_matching": "on", "filters": "query=h", "team": "none", "confirm": "1"}
+    client.post("/hosts/bulk/", everything)
     assert Host.objects.filter(team__isnull=True).count() == 2
 
 
@@ -120,7 +125,10 @@ def test_bulk_actions_on_every_host_of_a_label(admin: User, team: Team) -> None:
     export = b"".join(client.get("/hosts/export.csv", {"label_id": label.pk}).streaming_content).decode()
     assert len(export.strip().splitlines()) == 3  # the header and two hosts
     filters = f"label_id={label.pk}"
-    client.post("/hosts/bulk/", {"action": "transfer", "all_matching": "on", "filters": filters, "team": team.pk})
+    move = {"action": "transfer", "all_matching": "on", "filters": filters, "team": team.pk}
+    step = client.post("/hosts/bulk/", move)
+    assert b"Move 2 hosts" in step.content and not Host.objects.filter(team=team).exists()
+    client.post("/hosts/bulk/", {**move, "confirm": "1"})
     assert set(Host.objects.filter(team=team).values_list("hostname", flat=True)) == {"h0", "h1"}
     client.post("/hosts/bulk/", {"action": "delete", "all_matching": "on", "filters": filters, "confirm": "1"})
     assert list(Host.objects.values_list("hostname", flat=True)) == ["h2"]
@@ -162,7 +170,9 @@ def test_team_pages_create_add_member_and_rotate_secret(admin: User, observer: U
     assert blue.memberships.filter(user=outsider, role="observer").exists()
     client.post(f"/teams/{blue.pk}/", {"secret_action": "add"})
     first = blue.secrets.get()
-    client.post(f"/teams/{blue.pk}/", {"secret_action": "rotate", "secret_id": first.pk})
+    step = client.post(f"/teams/{blue.pk}/", {"secret_action": "rotate", "secret_id": first.pk})
+    assert b"Rotate 1 enroll secret of the team Blue?" in step.content and blue.secrets.get().secret == first.secret
+    client.post(f"/teams/{blue.pk}/", {"secret_action": "rotate", "secret_id": first.pk, "confirm": "1"})
     assert blue.secrets.count() == 1 and blue.secrets.get().secret != first.secret
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import Team
+from fleetsite.dbrouter import reads_from_replica
 from fleetsite.ui import count_fragment, login_required, paginate, render_list
 from hosts import actions
 from hosts.api.views import HostActionDenied
@@ -43,6 +44,7 @@ def filtered_hosts(request: HttpRequest, params: QueryDict) -> tuple[QuerySet, s
     return filterset.qs, ""
 
 
+@reads_from_replica
 @login_required
 def host_list(request: HttpRequest) -> HttpResponse:
     queryset, errors = filtered_hosts(request, request.GET)
@@ -68,7 +70,10 @@ def host_list(request: HttpRequest) -> HttpResponse:
             "title": "Hosts",
             "filter_bar": filter_bar(request.GET, request.user),
             "export_url": "/hosts/export.csv",
-            "add_url": "/hosts/add/",
+            # Adding hosts takes an enroll secret: no button for those who would get a 403.
+            "add_url": "/hosts/add/"
+            if permissions.writable_team_ids(request.user, permissions.Kind.SECRET) != set()
+            else None,
             "add_label": "Add hosts",
             "bulk_url": "/hosts/bulk/",
             "bulk_team_menu": bulk_team_menu(request.user),
@@ -78,6 +83,7 @@ def host_list(request: HttpRequest) -> HttpResponse:
     return render_list(request, "hosts/list.html", context, page_context)
 
 
+@reads_from_replica
 @login_required
 def host_count(request: HttpRequest) -> HttpResponse:
     """The exact number of hosts matching the filters, for the list's pagination (see `paginate`)."""
@@ -124,26 +130,43 @@ def host_bulk(request: HttpRequest) -> HttpResponse:
             if data["team"] != "none" and (team is None or not permissions.can_read_team(request.user, team.pk)):
                 messages.error(request, "That team does not exist.")
                 return redirect(back)
+            if not request.POST.get("confirm"):
+                where = team.name if team else "No team"
+                effect = "Their team's queries, policies, agent options and secrets apply from the next check-in."
+                step = (f"Move {count} hosts to {where}?", effect, "Move hosts", {"team": data["team"]})
+                return _confirm(request, data, hosts, back, step)
             moved = actions.transfer(request.user, team, hosts)
             messages.success(request, f"Moved {moved} hosts to {team.name if team else 'No team'}.")
             return redirect(back)
         if not request.POST.get("confirm"):
-            sample = list(hosts.values_list("hostname", flat=True)[:10])
-            return render(
-                request,
-                "generic/object_delete.html",
-                {
-                    "title": f"Delete {count} hosts",
-                    "message": f"Delete {count} hosts? Their agents will re-enroll as new hosts if they keep running.",
-                    "consequences": sample + ([f"… and {count - len(sample)} more"] if count > len(sample) else []),
-                    "hidden": {"action": "delete", "all_matching": "on" if data["all_matching"] else "",
-                               "filters": data["filters"] or ""},
-                    "hidden_ids": data["ids"],
-                    "cancel_url": back,
-                },
-            )  # fmt: skip
+            effect = "Their agents will re-enroll as new hosts if they keep running."
+            return _confirm(request, data, hosts, back, (f"Delete {count} hosts?", effect, "Delete hosts", {}))
         deleted = actions.delete(request.user, hosts)
         messages.success(request, f"Deleted {deleted} hosts.")
     except HostActionDenied as exc:
         messages.error(request, f"Not allowed: {exc}.")
     return redirect(back)
+
+
+def _confirm(
+    request: HttpRequest, data: dict[str, Any], hosts: QuerySet, back: str, step: tuple[str, str, str, dict]
+) -> HttpResponse:
+    """The step before a bulk action: what will happen (`step`: title, effect, button, extra fields), to
+    how many hosts, and the first ten of them; its form posts the same choice again with `confirm`."""
+    title, message, label, hidden = step
+    count = hosts.count()
+    sample = list(hosts.order_by("hostname").values_list("hostname", flat=True)[:10])
+    scope = {"all_matching": "on" if data["all_matching"] else "", "filters": data["filters"] or ""}
+    return render(
+        request,
+        "generic/object_delete.html",
+        {
+            "title": title,
+            "message": message,
+            "consequences": sample + ([f"… and {count - len(sample)} more"] if count > len(sample) else []),
+            "hidden": {"action": data["action"], **hidden, **scope},
+            "hidden_ids": data["ids"],
+            "cancel_url": back,
+            "confirm_label": label,
+        },
+    )

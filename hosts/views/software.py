@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from fleetsite.api.csv import csv_response
+from fleetsite.dbrouter import reads_from_replica
 from fleetsite.ui import Column, Table, link, login_required, paginate, render_list
 from hosts import software
 from hosts.forms import team_choices
@@ -33,6 +34,7 @@ def _rows(request: HttpRequest) -> tuple[SoftwareFilterForm, QuerySet, QuerySet]
     return form, installs, titles
 
 
+@reads_from_replica
 @login_required
 def software_list(request: HttpRequest) -> HttpResponse:
     form, installs, titles = _rows(request)

@@ -41,8 +41,9 @@ def test_page_offers_types_and_visible_secrets_and_loads_htmx(admin: Any, enroll
     for package_type in ("deb", "rpm", "pkg", "msi"):
         assert f'value="{package_type}"' in page
     assert "Global secret #" in page and enroll_secret not in page  # ids in the form, never the secret
-    assert "/static/django_htmx/htmx-2.min.js" in page
-    assert finders.find("django_htmx/htmx-2.min.js") is not None
+    # The site's own layout: the top bar (with this page marked) and its htmx.
+    assert '<a href="/packages/" aria-current="page">Installers</a>' in page
+    assert "/static/vendor/htmx.min.js" in page and finders.find("vendor/htmx.min.js") is not None
 
 
 @pytest.mark.parametrize("package_type", ["deb", "msi"])
@@ -66,8 +67,9 @@ def test_build_from_the_page_then_poll_and_download(
 
 
 def test_in_progress_polls_and_failure_shows_the_log(
-    repo_settings: Served, admin: Any, enroll_secret: str, django_capture_on_commit_callbacks: Any
+    repo_settings: Served, admin: Any, enroll_secret: str, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
+    settings.REDIS_URL = ""  # builds run in-process: no "no worker" notice in place of the progress bar
     client = logged_in(admin)
     secret_id = EnrollSecret.objects.get().pk
     with django_capture_on_commit_callbacks(execute=False):
@@ -89,4 +91,15 @@ def test_bad_form_input_is_shown(repo_settings: Served, admin: Any, enroll_secre
     response = client.post("/packages/", {**FORM, "secret": secret_id, "update_interval": "soon"})
     assert response.status_code == 422
     assert "is not a duration" in response.content.decode()
+    assert not PackageBuild.objects.exists()
+
+
+def test_missing_tuf_repository_is_shown_where_the_user_pressed_build(admin: Any, enroll_secret: str) -> None:
+    """htmx swaps only 2xx answers, so the reason a build cannot start comes back as a swappable partial."""
+    client = logged_in(admin)
+    secret_id = EnrollSecret.objects.get().pk
+    response = client.post("/packages/", {**FORM, "secret": secret_id}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert response.status_code == 200 and 'role="alert"' in html
+    assert "The build did not start." in html and "no TUF repository" in html
     assert not PackageBuild.objects.exists()

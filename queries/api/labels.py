@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import User
+from accounts.models import Team, User
 from fleetsite.api.errors import not_found
 from fleetsite.api.schema import EMPTY, listing, single
 from fleetsite.api.views import FleetAPIView
@@ -20,7 +20,8 @@ from hosts.api.views import label_json
 from hosts.choices import LabelMembershipType
 from hosts.labels import host_counts
 from hosts.models import Label
-from queries import labels
+from queries import labels, saved
+from queries.api.queries import team_param
 from queries.sql import SQLError, validate_read_only
 
 
@@ -110,12 +111,28 @@ class LabelSpecSerializer(serializers.Serializer):
 
 class LabelSpecsSerializer(serializers.Serializer):
     specs = LabelSpecSerializer(many=True, allow_empty=True, max_length=10_000)
+    names_to_move = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, allow_null=True, max_length=10_000
+    )
+
+
+LABEL_SPECS = listing("LabelSpecList", "specs")
 
 
 class LabelSpecView(FleetAPIView):
-    """fleetctl's `apply` for labels: create by name or update, all or nothing."""
+    """fleetctl's `apply` and `get labels`: create by name or update, all or nothing."""
+
+    @extend_schema(summary="Get label specs (a team's with team_id)", responses={200: LABEL_SPECS})
+    def get(self, request: Request) -> Response:
+        return Response({"specs": labels.get_specs(request.user, _team(request))})
 
     @extend_schema(summary="Apply label specs", request=LabelSpecsSerializer, responses={200: EMPTY})
     def post(self, request: Request) -> Response:
-        labels.apply_specs(request.user, self.validated(LabelSpecsSerializer, request)["specs"])
+        data = self.validated(LabelSpecsSerializer, request)
+        labels.apply_specs(request.user, data["specs"], _team(request), data.get("names_to_move") or [])
         return Response({})
+
+
+def _team(request: Request) -> Team | None:
+    """`?team_id=` (or `fleet_id`): gitops applies a team file's labels to that team."""
+    return saved.visible_team(request.user, team_param(request))

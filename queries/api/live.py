@@ -76,9 +76,18 @@ CAMPAIGN_RESULTS = envelope(
 
 
 class SelectedSerializer(serializers.Serializer):
+    """Fleet's HostTargets; Fleet 4.8 names `teams` `fleets`, and either name is read."""
+
     hosts = serializers.ListField(child=ObjectIdField(), required=False, default=list)
     labels = serializers.ListField(child=ObjectIdField(), required=False, default=list)
     teams = serializers.ListField(child=ObjectIdField(min_value=0), required=False, default=list)
+    fleets = serializers.ListField(child=ObjectIdField(min_value=0), required=False, write_only=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        fleets = attrs.pop("fleets", None)
+        if fleets:
+            attrs["teams"] = list(dict.fromkeys([*attrs.get("teams", []), *fleets]))
+        return attrs
 
 
 class RunSerializer(serializers.Serializer):
@@ -167,7 +176,11 @@ def _require_may_run(request: Request, query: Query) -> None:
 class RunByIdentifiersSerializer(serializers.Serializer):
     query = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
     query_id = ObjectIdField(required=False, allow_null=True)
-    selected = serializers.DictField(child=serializers.ListField(child=serializers.CharField(max_length=255)))
+    # fleetctl splits an unset --hosts or --labels flag on commas and sends [""]: blanks are allowed here
+    # and dropped in the view, as Fleet's DetectMissingLabels skips them.
+    selected = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField(max_length=255, allow_blank=True, trim_whitespace=True))
+    )
 
     validate = RunSerializer.validate
 
@@ -187,14 +200,15 @@ class RunByIdentifiersView(FleetAPIView):
         data = serializer.validated_data
         query = _query_for_run(request, data)
         _ensure_streamable()
-        identifiers = data["selected"].get("hosts", [])
-        label_names = data["selected"].get("labels", [])
+        identifiers = [name for name in data["selected"].get("hosts", []) if name]
+        label_names = [name for name in data["selected"].get("labels", []) if name]
         # Another team's labels do not exist for this user, like everything else of that team.
         visible = visible_labels(request.user).filter(name__in=label_names)
         label_ids = list(visible.values_list("id", flat=True))
         if len(label_ids) != len(set(label_names)):
             known = set(visible.values_list("name", flat=True))
-            raise bad_request(f"invalid label name(s): {', '.join(sorted(set(label_names) - known))}")
+            # Fleet's InvalidLabelSpecifiedErrMsg: fleetctl query looks for this text to show it alone.
+            raise bad_request(f"Invalid label name(s) specified: {', '.join(sorted(set(label_names) - known))}.")
         host_ids = list(
             Host.objects.filter(
                 Q(hostname__in=identifiers) | Q(uuid__in=identifiers) | Q(hardware_serial__in=identifiers)

@@ -6,7 +6,7 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -22,14 +22,16 @@ from fleetsite.api.schema import envelope, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
 from queries.api.live import checked_sql
-from queries.models import Policy
+from queries.models import Policy, PolicyMembership
 from queries.policies import counted_for
 from queries.saved import readable_queries
+from scripts.models import Script
+from software_installers.service import find_installer
 
 
 def policy_json(policy: Policy) -> dict[str, Any]:
     author = policy.author
-    return {
+    body = {
         "id": policy.pk,
         "name": policy.name,
         "query": policy.query,
@@ -50,6 +52,13 @@ def policy_json(policy: Policy) -> dict[str, Any]:
         "created_at": rfc3339(policy.created_at),
         "updated_at": rfc3339(policy.updated_at),
     }
+    # Fleet omits the automations a policy does not have.
+    if policy.script_id is not None:
+        body["run_script"] = {"id": policy.script_id, "name": policy.script.name}
+    installer = policy.software_installer
+    if installer is not None:
+        body["install_software"] = {"software_title_id": installer.title_id, "name": installer.name}
+    return body
 
 
 _PLATFORMS = {"darwin", "windows", "linux", "chrome"}
@@ -65,6 +74,8 @@ class PolicySerializer(serializers.Serializer):
     critical = serializers.BooleanField(required=False)
     calendar_events_enabled = serializers.BooleanField(required=False)
     webhook_enabled = serializers.BooleanField(required=False)
+    script_id = ObjectIdField(required=False, allow_null=True)
+    software_title_id = ObjectIdField(required=False, allow_null=True)
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -84,6 +95,29 @@ def _forbid_unless(allowed: bool) -> None:
         raise FleetAPIError(403, "Permission Denied", "forbidden")
 
 
+def _automations(policy: Policy, data: dict[str, Any]) -> None:
+    """`script_id` / `software_title_id`: team policies only, and the script or package must be the team's."""
+    for key in ("script_id", "software_title_id"):
+        if data.get(key) is not None and policy.team_id is None:
+            raise FleetAPIError(422, "Validation Failed", f"{key} can only be set on team policies", name=key)
+    if "script_id" in data:
+        script = None
+        if data["script_id"] is not None:
+            script = Script.objects.filter(pk=data["script_id"], team_key=policy.team_id or 0).first()
+            if script is None:
+                message = f"Script {data['script_id']} does not exist on this policy's team."
+                raise FleetAPIError(400, "Bad request", message, name="script_id")
+        policy.script = script
+    if "software_title_id" in data:
+        installer = None
+        if data["software_title_id"] is not None:
+            installer = find_installer(data["software_title_id"], policy.team_id)
+            if installer is None:
+                message = f"Software title {data['software_title_id']} has no package on this policy's team."
+                raise FleetAPIError(400, "Bad request", message, name="software_title_id")
+        policy.software_installer = installer
+
+
 def _apply(policy: Policy, data: dict[str, Any], user: Any, creating: bool) -> Policy:
     if data.get("query_id"):
         source = readable_queries(user).filter(pk=data["query_id"]).first()
@@ -94,6 +128,7 @@ def _apply(policy: Policy, data: dict[str, Any], user: Any, creating: bool) -> P
         raise FleetAPIError(422, "Validation Failed", "policy query cannot be empty", name="query")
     if "query" in data:
         data["query"] = checked_sql(data["query"])
+    _automations(policy, data)
     for field in ("name", "query", "description", "resolution", "platform", "critical", "calendar_events_enabled",
                   "webhook_enabled"):  # fmt: skip
         if field in data:
@@ -115,7 +150,7 @@ class PolicyScopeMixin:
         return None if team_id is None else get_team(request, team_id)
 
     def policies(self, team: Team | None) -> QuerySet:
-        queryset = Policy.objects.select_related("author")
+        queryset = Policy.objects.select_related("author", "script", "software_installer__title")
         return queryset.filter(team__isnull=True) if team is None else queryset.filter(team=team)
 
     def get_policy(self, request: Request, team: Team | None, policy_id: int) -> Policy:
@@ -194,3 +229,38 @@ class PolicyCountView(PolicyScopeMixin, FleetAPIView):
     @extend_schema(summary="Count policies", responses={200: envelope("PolicyCount", count=serializers.IntegerField())})
     def get(self, request: Request, team_id: int | None = None) -> Response:
         return Response({"count": self.policies(self.team_of(request, team_id)).count()})
+
+
+class AutomationResetSerializer(serializers.Serializer):
+    team_ids = serializers.ListField(child=ObjectIdField(), required=False, default=list, max_length=10_000)
+    policy_ids = serializers.ListField(child=ObjectIdField(), required=False, default=list, max_length=100_000)
+
+
+class AutomationResetView(FleetAPIView):
+    """`POST /automations/reset`: hosts failing these policies count as newly failing for the next automation run.
+
+    Fleet's request names teams (every policy of each) and policies; each needs the right to edit
+    policies there. Here the failing-policy webhook reports such hosts again on its next run.
+    """
+
+    @extend_schema(
+        summary="Reset policy automations", request=AutomationResetSerializer, responses={200: envelope("Empty")}
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(AutomationResetSerializer, request)
+        teams = list(dict.fromkeys(data["team_ids"]))
+        for team_id in teams:
+            get_team(request, team_id)  # 404 for a team the user cannot see
+            _forbid_unless(permissions.can_write_team(request.user, team_id))
+        policy_ids = list(dict.fromkeys(data["policy_ids"]))
+        found = {pk: team_id for pk, team_id in Policy.objects.filter(pk__in=policy_ids).values_list("pk", "team_id")}
+        for policy_id in policy_ids:
+            # Global policies are everyone's to see; a team's only its users'.
+            team_id = found.get(policy_id, 0)
+            if team_id == 0 or (team_id is not None and not permissions.can_read_team(request.user, team_id)):
+                raise not_found(f"Policy {policy_id} was not found in the datastore")
+            _forbid_unless(permissions.can_write_team(request.user, team_id))
+        chosen = Policy.objects.filter(Q(pk__in=policy_ids) | Q(team_id__in=teams))
+        with transaction.atomic():
+            PolicyMembership.objects.filter(policy__in=chosen, passes=False).update(webhook_pending=True)
+        return Response({})

@@ -12,3 +12,5 @@ for prefix in ("policies", "global/policies", "teams/<int:team_id>/policies", "t
         path(f"{prefix}/delete", policies.PolicyDeleteView.as_view()),
         path(f"{prefix}/<int:policy_id>", policies.PolicyDetailView.as_view()),
     ]
+
+urlpatterns.append(path("automations/reset", policies.AutomationResetView.as_view(), name="automations-reset"))

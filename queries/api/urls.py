@@ -7,7 +7,7 @@ the lists, hence the `queryname` converter.
 
 from django.urls import path, register_converter
 
-from queries.api import labels, packs, queries, reports, schedule
+from queries.api import labels, packs, queries, reports, schedule, specs
 
 
 class QueryNameConverter:
@@ -41,6 +41,10 @@ urlpatterns = [
     path("labels/id/<int:label_id>", labels.LabelDeleteByIdView.as_view()),
     path("labels/<queryname:key>", labels.LabelDetailView.as_view()),
     path("spec/labels", labels.LabelSpecView.as_view()),
+    path("spec/labels/<str:name>", specs.LabelSpecDetailView.as_view()),
+    path("spec/queries", specs.QuerySpecsView.as_view()),
+    path("spec/queries/<str:name>", specs.QuerySpecView.as_view()),
+    path("spec/policies", specs.PolicySpecsView.as_view()),
     path("packs", packs.PackListView.as_view()),
     path("packs/schedule", packs.PackScheduleView.as_view()),
     path("packs/schedule/<int:scheduled_id>", packs.PackScheduleDetailView.as_view()),

@@ -111,6 +111,19 @@ def test_run_by_identifiers_and_unknown_labels(api, ubuntu_host):
     assert "No Such Label" in str(response.json())
 
 
+def test_run_by_identifiers_ignores_the_blank_names_fleetctl_sends(api, ubuntu_host):
+    # `fleetctl query --hosts X` splits its empty --labels flag on commas: labels is [""].
+    body = {"query": "SELECT 1;", "query_id": None, "selected": {"hosts": ["web-01.example.com"], "labels": [""]}}
+    response = api.post("/api/latest/fleet/reports/run_by_identifiers", body)
+    assert response.status_code == 200, response.content
+    assert response.json()["campaign"]["Metrics"]["TotalHosts"] == 1
+    body["selected"] = {"hosts": [""], "labels": ["", "No Such Label"]}
+    response = api.post("/api/latest/fleet/reports/run_by_identifiers", body)
+    assert response.status_code == 400
+    # fleetctl finds Fleet's own wording in the error and prints just that part.
+    assert "Invalid label name(s) specified: No Such Label." in response.json()["errors"][0]["reason"]
+
+
 # --- delivery and answers -------------------------------------------------------------------
 
 

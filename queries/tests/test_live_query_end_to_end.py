@@ -1,7 +1,8 @@
 """Live queries through real servers: agentsim hosts answer, a websocket client sees every result.
 
 The second test runs two server processes on one database and Redis: the websocket on one,
-the agents on the other, so results must cross processes through the channel layer.
+the agents on the other, so results must cross processes through the channel layer. The third
+is the documented scale-out topology (docs/operations.md): three servers, agents spread over two.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import pytest
 
 from agentsim import run as run_agents
+from fleetsite.lib import memo
 from fleetsite.liveserver import LiveServer, isolated_database_url
 from queries.livecheck import call, login, watch
 
@@ -30,11 +32,15 @@ def _prepare(server: LiveServer) -> str:
     return server.manage("enroll_secret", "add").strip()
 
 
-async def _scenario(agent_url: str, socket_server: LiveServer, secret: str) -> None:
+async def _scenario(agent_url: str | list[str], socket_server: LiveServer, secret: str) -> None:
     stop = asyncio.Event()
-    agents = asyncio.create_task(
-        run_agents(agent_url, secret, HOSTS, platform="mixed", duration=40, ramp=1, stop_event=stop)
-    )
+    agent_urls = [agent_url] if isinstance(agent_url, str) else agent_url
+    share = HOSTS // len(agent_urls)
+    runs = [
+        run_agents(url, secret, share, platform="mixed", duration=40, ramp=1, seed=index, stop_event=stop)
+        for index, url in enumerate(agent_urls)
+    ]
+    agents = asyncio.gather(*runs)
     token = login(socket_server.url, EMAIL, PASSWORD)
     for _ in range(60):  # wait until every simulated host has enrolled
         await asyncio.sleep(0.5)
@@ -53,8 +59,8 @@ async def _scenario(agent_url: str, socket_server: LiveServer, secret: str) -> N
     ws_url = socket_server.url.replace("http", "ws", 1) + "/api/latest/fleet/results/websocket"
     seen = await watch(ws_url, token, campaign_id, expected=HOSTS, timeout=25, started=started)
     stop.set()
-    summary = await agents
-    assert summary.ok, summary.format()
+    for summary in await agents:
+        assert summary.ok, summary.format()
     assert set(seen.results) == set(host_ids), f"missing results from {set(host_ids) - set(seen.results)}"
     assert seen.finished_at is not None, seen.frames[-3:]
     for result in seen.results.values():
@@ -81,3 +87,38 @@ def test_results_cross_processes_through_the_channel_layer(tmp_path):
     secret = _prepare(sockets)
     with sockets, agents:
         asyncio.run(_scenario(agents.url, sockets, secret))
+
+
+@pytest.mark.skipif(
+    not os.environ.get("REDIS_URL") or not os.environ.get("DATABASE_URL", "").startswith("mysql"),
+    reason="the scale-out topology is MySQL + Redis",
+)
+def test_three_servers_on_one_mysql_and_redis(tmp_path):
+    database_url = isolated_database_url(os.environ["DATABASE_URL"], tmp_path, suffix="e2e_three")
+    redis_url = os.environ["REDIS_URL"]
+    first, second, third = (
+        LiveServer(data_dir=tmp_path / name, database_url=database_url, redis_url=redis_url)
+        for name in ("first", "second", "third")
+    )
+    secret = _prepare(first)
+    with first, second, third:
+        asyncio.run(_scenario([first.url, second.url], third, secret))
+        # A token minted on one server works on the others; a config change made on one reaches
+        # agents of another within the few seconds each process may keep its copy (fleetsite/lib/memo.py).
+        token = login(second.url, EMAIL, PASSWORD)
+        status, enrolled = call(
+            first.url, "POST", "/api/osquery/enroll",
+            {"enroll_secret": secret, "host_identifier": "scale-out-probe", "host_details": {}},
+        )  # fmt: skip
+        assert status == 200, enrolled
+        before = call(first.url, "POST", "/api/osquery/config", {"node_key": enrolled["node_key"]})[1]
+        options = {"config": {"options": {"distributed_interval": 7, "logger_tls_period": 11}}}
+        status, body = call(third.url, "PATCH", "/api/latest/fleet/config", {"agent_options": options}, token=token)
+        assert status == 200, body
+        deadline = time.monotonic() + memo.LOCAL_SECONDS + 3
+        while time.monotonic() < deadline:
+            status, after = call(first.url, "POST", "/api/osquery/config", {"node_key": enrolled["node_key"]})
+            if status == 200 and after["options"]["distributed_interval"] == 7:
+                break
+            time.sleep(0.5)
+        assert after["options"]["distributed_interval"] == 7, (before, after)

@@ -222,6 +222,21 @@ def test_apply_and_get_pack_specs(api: APIClient, query: Query, team: Team) -> N
     assert_error(api.get(f"{BASE}/spec/packs/nope"), 404)
 
 
+def test_applying_the_same_pack_specs_again_writes_and_records_nothing(
+    api: APIClient, query: Query, team: Team
+) -> None:
+    Label.objects.create(name="servers", query="SELECT 1")
+    team.name = "Team A"
+    team.save()
+    api.post(f"{BASE}/spec/packs", {"specs": [_spec()]})
+    scheduled = list(PackQuery.objects.values_list("pk", "updated_at"))
+    assert api.post(f"{BASE}/spec/packs", {"specs": [_spec()]}).status_code == 200
+    assert list(PackQuery.objects.values_list("pk", "updated_at")) == scheduled
+    assert Activity.objects.filter(type="applied_spec_pack").count() == 1
+    api.post(f"{BASE}/spec/packs", {"specs": [_spec(description="changed")]})
+    assert Activity.objects.filter(type="applied_spec_pack").count() == 2
+
+
 @pytest.mark.parametrize(
     ("spec", "status"),
     [

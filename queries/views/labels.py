@@ -68,8 +68,7 @@ def _initial(label: Label, user: Any) -> dict[str, Any]:
     initial["label_membership_type"] = label.label_membership_type
     if label.label_membership_type == LabelMembershipType.MANUAL:
         # Only the hosts this user sees: a global label's members include other teams' hosts.
-        members = labels.visible_hosts(user).filter(labels=label).order_by("hostname")[:5000]
-        initial["hosts"] = "\n".join(h.hostname or h.osquery_host_id for h in members)
+        initial["hosts"] = "\n".join(labels.member_identifiers(user, label))
     return initial
 
 
@@ -135,7 +134,11 @@ def label_delete(request: HttpRequest, label_id: int) -> HttpResponse:
         return redirect("ui-labels")
     context = {
         "title": f"Delete label {label.name}?",
-        "message": "Hosts keep running; only the label and its memberships go.",
+        "message": f"{_hosts_text(label.hosts.count())} lose this label; the hosts themselves stay.",
         "cancel_url": reverse("ui-label", args=[label.pk]),
     }
     return render(request, "generic/object_delete.html", context)
+
+
+def _hosts_text(count: int) -> str:
+    return "1 host will" if count == 1 else f"{count:,} hosts will"

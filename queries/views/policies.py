@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -88,8 +89,8 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         rows=rows,
         empty="No policies yet. A policy is a query that passes on a host when it returns rows.",
     )
-    context = {"title": "Policies", "table": table, "page": page, "add_url": reverse("ui-policy-new"),
-               "add_label": "Add policy"}  # fmt: skip
+    add_url = reverse("ui-policy-new") if _may_add(request) else None
+    context = {"title": "Policies", "table": table, "page": page, "add_url": add_url, "add_label": "Add policy"}
     return render_list(request, "generic/object_list.html", context)
 
 
@@ -98,10 +99,15 @@ def policy_edit(request: HttpRequest, policy_id: int | None = None) -> HttpRespo
     policy = Policy() if policy_id is None else _visible(request).filter(pk=policy_id).first()
     if policy is None:
         raise Http404("no such policy")
-    if policy.pk and not permissions.can_write_team(request.user, policy.team_id):
-        raise Http404("no such policy")
-    form = PolicyForm(request.POST or None, instance=policy, user=request.user)
-    if request.method == "POST" and form.is_valid():
+    if policy.pk is None and not _may_add(request):
+        raise PermissionDenied
+    # Observers read a policy (its SQL and resolution) rather than following a link to a 404.
+    read_only = policy.pk is not None and not permissions.can(request.user, "write", "policy", policy.team_id)
+    form = PolicyForm(None if read_only else request.POST or None, instance=policy, user=request.user)
+    if read_only:
+        for field in form.fields.values():
+            field.disabled = True
+    if request.method == "POST" and not read_only and form.is_valid():
         creating = policy.pk is None
         if creating:
             form.instance.author = request.user
@@ -117,8 +123,20 @@ def policy_edit(request: HttpRequest, policy_id: int | None = None) -> HttpRespo
             except IntegrityError:
                 form.add_error("name", "a policy with this name already exists in this team")
     title = "New policy" if policy.pk is None else f"Policy: {policy.name}"
-    context = {"title": title, "form": form, "cancel_url": reverse("ui-policies")}
+    context = {
+        "title": title,
+        "form": form,
+        "cancel_url": reverse("ui-policies"),
+        "read_only": read_only,
+        "read_only_help": "You can read this policy; changing it needs a maintainer or admin role.",
+    }
     return render(request, "generic/object_edit.html", context)
+
+
+def _may_add(request: HttpRequest) -> bool:
+    """Somewhere to add a policy: globally or on one of the user's teams."""
+    writable = permissions.writable_team_ids(request.user, permissions.Kind.POLICY)
+    return writable is None or bool(writable)
 
 
 @login_required
@@ -135,7 +153,7 @@ def policy_delete(request: HttpRequest, policy_id: int) -> HttpResponse:
         return redirect("ui-policies")
     context = {
         "title": f"Delete policy {policy.name}?",
-        "message": "Hosts stop running it and its pass/fail history is removed.",
+        "message": f"{policy.memberships.count():,} hosts stop running it, and their pass/fail results are removed.",
         "cancel_url": reverse("ui-policy", args=[policy.pk]),
     }
     return render(request, "generic/object_delete.html", context)

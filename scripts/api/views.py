@@ -28,6 +28,7 @@ from scripts import service
 from scripts.api.serializers import ScriptRunSerializer, result_json, script_json
 from scripts.models import Script, ScriptExecution
 from scripts.validation import ScriptInvalid, decode_upload, names_for_platform
+from software_installers import queue
 
 RESULT = envelope(
     "ScriptResult",
@@ -331,9 +332,10 @@ class HostUpcomingView(FleetAPIView):
     )
     def get(self, request: Request, host_id: int) -> Response:
         host = get_visible_host(request, host_id)
-        queue = service.pending(host.pk).select_related("host", "script", "user", "batch")
-        rows, meta = page_from(request).slice(queue)
-        return Response({"count": queue.count(), "activities": [upcoming_json(e) for e in rows], "meta": meta})
+        # Scripts and software installs share the queue (software_installers/queue.py).
+        keys, meta = page_from(request).slice(queue.upcoming_keys(host.pk))
+        activities = queue.render_upcoming(keys, upcoming_json)
+        return Response({"count": queue.upcoming_count(host.pk), "activities": activities, "meta": meta})
 
 
 class HostUpcomingDetailView(FleetAPIView):
@@ -342,5 +344,6 @@ class HostUpcomingDetailView(FleetAPIView):
         host = get_visible_host(request, host_id)
         if not permissions.can(request.user, Action.WRITE, Kind.SCRIPT, host.team_id):
             raise forbidden()
-        service.cancel(request.user, host, activity_id)
+        if not queue.cancel_install(request.user, host, activity_id):
+            service.cancel(request.user, host, activity_id)
         return Response(status=204)

@@ -14,7 +14,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fleetsite.guarded_http import GuardedHttpToolsProtocol
+from fleetsite.lib.publicurl import server_url_parts
 from fleetsite.lib.selfsigned import ensure_certificate
+from fleetsite.servercert import SERVED_CERT_ENV
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -28,7 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8080)
         parser.add_argument("--workers", type=int, default=1, help="worker processes (more than 1 needs REDIS_URL)")
-        parser.add_argument("--tls", action="store_true", help="serve https; without --cert, a self-signed one")
+        parser.add_argument(
+            "--tls", action="store_true", help="serve https; without --cert, a self-signed one for FLEETSITE_TLS_NAMES"
+        )
         parser.add_argument("--cert", help="PEM certificate (chain) for --tls")
         parser.add_argument("--key", help="PEM private key for --tls")
         parser.add_argument("--log-level", default="warning")
@@ -42,7 +46,7 @@ class Command(BaseCommand):
                 "--workers above 1 needs REDIS_URL: without Redis each process has its own cache and channel layer"
             )
         ssl: dict[str, str] = {}
-        if options["tls"] or options["cert"] or options["key"]:
+        if options["tls"] or options["cert"] or options["key"] or settings.FLEETSITE_TLS_CERT:
             ssl = self._tls_files(options)
         if workers > 1:
             self._prepare_multiprocess_metrics()
@@ -73,18 +77,28 @@ class Command(BaseCommand):
         )
 
     def _tls_files(self, options: dict[str, Any]) -> dict[str, str]:
-        cert, key = options["cert"], options["key"]
+        """The operator's chain and key (flags, else FLEETSITE_TLS_CERT/KEY), or a generated one.
+
+        The generated certificate covers the server URL's host, FLEETSITE_TLS_NAMES and the
+        --host address besides localhost; its path goes to worker processes through the
+        environment, so /config/certificate and "Add hosts" hand out the chain being served.
+        """
+        cert = options["cert"] or settings.FLEETSITE_TLS_CERT
+        key = options["key"] or settings.FLEETSITE_TLS_KEY
         if bool(cert) != bool(key):
-            raise CommandError("--cert and --key go together")
+            raise CommandError("--cert and --key go together (or FLEETSITE_TLS_CERT and FLEETSITE_TLS_KEY)")
         if not cert:
-            cert_path, key_path = ensure_certificate(Path(settings.DATA_DIR) / "tls", [options["host"]])
+            public = server_url_parts(settings.FLEETSITE_SERVER_URL)
+            names = [public.hostname if public else "", *settings.FLEETSITE_TLS_NAMES, options["host"]]
+            cert_path, key_path = ensure_certificate(Path(settings.DATA_DIR) / "tls", names)
             self.stdout.write(
                 f"Using the self-signed certificate {cert_path} (give it to agents as --tls_server_certs)"
             )
-            return {"ssl_certfile": str(cert_path), "ssl_keyfile": str(key_path)}
+            cert, key = str(cert_path), str(key_path)
         for path in (cert, key):
             if not Path(path).is_file():
                 raise CommandError(f"no such file: {path}")
+        os.environ[SERVED_CERT_ENV] = str(Path(cert).resolve())
         return {"ssl_certfile": cert, "ssl_keyfile": key}
 
     def _prepare_multiprocess_metrics(self) -> None:

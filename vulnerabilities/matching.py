@@ -1,0 +1,504 @@
+"""Matching: software and OS versions against the imported feeds, and each host's CVE history.
+
+Runs as the `match-vulnerabilities` Celery job (hourly and after each import), never on the agent
+check-in path. Packages of an ecosystem OSV covers (deb/rpm by the host's distribution release,
+PyPI, npm) are matched only by OSV's ranges, which know distribution back-ports; apps and programs
+by NVD CPE configurations. The current matches are rewritten as a whole; host rows are opened and
+resolved by difference, so `first_detected_at` survives re-runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from hosts.models import Host, HostSoftware, Software
+from vulnerabilities import changes, ecosystems
+from vulnerabilities.choices import MatchSource
+from vulnerabilities.models import (
+    CVE,
+    AdvisoryCVE,
+    AffectedPackage,
+    CPEMatch,
+    HostVulnerability,
+    MatchedHost,
+    MatchState,
+    OSVersion,
+    OSVulnerability,
+    SoftwareVulnerability,
+)
+
+# NVD's product names for OSes, by the name hosts report without the version.
+# Above this many unread change-log entries (a fleet enrolling), a full run is cheaper than the log.
+FULL_RUN_CHANGES = 200_000
+OS_CPES = {"macos": [("apple", "macos"), ("apple", "mac_os_x"), ("apple", "mac_os")]}
+BATCH = 1000
+
+
+@dataclass
+class MatchReport:
+    mode: str = "full"  # or "changes": only what the change log named
+    changes: int = 0
+    software_matches: int = 0
+    os_matches: int = 0
+    opened: int = 0
+    resolved: int = 0
+
+
+def split_os_name(name: str, platform: str = "") -> tuple[str, str]:
+    """ "macOS 14.1.2" -> ("macOS", "14.1.2"); "Ubuntu 22.04.3 LTS" -> ("Ubuntu", "22.04.3 LTS").
+
+    Windows names carry their number and edition ("Windows 11 Pro 23H2 10.0.22631.2861"): the
+    version starts at the display version or the NT version, as in Fleet.
+    """
+    if platform == "windows":
+        match = re.search(r"\s((?:\d{2}H\d|\d+\.\d+\.\d+).*)$", name)
+    else:
+        match = re.search(r"\s(\d[^\s]*.*)$", name)
+    if match is None:
+        return name, ""
+    return name[: match.start()].strip(), match.group(1).strip()
+
+
+def _eco_key(base: str, release: str) -> str:
+    return f"{base}:{release}" if release else base
+
+
+def run(now: datetime | None = None, full: bool | None = None) -> MatchReport:
+    """Bring matches and host histories up to date; one transaction, so readers never see half a run.
+
+    A full run recomputes everything: after a feed import (the feeds' generation moved), on the first
+    run, on request, or when the change log has grown as large as a fleet's enrolment. Otherwise only
+    the software that hosts installed or removed since the last run (the change log) and hosts that
+    moved to another distribution release are matched: with the feeds unchanged, nothing else can
+    have changed.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        state = _state()
+        upto = changes.latest_id()
+        if full is None:
+            full = state.matched_generation != state.feeds_generation or changes.pending_count(upto) > FULL_RUN_CHANGES
+        report = _full_run(now) if full else _incremental_run(now, upto)
+        changes.forget(upto)
+        if full:
+            state.matched_generation, state.full_run_at = state.feeds_generation, now
+        state.run_at = now
+        state.save()
+    return report
+
+
+def feeds_changed() -> None:
+    """Called by imports in their transaction: the next matching run is a full one."""
+    _state()
+    MatchState.objects.filter(pk=1).update(feeds_generation=F("feeds_generation") + 1)
+
+
+def _state() -> MatchState:
+    state = MatchState.objects.select_for_update().filter(pk=1).first()
+    if state is None:
+        MatchState.objects.bulk_create([MatchState(pk=1)], ignore_conflicts=True)
+        state = MatchState.objects.select_for_update().get(pk=1)
+    return state
+
+
+def _full_run(now: datetime) -> MatchReport:
+    report = MatchReport(mode="full")
+    os_ids = _sync_os_versions()
+    software = _software_matches()
+    _replace_software_matches(software)
+    os_matches = _os_matches()
+    _replace_os_matches(os_matches)
+    report.software_matches = len(software)
+    report.os_matches = len(os_matches)
+    distro = _host_distros()
+    _remember_distros(distro, replace=True)
+    report.opened, report.resolved = _sync_software_history(distro, now)
+    opened, resolved = _sync_os_history(os_ids, now)
+    report.opened += opened
+    report.resolved += resolved
+    return report
+
+
+def _incremental_run(now: datetime, upto: int) -> MatchReport:
+    """Match what the change log names, and every install of hosts whose distribution release changed."""
+    report = MatchReport(mode="changes")
+    net = changes.read(upto)
+    report.changes = len(net.installed) + len(net.removed)
+    distro = _host_distros()
+    known = dict(MatchedHost.objects.values_list("host_id", "ecosystem"))
+    moved = {host for host, key in distro.items() if known.get(host) != key}
+    installed = {pair for pair in net.installed if pair[0] in distro and pair[0] not in moved}
+    removed = {pair for pair in net.removed if pair[0] not in moved}
+    moved_installs = _pairs_of_hosts(moved)
+    new_matches = _software_matches_for(installed | moved_installs, distro)
+    _add_software_matches(new_matches)
+    report.software_matches = len(new_matches)
+    report.resolved = _resolve_pairs(removed, now)
+    report.opened = _open_pairs(installed, distro, now)
+    if moved:
+        opened, resolved = _sync_software_history(distro, now, hosts=moved)
+        report.opened += opened
+        report.resolved += resolved
+        _remember_distros({host: distro[host] for host in moved}, replace=False)
+    os_ids = _sync_os_versions()
+    opened, resolved = _sync_os_history(os_ids, now)
+    report.opened += opened
+    report.resolved += resolved
+    report.os_matches = OSVulnerability.objects.count()
+    return report
+
+
+def _host_distros() -> dict[int, str]:
+    """Each host's package ecosystem key ("Ubuntu:22.04"; "" where packages are not OSV-matched)."""
+    rows = Host.objects.values_list("pk", "platform", "os_version").iterator(BATCH * 10)
+    return {pk: distro_key(platform, os_version) for pk, platform, os_version in rows}
+
+
+def _remember_distros(distro: dict[int, str], replace: bool) -> None:
+    if replace:
+        MatchedHost.objects.all().delete()
+    else:
+        MatchedHost.objects.filter(host_id__in=list(distro)).delete()
+    MatchedHost.objects.bulk_create(
+        [MatchedHost(host_id=host, ecosystem=key) for host, key in distro.items()], batch_size=BATCH * 10
+    )
+
+
+def _pairs_of_hosts(hosts: set[int]) -> set[tuple[int, int]]:
+    out: set[tuple[int, int]] = set()
+    ids = sorted(hosts)
+    for start in range(0, len(ids), BATCH):
+        installs = HostSoftware.objects.filter(host_id__in=ids[start : start + BATCH])
+        out.update(installs.values_list("host_id", "software_id"))
+    return out
+
+
+def _sync_os_versions() -> dict[tuple[str, str], int]:
+    """OSVersion rows for every (os_version, platform) a host reports; returns their ids by that pair."""
+    pairs = set(Host.objects.exclude(os_version="").values_list("os_version", "platform").distinct())
+    known = {(o.name, o.platform): o.pk for o in OSVersion.objects.all()}
+    new = []
+    for name, platform in pairs - set(known):
+        name_only, version = split_os_name(name, platform)
+        new.append(OSVersion(name=name, name_only=name_only, version=version, platform=platform))
+    OSVersion.objects.bulk_create(new, ignore_conflicts=True)
+    if new:
+        known = {(o.name, o.platform): o.pk for o in OSVersion.objects.all()}
+    return known
+
+
+def _withdrawn_cves() -> set[str]:
+    return set(CVE.objects.filter(withdrawn=True).values_list("cve", flat=True))
+
+
+Match = tuple[int, str, str, str, str]  # (software id, cve, source, ecosystem key, resolved_in_version)
+# (ecosystem base, package name) -> {(software id, version as the ecosystem spells it, release)}
+Wanted = dict[tuple[str, str], set[tuple[int, str, str]]]
+# software id -> (version, [(vendor, product)])
+Candidates = dict[int, tuple[str, list[tuple[str, str]]]]
+
+
+def _want_package(wanted: Wanted, pk: int, name: str, version: str, release: str, source: str, eco: str) -> None:
+    """Add a distribution package under its host's ecosystem key ("Ubuntu:22.04"; "" when not matched)."""
+    if eco:
+        base, _, distro_release = eco.partition(":")
+        # rpm_packages reports version and release apart; OSV's RPM versions are version-release.
+        full = f"{version}-{release}" if source == "rpm_packages" and release else version
+        wanted[(base, name)].add((pk, full, distro_release))
+
+
+def distro_key(platform: str, os_version: str) -> str:
+    """The ecosystem key a host's distribution packages are matched under."""
+    eco = ecosystems.ecosystem_for("deb_packages", platform, os_version)
+    return _eco_key(*eco) if eco else ""
+
+
+def _software_matches() -> set[Match]:
+    """Every installed software item against the feeds."""
+    wanted: Wanted = defaultdict(set)
+    language = Software.objects.filter(source__in=list(ecosystems.LANGUAGE_ECOSYSTEMS), installs__isnull=False)
+    for pk, name, version, source in language.values_list("pk", "name", "version", "source").distinct():
+        wanted[(ecosystems.LANGUAGE_ECOSYSTEMS[source], name)].add((pk, version, ""))
+    distro = HostSoftware.objects.filter(software__source__in=["deb_packages", "rpm_packages", "apk_packages"])
+    rows = distro.values_list(
+        "software_id", "software__name", "software__version", "software__release", "software__source",
+        "host__platform", "host__os_version",
+    ).distinct()  # fmt: skip
+    for pk, name, version, release, source, platform, os_version in rows:
+        _want_package(wanted, pk, name, version, release, source, distro_key(platform, os_version))
+    apps = Software.objects.filter(source__in=list(ecosystems.CPE_SOURCES), installs__isnull=False).distinct()
+    candidates: Candidates = {}
+    for pk, name, version, bundle, vendor in apps.values_list("pk", "name", "version", "bundle_identifier", "vendor"):
+        candidates[pk] = (version, ecosystems.cpe_candidates(name, bundle, vendor))
+    withdrawn = _withdrawn_cves()
+    return _osv_matches(wanted, withdrawn) | _cpe_software_matches(candidates, withdrawn)
+
+
+def _software_matches_for(pairs: set[tuple[int, int]], distro: dict[int, str]) -> set[Match]:
+    """The software of these (host, software) pairs against the feeds, in the pairs' hosts' ecosystems."""
+    software_ids = sorted({software for _, software in pairs})
+    rows: dict[int, tuple] = {}
+    for start in range(0, len(software_ids), BATCH):
+        chunk = Software.objects.filter(pk__in=software_ids[start : start + BATCH])
+        for row in chunk.values_list("pk", "name", "version", "release", "source", "bundle_identifier", "vendor"):
+            rows[row[0]] = row
+    wanted: Wanted = defaultdict(set)
+    candidates: Candidates = {}
+    for host, software in pairs:
+        row = rows.get(software)
+        if row is None:
+            continue
+        pk, name, version, release, source, bundle, vendor = row
+        if source in ecosystems.LANGUAGE_ECOSYSTEMS:
+            wanted[(ecosystems.LANGUAGE_ECOSYSTEMS[source], name)].add((pk, version, ""))
+        elif source in ecosystems.DISTRO_SOURCES:
+            _want_package(wanted, pk, name, version, release, source, distro.get(host, ""))
+        elif source in ecosystems.CPE_SOURCES and pk not in candidates:
+            candidates[pk] = (version, ecosystems.cpe_candidates(name, bundle, vendor))
+    withdrawn = _withdrawn_cves()
+    return _osv_matches(wanted, withdrawn) | _cpe_software_matches(candidates, withdrawn)
+
+
+def _osv_matches(wanted: Wanted, withdrawn: set[str]) -> set[Match]:
+    out: set[Match] = set()
+    names = sorted({name for _, name in wanted})
+    packages: list[dict] = []
+    for start in range(0, len(names), BATCH):
+        affected = AffectedPackage.objects.filter(
+            name__in=names[start : start + BATCH], advisory__withdrawn__isnull=True
+        )
+        packages += affected.values("advisory_id", "ecosystem_base", "release", "name", "ranges", "versions", "fixed")
+    cves_of: dict[int, list[str]] = defaultdict(list)
+    advisory_ids = sorted({p["advisory_id"] for p in packages})
+    for start in range(0, len(advisory_ids), BATCH):
+        chunk = AdvisoryCVE.objects.filter(advisory_id__in=advisory_ids[start : start + BATCH])
+        for advisory_id, cve in chunk.values_list("advisory_id", "cve"):
+            cves_of[advisory_id].append(cve)
+    for package in packages:
+        base = package["ecosystem_base"]
+        for pk, version, release in wanted.get((base, package["name"]), ()):
+            if package["release"] and release and package["release"] != release:
+                continue
+            if ecosystems.osv_affected(base, version, package["ranges"], package["versions"]):
+                for cve in cves_of[package["advisory_id"]]:
+                    if cve not in withdrawn:
+                        out.add((pk, cve, MatchSource.OSV, _eco_key(base, release), package["fixed"]))
+    return out
+
+
+def _cpe_software_matches(candidates: Candidates, withdrawn: set[str]) -> set[Match]:
+    products = sorted({product for _, pairs in candidates.values() for _, product in pairs})
+    by_product: dict[str, list[dict]] = defaultdict(list)
+    for start in range(0, len(products), BATCH):
+        matches = CPEMatch.objects.filter(part="a", product__in=products[start : start + BATCH]).exclude(
+            cve__withdrawn=True
+        )
+        for match in matches.values(
+            "cve__cve", "vendor", "product", "version", "start_including", "start_excluding", "end_including",
+            "end_excluding",
+        ):  # fmt: skip
+            by_product[match["product"]].append(match)
+    out = set()
+    for pk, (version, pairs) in candidates.items():
+        for vendor, product in pairs:
+            for match in by_product.get(product, ()):
+                if vendor and match["vendor"] != vendor:
+                    continue
+                if match["cve__cve"] not in withdrawn and ecosystems.cpe_in_range(version, match):
+                    fixed = match["end_excluding"]
+                    out.add((pk, match["cve__cve"], MatchSource.NVD, "", fixed))
+    return out
+
+
+def _os_matches() -> set[tuple[int, str, str]]:
+    """(os version id, cve, resolved_in_version) from NVD's operating-system CPEs (macOS for now)."""
+    out = set()
+    os_rows = list(OSVersion.objects.values("pk", "name_only", "version"))
+    pairs = {pair for row in os_rows for pair in OS_CPES.get(row["name_only"].lower(), [])}
+    if not pairs:
+        return out
+    query = Q()
+    for vendor, product in pairs:
+        query |= Q(vendor=vendor, product=product)
+    matches = list(
+        CPEMatch.objects.filter(query, part="o").exclude(cve__withdrawn=True).values(
+            "cve__cve", "vendor", "product", "version", "start_including", "start_excluding", "end_including",
+            "end_excluding",
+        )
+    )  # fmt: skip
+    for row in os_rows:
+        names = set(OS_CPES.get(row["name_only"].lower(), []))
+        version = row["version"].split()[0] if row["version"] else ""
+        for match in matches:
+            if (match["vendor"], match["product"]) in names and ecosystems.cpe_in_range(version, match):
+                out.add((row["pk"], match["cve__cve"], match["end_excluding"]))
+    return out
+
+
+def _replace_software_matches(matches: set[tuple[int, str, str, str, str]]) -> None:
+    current = {
+        (r.software_id, r.cve, r.source, r.ecosystem, r.resolved_in_version): r.pk
+        for r in SoftwareVulnerability.objects.all()
+    }
+    stale = [pk for key, pk in current.items() if key not in matches]
+    for start in range(0, len(stale), BATCH):
+        SoftwareVulnerability.objects.filter(pk__in=stale[start : start + BATCH]).delete()
+    SoftwareVulnerability.objects.bulk_create(
+        [
+            SoftwareVulnerability(software_id=s, cve=c, source=src, ecosystem=eco, resolved_in_version=fixed[:255])
+            for s, c, src, eco, fixed in matches - set(current)
+        ],
+        batch_size=BATCH,
+        ignore_conflicts=True,
+    )
+
+
+def _replace_os_matches(matches: set[tuple[int, str, str]]) -> None:
+    current = {(r.os_version_id, r.cve, r.resolved_in_version): r.pk for r in OSVulnerability.objects.all()}
+    OSVulnerability.objects.filter(pk__in=[pk for key, pk in current.items() if key not in matches]).delete()
+    OSVulnerability.objects.bulk_create(
+        [
+            OSVulnerability(os_version_id=o, cve=c, resolved_in_version=fixed[:255])
+            for o, c, fixed in matches - set(current)
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _add_software_matches(matches: set[Match]) -> None:
+    """Matches for newly seen (software, ecosystem) pairs; with the feeds unchanged, existing ones stand."""
+    SoftwareVulnerability.objects.bulk_create(
+        [
+            SoftwareVulnerability(software_id=s, cve=c, source=src, ecosystem=eco, resolved_in_version=fixed[:255])
+            for s, c, src, eco, fixed in matches
+        ],
+        batch_size=BATCH,
+        ignore_conflicts=True,
+    )
+
+
+def _applies(source: str, match_ecosystem: str, host_distro: str) -> bool:
+    """Whether a software match (made in `match_ecosystem`) holds on a host: a Debian 11 advisory says
+    nothing about the same package on Ubuntu; CPE matches ("") hold everywhere."""
+    if not match_ecosystem:
+        return True
+    return match_ecosystem == ecosystems.LANGUAGE_ECOSYSTEMS.get(source, host_distro)
+
+
+HistoryKey = tuple[int, str, str]  # (host id, cve, via)
+
+
+def _sync_software_history(distro: dict[int, str], now: datetime, hosts: set[int] | None = None) -> tuple[int, int]:
+    """Open a history row for each new (host, CVE, software) and resolve those no longer matched,
+    for every host or only for `hosts`."""
+    desired: dict[HistoryKey, tuple[int | None, int | None]] = {}
+    open_rows: dict[HistoryKey, int] = {}
+    batches = [None] if hosts is None else [sorted(hosts)[i : i + BATCH] for i in range(0, len(hosts), BATCH)]
+    for batch in batches:
+        installs = HostSoftware.objects.filter(software__vulnerabilities__isnull=False)
+        history = HostVulnerability.objects.filter(resolved_at__isnull=True, via__startswith="s")
+        if batch is not None:
+            installs, history = installs.filter(host_id__in=batch), history.filter(host_id__in=batch)
+        rows = installs.values_list(
+            "host_id", "software_id", "software__source", "software__vulnerabilities__cve",
+            "software__vulnerabilities__ecosystem",
+        )  # fmt: skip
+        for host_id, software_id, source, cve, eco in rows.iterator(BATCH * 10):
+            if _applies(source, eco, distro.get(host_id, "")):
+                desired[(host_id, cve, f"s{software_id}")] = (software_id, None)
+        open_rows.update(((h, c, v), pk) for pk, h, c, v in history.values_list("pk", "host_id", "cve", "via"))
+    return _apply_history(desired, open_rows, now)
+
+
+def _sync_os_history(os_ids: dict[tuple[str, str], int], now: datetime) -> tuple[int, int]:
+    """The same for OS versions; there are few of them, so every host is checked each run."""
+    desired: dict[HistoryKey, tuple[int | None, int | None]] = {}
+    vulnerable_os: dict[int, list[str]] = defaultdict(list)
+    for os_id, cve in OSVulnerability.objects.values_list("os_version_id", "cve"):
+        vulnerable_os[os_id].append(cve)
+    if vulnerable_os:
+        hosts = Host.objects.exclude(os_version="").values_list("pk", "os_version", "platform")
+        for host_id, os_version, platform in hosts.iterator(BATCH * 10):
+            os_id = os_ids.get((os_version, platform))
+            for cve in vulnerable_os.get(os_id, ()):
+                desired[(host_id, cve, f"o{os_id}")] = (None, os_id)
+    history = HostVulnerability.objects.filter(resolved_at__isnull=True, via__startswith="o")
+    open_rows = {(h, c, v): pk for pk, h, c, v in history.values_list("pk", "host_id", "cve", "via")}
+    return _apply_history(desired, open_rows, now)
+
+
+def _apply_history(
+    desired: dict[HistoryKey, tuple[int | None, int | None]], open_rows: dict[HistoryKey, int], now: datetime
+) -> tuple[int, int]:
+    gone = [pk for key, pk in open_rows.items() if key not in desired]
+    for start in range(0, len(gone), BATCH):
+        HostVulnerability.objects.filter(pk__in=gone[start : start + BATCH]).update(resolved_at=now)
+    new = [key for key in desired if key not in open_rows]
+    _insert_history(new, desired, now)
+    return len(new), len(gone)
+
+
+def _pairs_query(pairs: list[tuple[int, int]]) -> Q:
+    query = Q()
+    for host_id, software_id in pairs:
+        query |= Q(host_id=host_id, software_id=software_id)
+    return query
+
+
+def _resolve_pairs(pairs: set[tuple[int, int]], now: datetime) -> int:
+    """Resolve the open CVEs of software that left these hosts."""
+    ordered, resolved = sorted(pairs), 0
+    for start in range(0, len(ordered), BATCH):
+        open_rows = HostVulnerability.objects.filter(_pairs_query(ordered[start : start + BATCH]))
+        resolved += open_rows.filter(resolved_at__isnull=True).update(resolved_at=now)
+    return resolved
+
+
+def _open_pairs(pairs: set[tuple[int, int]], distro: dict[int, str], now: datetime) -> int:
+    """Open history rows for the CVEs of software newly on these hosts (unless a row is open already)."""
+    by_software: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    software_ids = sorted({software for _, software in pairs})
+    for start in range(0, len(software_ids), BATCH):
+        matches = SoftwareVulnerability.objects.filter(software_id__in=software_ids[start : start + BATCH])
+        for software_id, cve, eco, source in matches.values_list("software_id", "cve", "ecosystem", "software__source"):
+            by_software[software_id].append((cve, eco, source))
+    vulnerable = sorted(pair for pair in pairs if pair[1] in by_software)
+    desired: dict[HistoryKey, tuple[int | None, int | None]] = {}
+    already: set[HistoryKey] = set()
+    for start in range(0, len(vulnerable), BATCH):
+        chunk = vulnerable[start : start + BATCH]
+        for host_id, software_id in chunk:
+            for cve, eco, source in by_software[software_id]:
+                if _applies(source, eco, distro.get(host_id, "")):
+                    desired[(host_id, cve, f"s{software_id}")] = (software_id, None)
+        open_rows = HostVulnerability.objects.filter(_pairs_query(chunk), resolved_at__isnull=True)
+        already.update(open_rows.values_list("host_id", "cve", "via"))
+    new = [key for key in desired if key not in already]
+    _insert_history(new, desired, now)
+    return len(new)
+
+
+def _insert_history(
+    keys: list[HistoryKey], desired: dict[HistoryKey, tuple[int | None, int | None]], now: datetime
+) -> None:
+    """Insert new history rows with executemany: a first run opens hundreds of thousands, and building a
+    model instance per row cost ten times the SQL (measured: 300,000 rows, 60 s through bulk_create)."""
+    table = connection.ops.quote_name(HostVulnerability._meta.db_table)
+    columns = ", ".join(
+        connection.ops.quote_name(name)
+        for name in ("host_id", "cve", "via", "software_id", "os_version_id", "first_detected_at")
+    )
+    sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)"
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), BATCH * 10):
+            cursor.executemany(
+                sql, [(h, c, v, *desired[(h, c, v)], at) for h, c, v in keys[start : start + BATCH * 10]]
+            )
