@@ -26,6 +26,7 @@ from activities.record import record
 from fleetsite import agent_options
 from fleetsite.api.errors import FleetAPIError, forbidden, not_found, validation_failed
 from fleetsite.lib import bounds
+from fleetsite.lib.locking import lock_own_rows
 from fleetsite.models import FleetConfig
 from hosts.models import Host
 from scripts import constants as c
@@ -249,7 +250,7 @@ def orbit_result(host: Host, payload: dict[str, Any]) -> bool:
     """Store fleetd's answer once (a repeat is ignored) and record `ran_script`. False: unknown id."""
     with transaction.atomic():
         execution = (
-            ScriptExecution.objects.select_for_update(of=("self",))
+            lock_own_rows(ScriptExecution.objects.all())
             .select_related("script", "batch", "user")
             .filter(host=host, execution_id=payload["execution_id"])
             .first()

@@ -19,6 +19,7 @@ from accounts.models import Team, User
 from activities.record import record
 from fleetsite.api.errors import FleetAPIError, bad_request, forbidden, not_found
 from fleetsite.lib import bounds
+from fleetsite.lib.locking import lock_own_rows
 from hosts.ingest import software_checksum
 from hosts.models import Host, Label, LabelMembership, Software
 from queries.models import Policy
@@ -578,7 +579,7 @@ def orbit_result(host: Host, payload: dict[str, Any]) -> bool:
     """Store fleetd's answer once (a repeat is ignored) and record `installed_software`. False: unknown id."""
     with transaction.atomic():
         run = (
-            SoftwareInstall.objects.select_for_update(of=("self",))
+            lock_own_rows(SoftwareInstall.objects.all())
             .select_related("user")
             .filter(host=host, install_uuid=payload["install_uuid"], uninstall=False)
             .first()
