@@ -20,7 +20,7 @@ from enrollment import secrets as enroll_secrets
 from fleetsite.lib import memo
 from hosts import seen
 
-pytest_plugins = ["enrollment.tests.fixtures", "vulnerabilities.tests.fixtures"]
+pytest_plugins = ["enrollment.tests.fixtures", "vulnerabilities.tests.fixtures", "webhooks.tests.fixtures"]
 
 PASSWORD = "correct horse battery staple 42"
 

@@ -14,8 +14,13 @@ def record(
     host: Any = None,
     team: Any = None,
 ) -> Activity:
-    """Append one activity; `actor` is a user, or None for something Fleetsite itself did."""
-    return Activity.objects.create(
+    """Append one activity; `actor` is a user, or None for something Fleetsite itself did.
+
+    The activities webhook, when on, gets it after the caller's transaction commits.
+    """
+    from webhooks.triggers import activity_recorded
+
+    activity = Activity.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_full_name=getattr(actor, "name", "") or "",
         actor_email=getattr(actor, "email", "") or "",
@@ -25,3 +30,5 @@ def record(
         team=team,
         fleet_initiated=actor is None,
     )
+    activity_recorded(activity)
+    return activity

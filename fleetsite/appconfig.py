@@ -15,6 +15,7 @@ from activities.record import record
 from fleetsite.lib import agent_options_check
 from fleetsite.models import FleetConfig
 from sso import config as sso_config
+from webhooks import config as automations
 
 NANOSECONDS = 1_000_000_000
 FEATURE_FLAGS = {
@@ -64,8 +65,7 @@ def config_json(user: User) -> dict[str, Any]:
         },
         "features": {**{k: True for k in FEATURE_FLAGS}, **(config.features or {})},
         "host_expiry_settings": {"host_expiry_enabled": False, "host_expiry_window": 0},
-        "webhook_settings": {},
-        "integrations": {},
+        **automations.global_json(),
         "mdm": {"enabled_and_configured": False},
         "license": license_json(config.org_name),
         "logging": {},
@@ -98,9 +98,13 @@ def _url(value: Any, field: str) -> str:
 
 # Sections `fleetctl gitops` always sends, filled with "off" defaults when the file leaves them out.
 # Fleetsite has none of these features, so it accepts them only when they switch nothing on.
-GITOPS_DEFAULT_SECTIONS = frozenset(
-    {"webhook_settings", "integrations", "mdm", "scripts", "yara_rules", "gitops", "host_expiry_settings"}
-)
+GITOPS_DEFAULT_SECTIONS = frozenset({"mdm", "scripts", "yara_rules", "gitops", "host_expiry_settings"})
+
+
+SECTIONS = ("org_info", "server_settings", "features", "agent_options", "sso_settings", "webhook_settings",
+            "integrations")  # fmt: skip
+# Sections stored in their apps' own rows: a change to them alone leaves the config row as it is.
+OWN_ROWS = ("sso_settings.", "webhook_settings.", "integrations.")
 
 
 def _inert(value: Any) -> bool:
@@ -132,7 +136,7 @@ def update_config(actor: User, changes: dict[str, Any], force: bool = False) -> 
             if not _inert(value):
                 raise InvalidInput(section, f"{section} is not supported by Fleetsite; leave it out or switch it off")
             continue
-        if section not in ("org_info", "server_settings", "features", "agent_options", "sso_settings"):
+        if section not in SECTIONS:
             raise InvalidInput(section, f"unknown or read-only setting {section!r}")
         if section != "agent_options" and not isinstance(value, dict):
             raise InvalidInput(section, "expected an object")
@@ -163,12 +167,13 @@ def update_config(actor: User, changes: dict[str, Any], force: bool = False) -> 
         put("features", {**(config.features or {}), key: value}, f"features.{key}")
     if "sso_settings" in changes:
         sso_config.apply(changes["sso_settings"], changed)
+    automations.apply_global(changes, changed)
     options_changed = False
     if "agent_options" in changes:
         options = _checked_options(changes["agent_options"], force)
         options_changed = options != config.agent_options
         config.agent_options = options
-    if options_changed or any(not field.startswith("sso_settings.") for field in changed):
+    if options_changed or any(not field.startswith(OWN_ROWS) for field in changed):
         config.save()
     if options_changed:
         record(actor, types.EDITED_AGENT_OPTIONS, {"global": True, "team_id": None, "team_name": None})

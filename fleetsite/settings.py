@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "software_installers",
     "vulnerabilities",
     "sso",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -217,6 +218,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "refresh-policy-counts": {"task": "refresh-policy-counts", "schedule": 300.0, "options": {"expires": 450}},
     # A host that starts failing should reach the webhook within a couple of minutes.
     "failing-policies-webhook": {"task": "failing-policies-webhook", "schedule": 120.0, "options": {"expires": 180}},
+    # Fleet's automations: failing-policy hosts within minutes; the host status check itself waits
+    # for webhook_settings.interval (a day by default) between messages.
+    "automations": {"task": "automations", "schedule": 120.0, "options": {"expires": 180}},
     # Tokens live an hour; a 10-minute sweep keeps the table tidy.
     "expire-device-tokens": {"task": "expire-device-tokens", "schedule": 600.0, "options": {"expires": 900}},
     "expire-carves": {"task": "expire-carves", "schedule": 3600.0, "options": {"expires": 5400}},
@@ -435,6 +439,12 @@ FLEETSITE_CAMPAIGN_RETENTION_DAYS = env_int("FLEETSITE_CAMPAIGN_RETENTION_DAYS",
 FLEETSITE_LIVE_QUERY_REST_PERIOD = env_int("FLEETSITE_LIVE_QUERY_REST_PERIOD", 90, minimum=1)
 # Hosts that start failing a policy with the automation on are posted here.
 FLEETSITE_FAILING_POLICIES_WEBHOOK_URL = env_str("FLEETSITE_FAILING_POLICIES_WEBHOOK_URL")
+# Automations (webhook_settings, Jira, Zendesk): each request's timeout, how often a delivery is
+# tried, the first retry's delay (doubled after each failure), and how long finished rows are kept.
+FLEETSITE_WEBHOOK_TIMEOUT = env_float("FLEETSITE_WEBHOOK_TIMEOUT", 30.0, minimum=0.1)
+FLEETSITE_WEBHOOK_MAX_ATTEMPTS = env_int("FLEETSITE_WEBHOOK_MAX_ATTEMPTS", 5, minimum=1)
+FLEETSITE_WEBHOOK_RETRY_BACKOFF = env_float("FLEETSITE_WEBHOOK_RETRY_BACKOFF", 30.0, minimum=0.0)
+FLEETSITE_WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("FLEETSITE_WEBHOOK_DELIVERY_RETENTION_DAYS", 30, minimum=1)
 
 # Carves are kept this many days (blocks are large).
 FLEETSITE_CARVE_RETENTION_DAYS = env_int("FLEETSITE_CARVE_RETENTION_DAYS", 7, minimum=1)

@@ -91,6 +91,11 @@ def run(now: datetime | None = None, full: bool | None = None) -> MatchReport:
             state.matched_generation, state.full_run_at = state.feeds_generation, now
         state.run_at = now
         state.save()
+        if report.opened:
+            # One cached settings read; the vulnerability automations look at the rows after commit.
+            from webhooks.triggers import matching_opened
+
+            matching_opened(now)
     return report
 
 

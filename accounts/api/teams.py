@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
@@ -15,12 +16,13 @@ from accounts.choices import Role
 from accounts.models import Team, User
 from accounts.permissions import Action, Kind
 from fleetsite import appconfig
-from fleetsite.api.errors import FleetAPIError, conflict, forbidden, not_found, validation_failed
+from fleetsite.api.errors import FleetAPIError, bad_request, conflict, forbidden, not_found, validation_failed
 from fleetsite.api.fields import ObjectIdField
 from fleetsite.api.schema import EMPTY, envelope, listing
 from fleetsite.api.views import FleetAPIView, flag
 from fleetsite.models import FleetConfig
 from hosts.api.serializers import rfc3339
+from webhooks import config as automations
 
 
 def team_json(team: Team, host_count: int = 0, user_count: int = 0) -> dict:
@@ -38,6 +40,7 @@ def team_json(team: Team, host_count: int = 0, user_count: int = 0) -> dict:
         "created_at": rfc3339(team.created_at),
         # A team spec's features win over the global ones (Fleet keeps features per team).
         "features": {**(FleetConfig.load().features or {}), **((team.spec_settings or {}).get("features") or {})},
+        **automations.team_json(team.spec_settings),
     }
 
 
@@ -124,7 +127,11 @@ class TeamListView(FleetAPIView):
 
 @extend_schema_view(
     get=extend_schema(summary="Get a team", responses={200: TEAM_BODY}),
-    patch=extend_schema(summary="Rename or describe a team", request=TeamPatchSerializer, responses={200: TEAM_BODY}),
+    patch=extend_schema(
+        summary="Rename or describe a team; change its webhook_settings and integrations",
+        request=TeamPatchSerializer,
+        responses={200: TEAM_BODY},
+    ),
     delete=extend_schema(summary="Delete a team (its hosts move to no team)", responses={200: EMPTY}),
 )
 class TeamDetailView(FleetAPIView):
@@ -136,7 +143,13 @@ class TeamDetailView(FleetAPIView):
         self.require(request, Action.WRITE, Kind.TEAM, team.pk)
         data = self.validated(TeamPatchSerializer, request)
         try:
-            services.update_team(request.user, team, data.get("name"), data.get("description"))
+            with transaction.atomic():
+                if "webhook_settings" in request.data or "integrations" in request.data:
+                    # Fleet's team payload: webhook_settings and integrations are checked and merged as for /config.
+                    team.spec_settings = automations.apply_team(team.spec_settings, request.data)
+                services.update_team(request.user, team, data.get("name"), data.get("description"))
+        except automations.BadInput as exc:
+            raise bad_request(exc.reason) from exc
         except services.InvalidInput as exc:
             raise invalid(exc) from exc
         return Response(team_body(request, team))

@@ -17,6 +17,7 @@ from fleetsite import appconfig, servercert
 from fleetsite.api.errors import bad_request, not_found
 from fleetsite.api.schema import envelope
 from fleetsite.api.views import FleetAPIView, flag
+from webhooks import config as automations
 
 # The top-level sections of Fleet's app config (appconfig.config_json); each stays free-form.
 APP_CONFIG = envelope(
@@ -47,7 +48,8 @@ APP_CONFIG = envelope(
 @extend_schema_view(
     get=extend_schema(summary="The app config", responses={200: APP_CONFIG}),
     patch=extend_schema(
-        summary="Change part of the app config (org_info, server_settings, features, agent_options)",
+        summary="Change part of the app config (org_info, server_settings, features, agent_options, webhook_settings, "
+        "integrations)",
         request=dict,
         responses={200: APP_CONFIG},
     ),
@@ -65,6 +67,8 @@ class ConfigView(FleetAPIView):
                 appconfig.update_config(request.user, request.data, force=flag(request, "force"))
                 # A dry run checks everything the real change would, then undoes it (activities included).
                 transaction.set_rollback(flag(request, "dry_run"))
+        except automations.BadInput as exc:
+            raise bad_request(exc.reason) from exc
         except InvalidInput as exc:
             raise invalid(exc) from exc
         return Response(appconfig.config_json(request.user))
