@@ -57,6 +57,12 @@ def csv_row(activity: Activity) -> list[Any]:
 
 _PHRASES = {
     "user_logged_in": "logged in",
+    # The second factor and sessions (mfa/types.py).
+    "enabled_mfa": "turned on a second factor for {user_email}",
+    "disabled_mfa": "turned off the second factor of {user_email}",
+    "regenerated_mfa_recovery_codes": "made new recovery codes for {user_email}",
+    "edited_mfa_settings": "edited the second-factor settings",
+    "ended_user_sessions": "ended {sessions} sessions of {user_email}",
     "user_failed_login": "failed to log in as {email}",
     "user_added_by_sso": "was added by single sign-on",
     "user_locked_out": "was locked out after {failures} failed logins as {email} from {public_ip}",

@@ -100,6 +100,9 @@ INSTALLED_APPS = [
     "vulnerabilities",
     "sso",
     "webhooks",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "mfa",
 ]
 
 MIDDLEWARE = [
@@ -375,6 +378,11 @@ FLEETSITE_HOST_IDENTIFIER = env_choice(
 FLEETSITE_ENROLL_COOLDOWN = env_int("FLEETSITE_OSQUERY_ENROLL_COOLDOWN", 0, minimum=0)
 FLEETSITE_SESSION_DURATION = timedelta(seconds=env_int("FLEETSITE_SESSION_DURATION", 5 * 24 * 3600, minimum=60))
 FLEETSITE_LOGIN_FAILURE_DELAY = env_float("FLEETSITE_LOGIN_FAILURE_DELAY", 1.0, minimum=0.0)
+# Second factor (mfa/): a password login of a user with an authenticator waits this long for the
+# code, and ends after this many wrong codes; authenticator apps show the issuer name.
+FLEETSITE_MFA_CHALLENGE_TTL = timedelta(seconds=env_int("FLEETSITE_MFA_CHALLENGE_TTL", 300, minimum=30))
+FLEETSITE_MFA_MAX_ATTEMPTS = env_int("FLEETSITE_MFA_MAX_ATTEMPTS", 5, minimum=1)
+OTP_TOTP_ISSUER = env_str("FLEETSITE_MFA_ISSUER", "Fleetsite")
 # Login lock-outs (django-axes, accounts/lockout.py): after this many failed logins or password
 # reset requests for one account or from one client address, both are refused for the lock-out
 # time, which doubles with each lock-out in a day up to the maximum. Counters live in the cache.

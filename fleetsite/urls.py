@@ -47,6 +47,7 @@ urlpatterns = [
     path("", include("queries.live_ui_urls")),
     path("", include("queries.urls")),
     path("", include("sso.urls")),
+    path("", include("mfa.urls")),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
 ]
 

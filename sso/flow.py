@@ -16,6 +16,7 @@ from activities import types
 from activities.record import record
 from fleetsite.lib.tokens import digest, random_key
 from fleetsite.models import FleetConfig
+from mfa.constants import SESSION_METHOD
 from sso import constants
 from sso.errors import SSOError
 from sso.models import PendingLogin
@@ -89,6 +90,7 @@ def take(request: HttpRequest, protocol: str) -> PendingLogin | None:
 
 def succeed(request: HttpRequest, user: User, relay_path: str) -> HttpResponse:
     """Log the browser in (Django session), record Fleet's `user_logged_in`, go where the user was going."""
+    request.session[SESSION_METHOD] = "sso"  # the session list says how this browser logged in (mfa.sessions)
     login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     record(user, types.USER_LOGGED_IN, {"public_ip": getattr(request, "client_ip", "")})
     response = HttpResponseRedirect(local_path(relay_path) or "/")

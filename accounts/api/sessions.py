@@ -6,10 +6,8 @@ a global admin reads and ends anyone's sessions, every user their own; anyone el
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -18,17 +16,21 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import permissions, services
+from accounts import permissions, services, tokens
 from accounts.api.teams import invalid
-from accounts.api.views import user_json
+from accounts.api.views import available_teams, user_json
 from accounts.choices import TokenKind
 from accounts.models import AuthToken, User
 from accounts.permissions import Action, Kind
 from accounts.throttles import LoginIPThrottle
-from fleetsite.api.errors import FleetAPIError, forbidden, not_found
+from activities import types
+from activities.record import record
+from fleetsite.api.errors import forbidden, not_found
 from fleetsite.api.schema import EMPTY, envelope, single
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
+from mfa import api as mfa_api
+from mfa import sessions as user_sessions
 
 SESSION_INFO = envelope(
     "SessionInfo",
@@ -87,24 +89,29 @@ class UserSessionsView(FleetAPIView):
         rows = live_sessions().filter(user_id=user_id).order_by("created_at", "id")
         return Response({"sessions": [session_json(token) for token in rows]})
 
-    @extend_schema(summary="End all of a user's sessions", responses={200: EMPTY})
+    @extend_schema(summary="End all of a user's sessions (REST logins and web UI logins)", responses={200: EMPTY})
     def delete(self, request: Request, user_id: int) -> Response:
         if not _may_touch_sessions_of(request, user_id, Action.WRITE):
             raise forbidden()
-        AuthToken.objects.filter(kind=TokenKind.SESSION, user_id=user_id).delete()
+        user = User.objects.filter(pk=user_id).first()
+        if user is None:
+            raise not_found(f"User {user_id} was not found in the datastore")
+        user_sessions.end_all(request.user, user)
         return Response({})
 
 
 class SessionCreateSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=4096, required=False, allow_blank=True, default="")
+    code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class SessionCreateView(FleetAPIView):
-    """`POST /sessions`: Fleet's second MFA step (the token from the e-mailed magic link).
+    """`POST /sessions`: Fleet's second MFA step, completing a login `POST /login` answered with 202.
 
-    Fleetsite has no e-mail MFA (`mfa_enabled` is always false and cannot be turned on), so no
-    MFA token is ever issued and every token fails the way Fleet fails an unknown one: 401
-    "Authentication failed", no sooner than the login failure delay.
+    Fleet's token comes from an e-mailed link; ours is the 202 answer's `mfa_token`, sent with
+    `code` (the authenticator's current code or a recovery code). A wrong, reused or missing code,
+    an unknown or expired token: 401 "Authentication failed", no sooner than the login failure
+    delay (mfa.api, mfa.challenge).
     """
 
     authentication_classes: list = []
@@ -112,14 +119,25 @@ class SessionCreateView(FleetAPIView):
     # A login attempt like POST /login: the same per-address budget.
     throttle_classes = [LoginIPThrottle]
 
-    @extend_schema(summary="Finish an MFA login", request=SessionCreateSerializer, responses={401: None})
+    @extend_schema(
+        summary="Finish an MFA login",
+        request=SessionCreateSerializer,
+        responses={
+            200: envelope(
+                "LoginResult",
+                user=serializers.DictField(),
+                available_teams=serializers.ListField(child=serializers.DictField()),
+                token=serializers.CharField(),
+            ),
+            401: None,
+        },
+    )
     def post(self, request: Request) -> Response:
-        started = time.monotonic()
-        self.validated(SessionCreateSerializer, request)
-        remaining = settings.FLEETSITE_LOGIN_FAILURE_DELAY - (time.monotonic() - started)
-        if remaining > 0:
-            time.sleep(remaining)
-        raise FleetAPIError(401, "Authentication failed", "Authentication failed")
+        data = self.validated(SessionCreateSerializer, request)
+        user, method = mfa_api.complete_login(request, data["token"], data["code"])
+        token = tokens.issue_session(user)
+        record(user, types.USER_LOGGED_IN, {"public_ip": getattr(request, "client_ip", ""), "mfa": method})
+        return Response({"user": user_json(user), "available_teams": available_teams(user), "token": token})
 
 
 class RequirePasswordResetSerializer(serializers.Serializer):

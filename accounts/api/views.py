@@ -22,6 +22,7 @@ from fleetsite.api.errors import FleetAPIError
 from fleetsite.api.schema import EMPTY, envelope
 from fleetsite.api.views import FleetAPIView
 from hosts.api.serializers import rfc3339
+from mfa import api as mfa_api
 from sso import policy as sso_policy
 from sso.users import is_sso_user
 
@@ -53,6 +54,9 @@ def available_teams(user: User) -> list[dict]:
 class LoginSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=254)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    # The client can do a second step (mfa.api): ours, and Fleet's name for it.
+    supports_mfa = serializers.BooleanField(required=False, default=False)
+    supports_email_verification = serializers.BooleanField(required=False, default=False)
 
 
 @extend_schema_view(
@@ -65,7 +69,13 @@ class LoginSerializer(serializers.Serializer):
                 user=serializers.DictField(),
                 available_teams=serializers.ListField(child=serializers.DictField()),
                 token=serializers.CharField(),
-            )
+            ),
+            202: envelope(
+                "LoginSecondStep",
+                message=serializers.CharField(),
+                mfa_token=serializers.CharField(),
+                mfa_methods=serializers.ListField(child=serializers.CharField()),
+            ),
         },
     )
 )
@@ -92,6 +102,9 @@ class LoginView(FleetAPIView):
             if lockout.was_locked_out(request):
                 raise exceptions.Throttled(wait=lockout.retry_after(request), detail=lockout.lockout_message(request))
             raise FleetAPIError(401, "Authentication failed", "Authentication failed")
+        second_step = mfa_api.login_gate(request, user)
+        if second_step is not None:
+            return second_step  # 202: the session comes from POST /sessions with the code
         token = tokens.issue_session(user)
         record(user, types.USER_LOGGED_IN, {"public_ip": getattr(request, "client_ip", "")})
         return Response({"user": user_json(user), "available_teams": available_teams(user), "token": token})

@@ -21,6 +21,8 @@ from accounts.models import AuthToken, User
 from activities import types
 from activities.record import record
 from fleetsite.ui import field_errors_from, login_required
+from mfa import policy as mfa_policy
+from mfa import views as mfa_views
 from sso import policy as sso_policy
 
 
@@ -40,6 +42,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             return redirect(reset_path(user))
         refusal = sso_policy.password_refusal(user) if user is not None else None
         if user is not None and refusal is None and user.is_active and not user.api_only:
+            need = mfa_policy.password_login_needs(user)
+            if need is not None:
+                return mfa_views.begin(request, user, need, next_url)  # the code step, or a set-up first
             login(request, user)
             record(user, types.USER_LOGGED_IN, {"public_ip": getattr(request, "client_ip", "")})
             return redirect(next_url)

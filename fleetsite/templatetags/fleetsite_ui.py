@@ -83,6 +83,7 @@ def settings_tabs(context: dict[str, Any], current: str) -> SafeString:
         ("agent", "/settings/agent-options/", "Agent options", admin),
         ("secrets", "/settings/secrets/", "Enroll secrets", secrets),
         ("sso", "/settings/sso/", "Single sign-on", admin),
+        ("mfa", "/settings/mfa/", "Second factor", admin),
         ("teams", "/teams/", "Teams", True),
         ("users", "/users/", "Users", permissions.can(user, "read", "user")),
         ("api", "/api/reference/", "REST API", True),

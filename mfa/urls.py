@@ -1,0 +1,15 @@
+"""Web UI routes of the second factor and the sessions pages."""
+
+from django.urls import path
+
+from mfa import views
+
+urlpatterns = [
+    path("login/code/", views.login_code, name="ui-login-code"),
+    path("login/setup/", views.login_setup, name="ui-login-setup"),
+    path("account/mfa/", views.account_mfa, name="ui-account-mfa"),
+    path("account/sessions/", views.account_sessions, name="ui-account-sessions"),
+    path("settings/mfa/", views.mfa_settings, name="ui-mfa-settings"),
+    path("users/<int:pk>/sessions/end/", views.user_end_sessions, name="ui-user-end-sessions"),
+    path("users/<int:pk>/mfa/remove/", views.user_remove_mfa, name="ui-user-remove-mfa"),
+]

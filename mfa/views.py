@@ -1,0 +1,263 @@
+"""Web UI: the login's code step, enrolment during login, the account's MFA and sessions pages, the setting."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.permissions import Action, Kind
+from activities import types
+from activities.record import record
+from fleetsite.ui import login_required, require
+from mfa import challenge, constants, factors, policy, sessions
+from mfa.forms import CodeForm, ConfirmDeviceForm, MFASettingsForm, PasswordCheckForm
+from mfa.models import MFASettings
+from mfa.types import EDITED_MFA_SETTINGS
+
+# --- The login's second step ---------------------------------------------------------------------
+
+
+def begin(request: HttpRequest, user: User, need: str, next_url: str) -> HttpResponse:
+    """Called by the login page once the password passed: park the login and ask for the code (or a set-up)."""
+    purpose = constants.PURPOSE_ENROL if need == policy.ENROL_FIRST else constants.PURPOSE_UI
+    challenge.discard(request.session.get(constants.SESSION_CHALLENGE, ""))
+    request.session[constants.SESSION_CHALLENGE] = challenge.start(user, purpose)
+    request.session[constants.SESSION_NEXT] = next_url
+    return redirect("ui-login-setup" if purpose == constants.PURPOSE_ENROL else "ui-login-code")
+
+
+def _safe_next(request: HttpRequest) -> str:
+    next_url = request.session.get(constants.SESSION_NEXT) or "/"
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return "/"
+    return next_url
+
+
+def _finish(request: HttpRequest, user: User, method: str) -> str:
+    """Log the browser in after the second step; returns where to go."""
+    next_url = _safe_next(request)
+    request.session.pop(constants.SESSION_CHALLENGE, None)
+    request.session.pop(constants.SESSION_NEXT, None)
+    request.session[constants.SESSION_METHOD] = f"password+{method}"
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+    record(user, types.USER_LOGGED_IN, {"public_ip": getattr(request, "client_ip", ""), "mfa": method})
+    return next_url
+
+
+def _record_failure(request: HttpRequest, user: User | None, reason: str) -> None:
+    record(
+        user,
+        types.USER_FAILED_LOGIN,
+        {
+            "email": user.email if user else "",
+            "public_ip": getattr(request, "client_ip", ""),
+            "reason": f"second factor: {reason}",
+        },
+    )
+
+
+def _start_over(request: HttpRequest, message: str = challenge.EXPIRED) -> HttpResponse:
+    request.session.pop(constants.SESSION_CHALLENGE, None)
+    messages.error(request, message)
+    return redirect("ui-login")
+
+
+def login_code(request: HttpRequest) -> HttpResponse:
+    """Step two of a password login: the authenticator's code or a recovery code."""
+    key = request.session.get(constants.SESSION_CHALLENGE, "")
+    pending = challenge.peek(key, constants.PURPOSE_UI)
+    if pending is None:
+        return _start_over(request)
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            passed = challenge.complete(key, form.cleaned_data["code"], constants.PURPOSE_UI)
+        except challenge.ChallengeFailed as exc:
+            _record_failure(request, exc.user, exc.message)
+            if exc.ended:
+                return _start_over(request)
+            form.add_error("code", exc.message)
+            status = 401
+        else:
+            return redirect(_finish(request, passed.user, passed.method))
+    context = {"form": form, "title": "Two-step sign-in", "email": pending.user.email}
+    return render(request, "mfa/login_code.html", context, status=status)
+
+
+def login_setup(request: HttpRequest) -> HttpResponse:
+    """A second factor is required and this user has none: set one up, then the login completes."""
+    key = request.session.get(constants.SESSION_CHALLENGE, "")
+    pending = challenge.peek(key, constants.PURPOSE_ENROL)
+    if pending is None:
+        return _start_over(request)
+    user = pending.user
+    form = ConfirmDeviceForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = factors.confirm(user, form.cleaned_data["code"])
+        except factors.CodeRefused as exc:
+            form.add_error("code", str(exc))
+            status = 422
+        else:
+            challenge.discard(key)
+            next_url = _finish(request, user, "totp")
+            context = {"title": "Save your recovery codes", "codes": codes, "continue_url": next_url}
+            return render(request, "mfa/recovery_codes.html", context)
+    device = factors.pending_device(user)
+    context = {
+        "title": "Set up a second factor",
+        "form": form,
+        "qr": factors.qr_svg(device),
+        "secret": factors.secret_base32(device),
+        "during_login": True,
+        "email": user.email,
+    }
+    return render(request, "mfa/setup.html", context, status=status)
+
+
+# --- Your account ---------------------------------------------------------------------------------
+
+
+def _password_ok(request: HttpRequest, form: PasswordCheckForm) -> bool:
+    if form.is_valid() and request.user.check_password(form.cleaned_data["password"]):
+        return True
+    if form.is_bound and not form.errors:
+        form.add_error("password", "That is not your password.")
+    return False
+
+
+@login_required
+def account_mfa(request: HttpRequest) -> HttpResponse:
+    """Set up, see, replace the recovery codes of, or turn off your authenticator."""
+    user = request.user
+    enrolled = factors.has_mfa(user)
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    confirm_form = ConfirmDeviceForm(request.POST if action == "confirm" else None)
+    password_form = PasswordCheckForm(request.POST if action in ("remove", "regenerate") else None)
+    status = 200
+    if action == "confirm" and not enrolled and confirm_form.is_valid():
+        try:
+            codes = factors.confirm(user, confirm_form.cleaned_data["code"])
+        except factors.CodeRefused as exc:
+            confirm_form.add_error("code", str(exc))
+            status = 422
+        else:
+            messages.success(request, "Your second factor is on: password logins now ask for a code.")
+            context = {"title": "Save your recovery codes", "codes": codes, "continue_url": reverse("ui-account-mfa")}
+            return render(request, "mfa/recovery_codes.html", context)
+    elif action == "regenerate" and enrolled:
+        if _password_ok(request, password_form):
+            codes = factors.regenerate_recovery_codes(user)
+            context = {"title": "Save your recovery codes", "codes": codes, "continue_url": reverse("ui-account-mfa")}
+            return render(request, "mfa/recovery_codes.html", context)
+        status = 422
+    elif action == "remove" and enrolled:
+        if _password_ok(request, password_form):
+            if policy.required() and not user.api_only:
+                messages.error(request, "This organization requires a second factor: it cannot be turned off.")
+                return redirect("ui-account-mfa")
+            factors.remove(user, user)
+            messages.success(request, "Your second factor is off: password logins no longer ask for a code.")
+            return redirect("ui-account-mfa")
+        status = 422
+    context = {
+        "title": "Second factor",
+        "enrolled": enrolled,
+        "confirm_form": confirm_form,
+        "password_form": password_form,
+        "required": policy.required(),
+    }
+    if enrolled:
+        context["recovery_left"] = factors.recovery_codes_left(user)
+    else:
+        device = factors.pending_device(user)
+        context["qr"] = factors.qr_svg(device)
+        context["secret"] = factors.secret_base32(device)
+    return render(request, "mfa/account_mfa.html", context, status=status)
+
+
+@login_required
+def account_sessions(request: HttpRequest) -> HttpResponse:
+    """Your web logins and REST login tokens, each of which you can end (API tokens are on the account page)."""
+    user = request.user
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            session_id = int(request.POST.get("session_id", ""))
+        except ValueError:
+            session_id = 0
+        if action == "end_browser" and session_id:
+            ended = sessions.end_browser_session(user, session_id)
+        elif action == "end_api" and session_id:
+            ended = sessions.end_api_session(user, session_id)
+        elif action == "end_others":
+            ended = bool(sessions.end_all(user, user, keep_session_key=request.session.session_key or ""))
+        else:
+            ended = False
+        if ended:
+            messages.success(request, "Ended." if action != "end_others" else "Your other sessions have ended.")
+        else:
+            messages.error(request, "That session has already ended.")
+        return redirect("ui-account-sessions")
+    context = {
+        "title": "Your sessions",
+        "browser_sessions": sessions.browser_sessions(user),
+        "api_sessions": sessions.api_sessions(user),
+        "current_key": request.session.session_key,
+    }
+    return render(request, "mfa/sessions.html", context)
+
+
+# --- Admins ------------------------------------------------------------------------------------------
+
+
+@login_required
+def mfa_settings(request: HttpRequest) -> HttpResponse:
+    require(request, Action.WRITE, Kind.CONFIG)
+    row = MFASettings.load()
+    form = MFASettingsForm(request.POST or None, initial={"require_mfa": row.require_mfa})
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            row = MFASettings.objects.select_for_update().get(pk=row.pk)
+            if row.require_mfa != form.cleaned_data["require_mfa"]:
+                row.require_mfa = form.cleaned_data["require_mfa"]
+                row.save()
+                record(request.user, EDITED_MFA_SETTINGS, {"require_mfa": row.require_mfa})
+        messages.success(request, "Second-factor settings saved.")
+        return redirect("ui-mfa-settings")
+    return render(request, "mfa/settings.html", {"title": "Second factor", "form": form})
+
+
+@login_required
+@require_POST
+def user_end_sessions(request: HttpRequest, pk: int) -> HttpResponse:
+    """An admin logs a user out everywhere (web and REST logins; API tokens stay)."""
+    require(request, Action.WRITE, Kind.USER)
+    user = get_object_or_404(User, pk=pk)
+    keep = (request.session.session_key or "") if user.pk == request.user.pk else ""
+    ended = sessions.end_all(request.user, user, keep_session_key=keep)
+    messages.success(request, f"{ended} session{'' if ended == 1 else 's'} of {user.email} ended.")
+    return redirect("ui-user-edit", pk=user.pk)
+
+
+@login_required
+@require_POST
+def user_remove_mfa(request: HttpRequest, pk: int) -> HttpResponse:
+    """An admin turns off a user's second factor (a lost phone); with MFA required, they set a new one up at login."""
+    require(request, Action.WRITE, Kind.USER)
+    user = get_object_or_404(User, pk=pk)
+    if factors.remove(request.user, user):
+        messages.success(request, f"The second factor of {user.email} is off.")
+    else:
+        messages.info(request, f"{user.email} had no second factor.")
+    return redirect("ui-user-edit", pk=user.pk)
