@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -196,6 +196,21 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
             count = int(seconds // size)
             return f"{count}\N{NO-BREAK SPACE}{unit}{'' if count == 1 else 's'} ago"
     return "just now"
+
+
+def when_html(value: datetime | None, now: datetime | None = None) -> str:
+    """The one timestamp format of the UI: relative text in a `<time>` whose `datetime` and title hold the
+    exact time (UTC here; fleetsite.js rewrites the title into the reader's own time zone)."""
+    if value is None or value.year < 1971:
+        return "never"
+    exact = value.astimezone(UTC)
+    iso = exact.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f'<time datetime="{iso}" title="{exact.strftime("%Y-%m-%d %H:%M:%S UTC")}">{ago(value, now)}</time>'
+
+
+@register.filter
+def when(value: datetime | None, now: datetime | None = None) -> SafeString:
+    return SafeString(when_html(value, now))
 
 
 @register.filter
