@@ -183,7 +183,8 @@ _AGO_UNITS = (
 
 @register.filter
 def ago(value: datetime | None, now: datetime | None = None) -> str:
-    """'3 minutes ago' (the largest whole unit), or 'never' for Fleet's 1970 placeholder.
+    """'3 minutes ago' (the largest whole unit), 'in 5 days' for a future time (an expiry), or
+    'never' for Fleet's 1970 placeholder.
 
     Plain arithmetic rather than Django's `timesince`, which cost ten times as much and runs
     once per row of the hosts list (which passes `now`, read once per page).
@@ -191,10 +192,14 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     if value is None or value.year < 1971:
         return "never"
     seconds = ((now or timezone.now()) - value).total_seconds()
+    future = seconds < -59
+    if future:
+        seconds = -seconds
     for size, unit in _AGO_UNITS:
         if seconds >= size:
             count = int(seconds // size)
-            return f"{count}\N{NO-BREAK SPACE}{unit}{'' if count == 1 else 's'} ago"
+            amount = f"{count}\N{NO-BREAK SPACE}{unit}{'' if count == 1 else 's'}"
+            return f"in {amount}" if future else f"{amount} ago"
     return "just now"
 
 
