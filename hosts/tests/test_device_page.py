@@ -91,7 +91,7 @@ def test_the_right_token_shows_the_summary_software_and_failing_policies_first(m
     assert '<time datetime="' in html  # the one timestamp format
     # No admin navigation and no login: the end user's own header.
     assert 'href="/hosts/"' not in html and "Log out" not in html
-    assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "no-referrer"
+    assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "same-origin"
 
 
 def test_an_admins_session_does_not_change_the_page(mine: Host, admin: User) -> None:

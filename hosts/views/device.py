@@ -46,9 +46,13 @@ INSTALL_STATUS = {
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
-    """The token is in the address: keep it out of caches and out of Referer headers to other sites."""
+    """The token is in the address: keep it out of caches and out of Referer headers to other sites.
+
+    `same-origin`, not `no-referrer`: with no-referrer browsers send `Origin: null` on the page's
+    own form posts, which Django's CSRF check rightly refuses.
+    """
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
 
