@@ -10,7 +10,7 @@ from activities.filtersets import ActivityFilterSet
 from activities.models import Activity
 from fleetsite.api.csv import csv_response
 from fleetsite.dbrouter import reads_from_replica
-from fleetsite.templatetags.fleetsite_ui import ago
+from fleetsite.templatetags.fleetsite_ui import when
 from fleetsite.ui import Column, Table, login_required, paginate, render_list
 
 
@@ -41,7 +41,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
     existing = existing_objects(rows)
     table = Table(
         columns=[
-            Column("When", lambda a: ago(a.created_at), sort="created_at"),
+            Column("When", lambda a: when(a.created_at), sort="created_at"),
             Column("Who", lambda a: a.actor_full_name or a.actor_email or "Fleetsite", sort="actor_email"),
             Column("What", lambda a: describe_html(a, existing)),
             Column("Type", lambda a: a.type, sort="type"),

@@ -16,8 +16,8 @@ from django.utils.safestring import SafeString
 
 from fleetsite.lib.prepared import RowsByPk
 from fleetsite.lib.sqltime import RFC3339
-from fleetsite.templatetags.fleetsite_ui import ago, bytes_gib
-from fleetsite.ui import Column, Table, badge, html_text, link
+from fleetsite.templatetags.fleetsite_ui import bytes_gib, when_html
+from fleetsite.ui import Column, Table, badge, html_text
 from hosts.api.serializers import failing_policies_count
 from hosts.constants import LOW_DISK_GB, MISSING_AFTER
 from hosts.models import Host
@@ -76,8 +76,13 @@ def hosts_table(rows: list[dict[str, Any]], now: datetime, selectable: bool) -> 
         row["seen_at"] = seen = datetime.fromisoformat(row["seen_time_text"])
         row["status"] = status_badge(seen, datetime.fromisoformat(row["online_until_text"]) > now, now)
 
-    def host_link(row: dict[str, Any]) -> str:
-        return link(f"{host_url}{row['id']}/", _display_name(row))
+    def host_link(row: dict[str, Any]) -> SafeString:
+        """The name cut to the column with an ellipsis; the whole name in the title (a tooltip)."""
+        name = html_text(_display_name(row) or "—")
+        return SafeString(f'<a class="cell-name truncate" href="{host_url}{row["id"]}/" title="{name}">{name}</a>')
+
+    def last_seen(row: dict[str, Any]) -> SafeString:
+        return SafeString(when_html(row["seen_at"], now))
 
     def operating_system(row: dict[str, Any]) -> str:
         return row["os_version"] or PLATFORM_NAMES.get(row["platform"], row["platform"]) or "—"
@@ -89,7 +94,7 @@ def hosts_table(rows: list[dict[str, Any]], now: datetime, selectable: bool) -> 
             f"<td>{html_text(operating_system(row))}</td><td>{html_text(row['osquery_version'] or '—')}</td>"
             f"<td>{html_text(row['primary_ip'] or '—')}</td><td>{html_text(row['hardware_serial'] or '—')}</td>"
             f'<td class="num">{disk(row)}</td><td class="num">{bytes_gib(row["memory"])}</td>'
-            f'<td class="num">{issues(row)}</td><td>{ago(row["seen_at"], now)}</td>'
+            f'<td class="num">{issues(row)}</td><td>{last_seen(row)}</td>'
         )
 
     return Table(
@@ -104,7 +109,7 @@ def hosts_table(rows: list[dict[str, Any]], now: datetime, selectable: bool) -> 
             Column("Disk free", disk, sort="gigs_disk_space_available", numeric=True),
             Column("Memory", lambda h: bytes_gib(h["memory"]), sort="memory", numeric=True),
             Column("Issues", issues, numeric=True),
-            Column("Last seen", lambda h: ago(h["seen_at"], now), sort="seen_time"),
+            Column("Last seen", last_seen, sort="seen_time"),
         ],
         rows=rows,
         selectable=selectable,

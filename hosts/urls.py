@@ -1,8 +1,8 @@
-"""Admin UI routes for hosts and software."""
+"""Admin UI routes for hosts and software, and the end user's My Device page (device token, no login)."""
 
 from django.urls import path
 
-from hosts.views import detail, software
+from hosts.views import detail, device, software
 from hosts.views import list as host_list
 
 urlpatterns = [
@@ -14,4 +14,9 @@ urlpatterns = [
     path("hosts/<int:pk>/<str:action>/", detail.host_action, name="ui-host-action"),
     path("software/", software.software_list, name="ui-software"),
     path("software/export.csv", software.software_export, name="ui-software-export"),
+    # Fleet Desktop opens /device/{token} (no slash); Fleet's tabs are /device/{token}/software etc.
+    path("device/<str:token>", device.device_page, name="ui-device"),
+    path("device/<str:token>/refetch", device.device_refetch, name="ui-device-refetch"),
+    path("device/<str:token>/install/<int:title_id>", device.device_install, name="ui-device-install"),
+    path("device/<str:token>/<slug:tab>", device.device_page, name="ui-device-tab"),
 ]

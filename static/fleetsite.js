@@ -100,3 +100,15 @@ function showRequestError(event) {
 
 document.addEventListener("htmx:responseError", showRequestError);
 document.addEventListener("htmx:sendError", showRequestError);
+
+// One timestamp format (the `when` template filter): relative text in a <time>; its tooltip shows the
+// exact time in the reader's own time zone (the server writes UTC there for readers without scripts).
+function localTimes(root) {
+  const format = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium", timeZoneName: "short" });
+  root.querySelectorAll("time[datetime]").forEach((element) => {
+    const moment = new Date(element.getAttribute("datetime"));
+    if (!Number.isNaN(moment.getTime())) element.title = format.format(moment);
+  });
+}
+document.addEventListener("DOMContentLoaded", () => localTimes(document));
+document.addEventListener("htmx:afterSettle", (event) => localTimes(event.target));

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -184,7 +184,8 @@ _AGO_UNITS = (
 
 @register.filter
 def ago(value: datetime | None, now: datetime | None = None) -> str:
-    """'3 minutes ago' (the largest whole unit), or 'never' for Fleet's 1970 placeholder.
+    """'3 minutes ago' (the largest whole unit), 'in 5 days' for a future time (an expiry), or
+    'never' for Fleet's 1970 placeholder.
 
     Plain arithmetic rather than Django's `timesince`, which cost ten times as much and runs
     once per row of the hosts list (which passes `now`, read once per page).
@@ -192,11 +193,30 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     if value is None or value.year < 1971:
         return "never"
     seconds = ((now or timezone.now()) - value).total_seconds()
+    future = seconds < -59
+    if future:
+        seconds = -seconds
     for size, unit in _AGO_UNITS:
         if seconds >= size:
             count = int(seconds // size)
-            return f"{count}\N{NO-BREAK SPACE}{unit}{'' if count == 1 else 's'} ago"
+            amount = f"{count}\N{NO-BREAK SPACE}{unit}{'' if count == 1 else 's'}"
+            return f"in {amount}" if future else f"{amount} ago"
     return "just now"
+
+
+def when_html(value: datetime | None, now: datetime | None = None) -> str:
+    """The one timestamp format of the UI: relative text in a `<time>` whose `datetime` and title hold the
+    exact time (UTC here; fleetsite.js rewrites the title into the reader's own time zone)."""
+    if value is None or value.year < 1971:
+        return "never"
+    exact = value.astimezone(UTC)
+    iso = exact.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f'<time datetime="{iso}" title="{exact.strftime("%Y-%m-%d %H:%M:%S UTC")}">{ago(value, now)}</time>'
+
+
+@register.filter
+def when(value: datetime | None, now: datetime | None = None) -> SafeString:
+    return SafeString(when_html(value, now))
 
 
 @register.filter

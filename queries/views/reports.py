@@ -6,10 +6,9 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.html import format_html
 
+from fleetsite.templatetags.fleetsite_ui import when
 from fleetsite.ui import Column, Table, link, login_required, paginate, render_list
-from hosts.api.serializers import rfc3339
 from queries import reports, saved
 from queries.api.reports import report_csv
 from queries.forms import ReportFilterForm
@@ -45,7 +44,7 @@ def query_report(request: HttpRequest, query_id: int) -> HttpResponse:
     table = Table(
         columns=[
             Column("Host", lambda r: link(reverse("ui-host", args=[r.host_id]), reports.host_name(r.host))),
-            Column("Last fetched", lambda r: format_html('<time datetime="{0}">{0}</time>', rfc3339(r.last_fetched))),
+            Column("Last fetched", lambda r: when(r.last_fetched)),
             *(_column(name) for name in names),
         ],
         rows=rows,
