@@ -24,13 +24,17 @@ from hosts.distributed import PendingQueries, WriteResults
 from hosts.models import Host, LabelMembership
 from queries import live
 from queries.choices import CampaignStatus, TargetStatus
-from queries.models import Campaign, CampaignResult, CampaignTarget, Query
+from queries.models import Campaign, CampaignResult, CampaignRow, CampaignTarget, Query
 
 # How long an unwatched, finished-or-not campaign lives before the cleanup job completes it.
 DEFAULT_LIFETIME = timedelta(hours=1)
 _ACTIVE_KEY = "campaigns:active:v1"
 # Other processes notice a new campaign within this time; it bounds the delivery delay.
 _ACTIVE_LOCAL_SECONDS = 1.0
+
+
+# Rows per INSERT when a host answers with many rows (SQLite allows 32,766 parameters; a row takes six).
+ROW_BATCH = 2000
 
 
 class NoHostsTargeted(ValueError):
@@ -186,6 +190,31 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
             for answer in kept
         ]
     )
+    rows = [
+        bounds.fit_instance(
+            CampaignRow(
+                campaign_id=answer.campaign_id,
+                host_id=host.pk,
+                host_display_name=display_name,
+                row_number=number,
+                data=row,
+                search=row_search_text(row),
+            ),
+            owner=host.pk,
+        )
+        for answer in kept
+        if answer.error is None
+        for number, row in enumerate(answer.rows)
+        if isinstance(row, dict)
+    ]
+    if rows:
+        # One INSERT per write (batched only past the database's parameter limit).
+        CampaignRow.objects.bulk_create(rows, batch_size=ROW_BATCH)
+
+
+def row_search_text(row: dict[str, Any]) -> str:
+    """What the column-text filter matches: the values, lowercased, tab-joined."""
+    return "\t".join(str(value) for value in row.values()).lower()
 
 
 def result_frame(
