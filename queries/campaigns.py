@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -31,10 +31,6 @@ DEFAULT_LIFETIME = timedelta(hours=1)
 _ACTIVE_KEY = "campaigns:active:v1"
 # Other processes notice a new campaign within this time; it bounds the delivery delay.
 _ACTIVE_LOCAL_SECONDS = 1.0
-
-
-# Rows per INSERT when a host answers with many rows (SQLite allows 32,766 parameters; a row takes six).
-ROW_BATCH = 2000
 
 
 class NoHostsTargeted(ValueError):
@@ -208,8 +204,26 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
         if isinstance(row, dict)
     ]
     if rows:
-        # One INSERT per write (batched only past the database's parameter limit).
-        CampaignRow.objects.bulk_create(rows, batch_size=ROW_BATCH)
+        insert_rows(rows)
+
+
+def insert_rows(rows: list[CampaignRow]) -> None:
+    """Store result rows with one executemany, whatever their number.
+
+    bulk_create splits by the backend's parameter limit (166 rows a statement on SQLite), which
+    would make a host's write cost grow with its row count; executemany is one call that
+    mysqlclient folds into multi-row INSERTs and psycopg pipelines.
+    """
+    meta = CampaignRow._meta
+    names = ["campaign", "host", "host_display_name", "row_number", "data", "search"]
+    fields = [meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(meta.db_table), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+    )
+    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def row_search_text(row: dict[str, Any]) -> str:

@@ -119,9 +119,12 @@ def test_csv_streams_the_whole_result_with_filters(finished: Campaign, admin: Us
     monkeypatch.setattr(results, "CSV_CHUNK", 7)
     response = browser_for(admin).get(f"/queries/live/{finished.pk}/results.csv")
     assert response.streaming and response["Content-Type"].startswith("text/csv")
-    table = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert table[0] == ["host_id", "host_display_name", "username", "uid"]
-    assert len(table) == 31 and table[1][1:] == ["alpha", "user00", "0"] and table[-1][2] == "user29"
+    table = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    # Host columns first; the row's own column order is the database's (PostgreSQL's jsonb sorts keys).
+    assert list(table[0])[:2] == ["host_id", "host_display_name"]
+    assert set(table[0]) == {"host_id", "host_display_name", "username", "uid"}
+    assert len(table) == 30 and table[0]["host_display_name"] == "alpha"
+    assert (table[0]["username"], table[0]["uid"], table[-1]["username"]) == ("user00", "0", "user29")
     only = browser_for(admin).get(f"/queries/live/{finished.pk}/results.csv?q=user2")
     assert len(b"".join(only.streaming_content).decode().strip().splitlines()) == 11
 
@@ -163,3 +166,23 @@ def test_rerun_preloads_the_sql_and_hosts(finished: Campaign, admin: User) -> No
     html = browser_for(admin).get(f"/queries/live/?rerun={finished.pk}").content.decode()
     assert "SELECT * FROM users;" in html and 'name="query_id"' not in html
     assert "alpha" in html
+
+
+@pytest.mark.parametrize("row_count", [1, 1000])
+def test_distributed_write_stays_a_constant_number_of_queries(api, agent, ubuntu_host, row_count) -> None:
+    """Storing rows adds one INSERT per write, whatever the row count (batched only past ROW_BATCH)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hosts import seen
+
+    response = api.post(
+        "/api/latest/fleet/queries/run", {"query": "SELECT 1;", "selected": {"hosts": [ubuntu_host.host.pk]}}
+    )
+    name = f"fleet_distributed_query_{response.json()['campaign']['id']}"
+    body = ubuntu_host.body(queries={name: [{"n": str(n)} for n in range(row_count)]}, statuses={name: 0})
+    with CaptureQueriesContext(connection) as captured:
+        agent.json("/api/osquery/distributed/write", body)
+    seen.buffer.discard()
+    assert CampaignRow.objects.count() == row_count
+    assert len(captured.captured_queries) <= 8  # 7 before rows were stored
