@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, TextField, Value
+from django.db.models import Count, F, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
@@ -104,9 +104,9 @@ def summary(campaign: Campaign, user: User) -> dict[str, Any]:
         targets = permissions.scope_to_teams(targets, user, "host__team_id")
     targets = targets.select_related("host").order_by("host__hostname", "host_id")
     errors = dict(CampaignResult.objects.filter(campaign=campaign, error__isnull=False).values_list("host_id", "error"))
-    counts: dict[int, int] = {}
-    for host_id in visible_rows(campaign, user).values_list("host_id", flat=True).iterator(chunk_size=CSV_CHUNK):
-        counts[host_id] = counts.get(host_id, 0) + 1
+    counts: dict[int, int] = dict(
+        visible_rows(campaign, user).order_by().values("host_id").annotate(n=Count("id")).values_list("host_id", "n")
+    )
     answered, errored, pending = [], [], []
     for target in targets:
         entry = {
