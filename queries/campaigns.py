@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from hosts.distributed import PendingQueries, WriteResults
 from hosts.models import Host, LabelMembership
 from queries import live
 from queries.choices import CampaignStatus, TargetStatus
-from queries.models import Campaign, CampaignResult, CampaignTarget, Query
+from queries.models import Campaign, CampaignResult, CampaignRow, CampaignTarget, Query
 
 # How long an unwatched, finished-or-not campaign lives before the cleanup job completes it.
 DEFAULT_LIFETIME = timedelta(hours=1)
@@ -186,6 +186,49 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
             for answer in kept
         ]
     )
+    rows = [
+        bounds.fit_instance(
+            CampaignRow(
+                campaign_id=answer.campaign_id,
+                host_id=host.pk,
+                host_display_name=display_name,
+                row_number=number,
+                data=row,
+                search=row_search_text(row),
+            ),
+            owner=host.pk,
+        )
+        for answer in kept
+        if answer.error is None
+        for number, row in enumerate(answer.rows)
+        if isinstance(row, dict)
+    ]
+    if rows:
+        insert_rows(rows)
+
+
+def insert_rows(rows: list[CampaignRow]) -> None:
+    """Store result rows with one executemany, whatever their number.
+
+    bulk_create splits by the backend's parameter limit (166 rows a statement on SQLite), which
+    would make a host's write cost grow with its row count; executemany is one call that
+    mysqlclient folds into multi-row INSERTs and psycopg pipelines.
+    """
+    meta = CampaignRow._meta
+    names = ["campaign", "host", "host_display_name", "row_number", "data", "search"]
+    fields = [meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(meta.db_table), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+    )
+    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def row_search_text(row: dict[str, Any]) -> str:
+    """What the column-text filter matches: the values, lowercased, tab-joined."""
+    return "\t".join(str(value) for value in row.values()).lower()
 
 
 def result_frame(

@@ -169,6 +169,27 @@ class CampaignResult(models.Model):
         ordering = ["id"]
 
 
+class CampaignRow(models.Model):
+    """One result row of a campaign, stored as it arrives so the results page can page, filter and export in SQL."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rows")
+    host = models.ForeignKey("hosts.Host", null=True, on_delete=models.SET_NULL, related_name="+")
+    host_display_name = models.CharField(max_length=255, blank=True)
+    # The row's position in its host's answer, so a host's rows keep their order.
+    row_number = models.PositiveIntegerField(default=0)
+    data = models.JSONField(default=dict)
+    # The row's values, lowercased and tab-joined: the column-text filter is a plain LIKE on every database.
+    search = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        # Keyset paging walks (campaign, id); the host filter walks (campaign, host, id).
+        indexes = [
+            models.Index(fields=["campaign", "id"], name="campaign_row_keyset"),
+            models.Index(fields=["campaign", "host", "id"], name="campaign_row_host_keyset"),
+        ]
+
+
 class Pack(models.Model):
     """A legacy (2017) query pack: scheduled queries sent to the hosts it targets, directly or by label or team.
 

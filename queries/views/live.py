@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,10 +18,12 @@ from fleetsite.ui import login_required
 from hosts.labels import host_counts
 from hosts.models import Host
 from queries import campaigns, running
+from queries.choices import CampaignStatus
 from queries.labels import visible_labels
-from queries.models import Campaign
+from queries.models import Query
 from queries.saved import readable_queries
 from queries.sql import SQLError
+from queries.views import results as result_views
 
 # "Keep open" choices: closing the page ends the campaign unless one of these is picked.
 KEEP_OPEN_CHOICES = [(0, "Until I close this page"), (3600, "1 hour"), (8 * 3600, "8 hours"), (86400, "1 day"),
@@ -41,6 +43,11 @@ def live_query(request: HttpRequest) -> HttpResponse:
     if request.GET.get("query_id", "").isdigit():
         query = readable_queries(request.user).filter(pk=int(request.GET["query_id"])).first()
     host_ids = [int(part) for part in request.GET.get("host_ids", "").split(",") if part.strip().isdigit()]
+    if request.GET.get("rerun", "").isdigit():  # the history page's "Rerun": same SQL, same hosts
+        earlier = _own_campaign(request, int(request.GET["rerun"]))
+        # An ad-hoc query is rerun as SQL (a transient copy, so no query_id is sent for it).
+        query = earlier.query if earlier.query.saved else Query(query=earlier.query.query)
+        host_ids = [int(pk) for pk in earlier.selected.get("hosts", []) if str(pk).isdigit()]
     visible = _visible_hosts(request)
     labels = list(visible_labels(request.user).order_by("label_type", "name"))
     counts = host_counts(request.user, [label.pk for label in labels])
@@ -120,11 +127,7 @@ def start(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"campaign": {"id": campaign.pk, "totals": campaigns.totals(campaign)}})
 
 
-def _own_campaign(request: HttpRequest, campaign_id: int) -> Campaign:
-    campaign = Campaign.objects.select_related("query").filter(pk=campaign_id).first()
-    if campaign is None or (campaign.user_id != request.user.pk and not permissions.is_global_admin(request.user)):
-        raise Http404("no such campaign")
-    return campaign
+_own_campaign = result_views.own_campaign
 
 
 @login_required
@@ -139,6 +142,8 @@ def stop(request: HttpRequest, campaign_id: int) -> JsonResponse:
 def campaign_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """A campaign's results, kept after its page closed; it keeps filling while the campaign is open."""
     campaign = _own_campaign(request, campaign_id)
+    if campaign.status == CampaignStatus.COMPLETE:
+        return result_views.finished_page(request, campaign)
     context = {
         "title": f"Live query {campaign.pk}",
         "campaign": campaign,
