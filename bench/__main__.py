@@ -94,7 +94,8 @@ def main() -> None:
             redis_url=args.redis_url,
             # Production's flush interval, not the tests' 0.5 s.
             extra_env={"DJANGO_SETTINGS_MODULE": "bench.settings", "LOG_LEVEL": "WARNING",
-                       "FLEETSITE_SEEN_FLUSH_INTERVAL": "2"},
+                       "FLEETSITE_SEEN_FLUSH_INTERVAL": "2",
+                       "FLEETSITE_REPORT_FLUSH_INTERVAL": "2"},
         )  # fmt: skip
         print(f"fleetsite bench: {machine()}")
         print(f"database {database_url.split('@')[-1]}, redis {args.redis_url}, one `serve` worker")

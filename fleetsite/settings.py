@@ -423,6 +423,8 @@ except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from exc
 # How often batched host seen times are written, in seconds.
 FLEETSITE_SEEN_FLUSH_INTERVAL = env_float("FLEETSITE_SEEN_FLUSH_INTERVAL", 2.0, minimum=0.0)
+# How often result-log rows are written to query reports in batches (0: within the request).
+FLEETSITE_REPORT_FLUSH_INTERVAL = env_float("FLEETSITE_REPORT_FLUSH_INTERVAL", 2.0, minimum=0.0)
 # Largest agent request body accepted, before and after gzip decompression.
 FLEETSITE_AGENT_MAX_BODY = env_int("FLEETSITE_AGENT_MAX_BODY", 16 * 1024 * 1024, minimum=1024)
 # Threads per server process running Django requests (each may hold a database connection).
