@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from fleetsite.lib import bounds
 from fleetsite.lib.netaddr import public_ip
+from fleetsite.lib.rows import insert_many
 from hosts import device_mapping, seen
 from hosts.choices import DeviceMappingSource
 from hosts.models import Host, HostDeviceMapping, HostSoftware, HostUser, Software, online_window
@@ -310,6 +311,9 @@ def _record_labels(host: Host, update: HostUpdate) -> None:
     record_results(host, update.member_of, update.not_member_of)
 
 
+_USER_TEXT = ("type", "groupname", "shell")
+
+
 def _replace_users(host: Host, rows: list[Row]) -> None:
     seen: set[tuple[int, str]] = set()
     users = []
@@ -320,13 +324,16 @@ def _replace_users(host: Host, rows: list[Row]) -> None:
         if key in seen or not key[1]:
             continue
         seen.add(key)
-        user = HostUser(
-            host=host, uid=uid, username=key[1], type=_text(row, "type"), groupname=_text(row, "groupname"),
-            shell=_text(row, "shell"),
-        )  # fmt: skip
-        users.append(bounds.fit_instance(user, owner=host.pk))
+        users.append(
+            (
+                host.pk,
+                uid,
+                key[1],
+                *(bounds.fit(HostUser, name, _text(row, name), owner=host.pk) for name in _USER_TEXT),
+            )
+        )
     HostUser.objects.filter(host=host).delete()
-    HostUser.objects.bulk_create(users)
+    insert_many(HostUser, ("host", "uid", "username", *_USER_TEXT), users)
 
 
 _SOFTWARE_KEYS = ("name", "version", "source", "bundle_identifier", "extension_for", "vendor", "release", "arch")
@@ -378,17 +385,17 @@ def _link_software(host: Host, target: dict[int, Row]) -> None:
     if removed:
         HostSoftware.objects.filter(host=host, software_id__in=removed).delete()
     added = [
-        HostSoftware(
-            host=host,
-            software_id=software_id,
-            last_opened_at=_opened_at(row.get("last_opened_at")),
-            installed_path=bounds.fit(HostSoftware, "installed_path", _text(row, "installed_path"), owner=host.pk),
+        (
+            host.pk,
+            software_id,
+            _opened_at(row.get("last_opened_at")),
+            bounds.fit(HostSoftware, "installed_path", _text(row, "installed_path"), owner=host.pk),
         )
         for software_id, row in sorted(target.items())
         if software_id not in current
     ]
-    HostSoftware.objects.bulk_create(added, ignore_conflicts=True)
+    insert_many(HostSoftware, ("host", "software", "last_opened_at", "installed_path"), added, ignore_conflicts=True)
     if removed or added:
         software_installs_changed.send(
-            sender=HostSoftware, host_id=host.pk, added={row.software_id for row in added}, removed=removed
+            sender=HostSoftware, host_id=host.pk, added={row[1] for row in added}, removed=removed
         )
