@@ -371,8 +371,11 @@ def prepare_shared_rows(update: HostUpdate, owner: Any = None) -> None:
     ids = dict(Software.objects.filter(checksum__in=list(wanted)).values_list("checksum", "id"))
     missing = sorted(checksum for checksum in wanted if checksum not in ids)
     if missing:
-        Software.objects.bulk_create(
-            [Software(checksum=checksum, **wanted[checksum][0]) for checksum in missing], ignore_conflicts=True
+        insert_many(
+            Software,
+            ("checksum", *_SOFTWARE_KEYS),
+            [(checksum, *(wanted[checksum][0][key] for key in _SOFTWARE_KEYS)) for checksum in missing],
+            ignore_conflicts=True,
         )
         ids.update(Software.objects.filter(checksum__in=missing).values_list("checksum", "id"))
     update.software_ids = {ids[checksum]: wanted[checksum][1] for checksum in wanted if checksum in ids}
