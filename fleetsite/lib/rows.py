@@ -44,7 +44,9 @@ def _converters(model: type[models.Model], names: tuple[str, ...], vendor: str) 
         if isinstance(field, _PLAIN) or field.is_relation:
             converters.append(None)
         else:
-            converters.append(lambda value, field=field: field.get_db_prep_save(value, connection))
+            converters.append(
+                lambda value, field=field: None if value is None else field.get_db_prep_save(value, connection)
+            )
     return tuple(converters)
 
 
