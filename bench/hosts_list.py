@@ -26,7 +26,7 @@ ROUNDS = 15
 TARGETED = {
     "hosts API, 100/page", "hosts API, status=online", "hosts API, label", "hosts page, 100/page",
     "hosts page, status=online", "hosts page, label", "hosts results (htmx), status=online",
-    "hosts results (htmx), label",
+    "hosts results (htmx), label", "hosts API, page 500 by after=",
 }  # fmt: skip
 
 # What htmx sends when a filter, a sort or a page link changes: only the results block comes back.
@@ -70,15 +70,23 @@ def _label_id(client: KeepAlive) -> int:
     return by_name.get("macOS") or by_name.get("All Hosts") or labels[0]["id"]
 
 
+def _id_at(client: KeepAlive, position: int) -> int:
+    """The id of the host at `position` in id order (read once, outside the timing)."""
+    hosts = json.loads(client.get(f"/api/latest/fleet/hosts?per_page=1&page={position}&order_key=id"))["hosts"]
+    return hosts[0]["id"] if hosts else 0
+
+
 def run(server_url: str, token: str) -> list[Case]:
     """Every case, each round beside the empty view on the same connection."""
     client = KeepAlive(server_url.rstrip("/"), token)
     label = _label_id(client)
+    page_500_after = _id_at(client, 500 * 100 - 1)
     cases = [
         ("hosts API, 100/page", "/api/latest/fleet/hosts", {"per_page": 100}),
         ("hosts API, status=online", "/api/latest/fleet/hosts", {"per_page": 100, "status": "online"}),
         ("hosts API, label", "/api/latest/fleet/hosts", {"per_page": 100, "label_id": label}),
         ("hosts API, page 500", "/api/latest/fleet/hosts", {"per_page": 100, "page": 500}),
+        ("hosts API, page 500 by after=", "/api/latest/fleet/hosts", {"per_page": 100, "after": page_500_after}),
         ("hosts API, sorted by hostname", "/api/latest/fleet/hosts", {"per_page": 100, "order_key": "hostname"}),
         ("hosts page, 100/page", "/hosts/", {"per_page": 100}),
         ("hosts page, status=online", "/hosts/", {"per_page": 100, "status": "online"}),

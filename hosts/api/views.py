@@ -115,6 +115,8 @@ class HostListView(FleetAPIView):
     def get(self, request: Request) -> Response | StreamingHttpResponse:
         queryset = self.filter_queryset(request, visible_hosts(request))
         page = page_from(request)
+        if request.query_params.get("after"):
+            page = Page(page=0, per_page=page.per_page)  # as in Fleet, `after` supersedes `page`
         if not request.query_params.get("per_page"):
             if request.query_params.get("page") in (None, ""):
                 return all_hosts_stream(queryset, flag(request, "device_mapping"))
