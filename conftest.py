@@ -58,6 +58,7 @@ def _test_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.DATA_DIR = tmp_path
     settings.FLEETSITE_SEEN_FLUSH_INTERVAL = 0
     settings.FLEETSITE_REPORT_FLUSH_INTERVAL = 0
+    settings.FLEETSITE_HOST_COUNTS_SECONDS = 0
     settings.FLEETSITE_LOGIN_FAILURE_DELAY = 0
     clear_cache()
     memo.clear_local()

@@ -423,6 +423,8 @@ except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from exc
 # How often batched host seen times are written, in seconds.
 FLEETSITE_SEEN_FLUSH_INTERVAL = env_float("FLEETSITE_SEEN_FLUSH_INTERVAL", 2.0, minimum=0.0)
+# Seconds the host counts (host_summary, the dashboard) are shared before they are counted again.
+FLEETSITE_HOST_COUNTS_SECONDS = env_float("FLEETSITE_HOST_COUNTS_SECONDS", 10.0, minimum=0.0)
 # How often result-log rows are written to query reports in batches (0: within the request).
 FLEETSITE_REPORT_FLUSH_INTERVAL = env_float("FLEETSITE_REPORT_FLUSH_INTERVAL", 2.0, minimum=0.0)
 # Largest agent request body accepted, before and after gzip decompression.
