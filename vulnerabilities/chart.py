@@ -10,7 +10,7 @@ from datetime import datetime
 
 from fleetsite.ui import html_text
 
-WIDTH, HEIGHT = 720, 180
+WIDTH, HEIGHT = 1000, 200
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 12, 26
 
 
@@ -53,11 +53,11 @@ def open_vulnerabilities_svg(points: list[tuple[datetime, int]], chart_id: str =
         f'<desc id="{chart_id}-desc">{html_text(desc)}</desc>',
     ]
     # Grid lines at 0, half and the top, labelled on the left.
-    for value in (0, top // 2, top):
+    for value in (0, top / 2, top):
         y = TOP + plot_h - plot_h * value / top
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9dce6"/>'
-            f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{value}</text>'
+            f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{value:g}</text>'
         )
     for i, (day, count) in enumerate(points):
         height = plot_h * count / top
@@ -65,7 +65,7 @@ def open_vulnerabilities_svg(points: list[tuple[datetime, int]], chart_id: str =
         y = TOP + plot_h - height
         label = f"{day:%Y-%m-%d}: {count} open"
         parts.append(
-            f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{height:.1f}" fill="#6a67fe" '
+            f'<rect class="chart-bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{height:.1f}" fill="#6a67fe" '
             f'data-date="{day:%Y-%m-%d}" data-open="{count}"><title>{label}</title></rect>'
         )
     if first and last:
