@@ -194,3 +194,13 @@ def test_pages_cost_the_same_queries_for_few_or_many_rows(
     client.get("/vulnerabilities/")
     with django_assert_max_num_queries(10):
         client.get("/vulnerabilities/")
+
+
+def test_links_to_the_hosts_list_filter_it(admin: User, observer: User, matched: dict[str, Host]) -> None:
+    hosts = page(logged_in(admin), "/hosts/", vulnerability="CVE-2023-0286")
+    assert "deb-old" in hosts and "deb-patched" not in hosts and "mac-1" not in hosts
+    assert "deb-old" not in page(logged_in(observer), "/hosts/", vulnerability="CVE-2023-0286")
+    html = page(logged_in(admin), "/os-versions/")
+    os_id = re.search(r'os_version_id=(\d+)">macOS 14.1.1<', html).group(1)
+    listed_hosts = page(logged_in(admin), "/hosts/", os_version_id=os_id)
+    assert "mac-1" in listed_hosts and "ubuntu-1" not in listed_hosts
