@@ -8,6 +8,7 @@ urlpatterns = [
     path("", dashboard.dashboard, name="ui-dashboard"),
     path("", include("accounts.urls")),
     path("", include("hosts.urls")),
+    path("", include("vulnerabilities.urls")),
     path("", include("activities.urls")),
     path("hosts/add/", add_hosts.add_hosts, name="ui-add-hosts"),
     path("hosts/add/fleet.pem", add_hosts.certificate_pem, name="ui-add-hosts-certificate"),

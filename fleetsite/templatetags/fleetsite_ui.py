@@ -27,6 +27,7 @@ MAIN_NAV = (
     ("Labels", "/labels/", ("/labels/",), "everyone"),
     ("Policies", "/policies/", ("/policies/",), "everyone"),
     ("Software", "/software/", ("/software/",), "everyone"),
+    ("Vulnerabilities", "/vulnerabilities/", ("/vulnerabilities/", "/os-versions/"), "everyone"),
     ("Installers", "/packages/", ("/packages/",), "installers"),
     ("Activity", "/activity/", ("/activity/",), "everyone"),
     ("Settings", "/settings/", ("/settings/", "/teams/", "/users/"), "everyone"),
