@@ -11,7 +11,9 @@ from scripts.validation import ScriptInvalid, decode_upload
 class ScriptUploadForm(forms.Form):
     """A `.sh`, `.py` or `.ps1` file; Fleet's checks (scripts.validation) run in the service."""
 
-    script = forms.FileField(label="Script file", help_text="A .sh, .py or .ps1 file, up to 500,000 characters.")
+    script = forms.FileField(
+        label="Script file", allow_empty_file=True, help_text="A .sh, .py or .ps1 file, up to 500,000 characters."
+    )
 
     def clean_script(self) -> tuple[str, str]:
         upload = self.cleaned_data["script"]
