@@ -82,7 +82,7 @@ def test_status_counts_and_the_installers_hosts(installer: SoftwareInstaller, ma
     run(three, installer, InstallStatus.FAILED_INSTALL, install_script_output="boom", install_script_exit_code=1)
     client = as_user(maintainer)
     page = client.get(f"/software/installers/?team_id={team.pk}").content.decode()
-    assert "?status=installed\">1<" in page and "?status=pending\">1<" in page and "?status=failed\">1<" in page
+    assert '?status=installed">1<' in page and '?status=pending">1<' in page and '?status=failed">1<' in page
     detail = client.get(f"/software/installers/{installer.pk}/")
     assert b"one" in detail.content and b"three" in detail.content
     assert f"/software/installs/{latest.install_uuid}/".encode() in detail.content
@@ -92,7 +92,9 @@ def test_status_counts_and_the_installers_hosts(installer: SoftwareInstaller, ma
     assert b"done" in output.content
 
 
-def test_installer_pages_are_team_scoped(installer: SoftwareInstaller, observer: User, outsider: User, team: Team) -> None:
+def test_installer_pages_are_team_scoped(
+    installer: SoftwareInstaller, observer: User, outsider: User, team: Team
+) -> None:
     host = make_host("one", team)
     done = run(host, installer, InstallStatus.INSTALLED)
     out = as_user(outsider)
@@ -106,7 +108,9 @@ def test_installer_pages_are_team_scoped(installer: SoftwareInstaller, observer:
     assert watcher.get(f"/software/installers/{installer.pk}/").status_code == 200
 
 
-def test_host_upcoming_and_past_activities(installer: SoftwareInstaller, maintainer: User, observer: User, outsider: User, team: Team) -> None:
+def test_host_upcoming_and_past_activities(
+    installer: SoftwareInstaller, maintainer: User, observer: User, outsider: User, team: Team
+) -> None:
     host = make_host("one", team)
     script = Script.objects.create(team=team, name="a.sh", contents="echo a")
     queued = ScriptExecution.objects.create(execution_id=str(uuid.uuid4()), host=host, script=script, contents="echo a")
@@ -159,7 +163,9 @@ def test_past_activities_are_paged_in_the_database(
         assert client.get(f"/software/installers/{installer.pk}/").status_code == 200
 
 
-def test_feed_links_runs_and_installs_to_their_output(maintainer: User, team: Team, installer: SoftwareInstaller) -> None:
+def test_feed_links_runs_and_installs_to_their_output(
+    maintainer: User, team: Team, installer: SoftwareInstaller
+) -> None:
     from activities.feed import describe_html
 
     host = make_host("one", team)
@@ -178,7 +184,9 @@ def test_feed_links_runs_and_installs_to_their_output(maintainer: User, team: Te
         host=host,
         team=team,
     )  # fmt: skip
-    batch = record(maintainer, "ran_script_batch", {"script_name": "a.sh", "batch_execution_id": "b-1", "host_count": 2})
+    batch = record(
+        maintainer, "ran_script_batch", {"script_name": "a.sh", "batch_execution_id": "b-1", "host_count": 2}
+    )
     assert '<a href="/scripts/results/abc-1/">a.sh</a>' in describe_html(ran)
     assert '<a href="/software/installs/u-1/">hello</a>' in describe_html(installed)
     assert describe_html(installed).startswith("failed to install")
