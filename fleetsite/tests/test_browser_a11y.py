@@ -166,6 +166,42 @@ def test_an_observers_pages_have_no_serious_accessibility_violations(browser: An
     assert not problems, problems
 
 
+def pick_a_host(page: Any, text: str) -> Any:
+    """Search the live query picker for `text` and tick the first host found; returns its row."""
+    page.fill("input[name=q]", text)
+    row = page.locator("#host-options label.target-row:has(input[name=hosts])").first
+    row.wait_for()
+    row.locator("input").check()
+    page.wait_for_function("() => /\\d+ hosts? targeted/.test(document.getElementById('target-count').textContent)")
+    return row
+
+
+def test_the_target_picker_finds_by_display_name_ticks_in_place_and_counts(browser: Any, site: Any) -> None:
+    server, ids = site
+    admin = _context(browser, server, DESKTOP, "admin@example.com")
+    page = _open(admin, "/queries/live/", ids)
+    page.fill("input[name=q]", "Reception iMac")
+    row = page.locator("#host-options label.target-row:has(input[name=hosts])").first
+    row.wait_for()
+    assert "Workstations · darwin · seen" in row.inner_text() and "C02A11Y001" in row.inner_text()
+    before = row.bounding_box()
+    row.locator("input").check()
+    page.wait_for_function("() => /1 host targeted/.test(document.getElementById('target-count').textContent)")
+    assert row.bounding_box() == before  # ticking does not move the row
+    assert page.locator("#picked-hosts input[name=hosts]:checked").count() == 1
+    # A label found by the search ticks the same label in the full list; the count follows.
+    page.fill("input[name=q]", "front desk")
+    page.locator("#host-options input[name=labels]").wait_for()
+    page.locator("#host-options input[name=labels]").check()
+    page.wait_for_timeout(500)
+    assert page.locator("fieldset input[name=labels]:checked").count() == 1
+    assert page.locator("#picked-hosts input[name=hosts]:checked").count() == 1  # kept over a new search
+    assert "1 host targeted" in page.locator("#target-count").inner_text()  # the same host, counted once
+    page.locator("fieldset input[name=teams]").first.check()
+    page.wait_for_function("() => /\\d+ hosts targeted/.test(document.getElementById('target-count').textContent)")
+    admin.close()
+
+
 @pytest.mark.skipif(not os.environ.get("FLEETSITE_SCREENSHOTS"), reason="set FLEETSITE_SCREENSHOTS=1 to rewrite")
 def test_write_screenshots(browser: Any, site: Any) -> None:
     """docs/screenshots/<page>.png (desktop) and <page>-390.png: the README's pictures."""
@@ -176,6 +212,8 @@ def test_write_screenshots(browser: Any, site: Any) -> None:
         anonymous = _context(browser, server, viewport, None)
         for name, path in PAGES:
             page = _open(anonymous if name in ("device", "login") else admin, path, ids)
+            if name == "live-query":  # the target picker at work: a search, a ticked host, the count
+                pick_a_host(page, "reception")
             page.screenshot(path=str(SCREENSHOTS / f"{name}{suffix}.png"), full_page=suffix == "")
             page.close()
         admin.close()
