@@ -209,11 +209,16 @@ def account_sessions(request: HttpRequest) -> HttpResponse:
         else:
             messages.error(request, "That session has already ended.")
         return redirect("ui-account-sessions")
+    browser_sessions = list(sessions.browser_sessions(user))
+    api_sessions = list(sessions.api_sessions(user))
+    current = request.session.session_key
     context = {
         "title": "Your sessions",
-        "browser_sessions": sessions.browser_sessions(user),
-        "api_sessions": sessions.api_sessions(user),
-        "current_key": request.session.session_key,
+        "browser_sessions": browser_sessions,
+        "api_sessions": api_sessions,
+        "current_key": current,
+        # What "End all my other sessions" asks about: every login but this browser's.
+        "other_sessions": len(api_sessions) + sum(1 for s in browser_sessions if s.session_key != current),
     }
     return render(request, "mfa/sessions.html", context)
 

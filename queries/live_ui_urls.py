@@ -7,6 +7,7 @@ from queries.views import live, policies, results
 urlpatterns = [
     path("queries/live/", live.live_query, name="ui-live-query"),
     path("queries/live/hosts/", live.host_search, name="ui-live-hosts"),
+    path("queries/live/count/", live.target_count, name="ui-live-count"),
     path("queries/live/start/", live.start, name="ui-live-start"),
     path("queries/live/<int:campaign_id>/", live.campaign_page, name="ui-live-campaign"),
     path("queries/live/<int:campaign_id>/stop/", live.stop, name="ui-live-stop"),

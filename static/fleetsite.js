@@ -21,6 +21,14 @@ document.addEventListener("click", (event) => {
     target.textContent = hidden ? "Hide" : "Reveal";
   }
 });
+// A button (or form) with data-confirm asks first, naming what will happen; small in-place actions use
+// it, bigger ones (deletes, bulk actions) have their own confirmation page.
+document.addEventListener("submit", (event) => {
+  const asking = [event.submitter, event.target].find((el) => el && el.dataset && el.dataset.confirm);
+  if (asking && !window.confirm(asking.dataset.confirm)) {
+    event.preventDefault();
+  }
+});
 // A select marked data-autosubmit submits its form when changed (no inline onchange: the CSP forbids it).
 document.addEventListener("change", (event) => {
   if (event.target.matches("select[data-autosubmit]")) {

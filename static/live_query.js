@@ -106,21 +106,74 @@
     document.getElementById("progress-text").textContent += " · stopped";
   });
 
-  // Hosts found by the search join the picked set when ticked, so a new search keeps them.
+  // The target picker. A ticked box never moves (the list stays still while ticking): every box
+  // with the same name and value shares its state, a host ticked in the search results gets a copy
+  // in the picked list (kept when a new search replaces the results), and the count follows.
+  const picked = document.getElementById("picked-hosts");
+  const counter = document.getElementById("target-count");
+  let countTimer = null;
+
+  function boxes(name, value) {
+    return form ? form.querySelectorAll(`input[type=checkbox][name="${name}"][value="${value}"]`) : [];
+  }
+
+  function selectedIds(name) {
+    const ids = new Set();
+    if (form) for (const box of form.querySelectorAll(`input[name="${name}"]:checked`)) ids.add(Number(box.value));
+    return [...ids];
+  }
+
+  async function updateCount() {
+    if (!counter || !form) return;
+    const params = new URLSearchParams();
+    for (const name of ["hosts", "labels", "teams"]) params.set(name, selectedIds(name).join(","));
+    const queryId = form.querySelector("input[name=query_id]");
+    if (queryId) params.set("query_id", queryId.value);
+    try {
+      const response = await fetch(`${counter.dataset.countUrl}?${params}`, { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(String(response.status));
+      const data = await response.json();
+      const total = data.targets_count;
+      counter.textContent = total === 0 ? "No hosts targeted yet." :
+        `${total} host${total === 1 ? "" : "s"} targeted · ${data.targets_online} online · ` +
+        `${data.targets_offline} offline · ${data.targets_missing_in_action} missing`;
+    } catch (error) {
+      counter.textContent = "Could not count the targeted hosts; try again.";
+    }
+  }
+
   document.addEventListener("change", (event) => {
     const box = event.target;
-    if (box.name === "hosts" && box.checked && box.closest("#host-options")) {
-      document.getElementById("picked-hosts").appendChild(box.closest("label"));
+    if (!form || !form.contains(box) || !["hosts", "labels", "teams"].includes(box.name)) return;
+    for (const other of boxes(box.name, box.value)) other.checked = box.checked;
+    if (box.name === "hosts" && box.checked && picked && !picked.querySelector(`input[value="${box.value}"]`)) {
+      const copy = box.closest("label").cloneNode(true);
+      copy.querySelector("input").checked = true;
+      picked.appendChild(copy);
     }
+    clearTimeout(countTimer);
+    countTimer = setTimeout(updateCount, 200);
   });
+
+  // New search results show what is already ticked; unticked copies leave the picked list then.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (!picked || event.target.id !== "host-options") return;
+    for (const box of event.target.querySelectorAll("input[type=checkbox]")) {
+      box.checked = [...boxes(box.name, box.value)].some((other) => other !== box && other.checked);
+    }
+    for (const box of picked.querySelectorAll("input:not(:checked)")) box.closest("label").remove();
+  });
+  if (form && selectedIds("hosts").length) updateCount();
+  // Enter in the search box searches now; it must not start the query.
+  const search = form && form.querySelector("input[name=q]");
+  if (search) search.addEventListener("keydown", (event) => { if (event.key === "Enter") event.preventDefault(); });
 
   if (form) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const data = new FormData(form);
-      const ids = (name) => data.getAll(name).map(Number);
       const payload = {
-        hosts: ids("hosts"), labels: ids("labels"), teams: ids("teams"),
+        hosts: selectedIds("hosts"), labels: selectedIds("labels"), teams: selectedIds("teams"),
         keep_open_seconds: Number(data.get("keep_open_seconds") || 0),
       };
       if (data.get("query_id")) payload.query_id = Number(data.get("query_id"));

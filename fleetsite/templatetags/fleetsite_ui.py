@@ -115,21 +115,21 @@ def table_head(context: dict[str, Any], table: Any) -> SafeString:
             '<th class="check"><input type="checkbox" data-select-all aria-label="Select all on this page"></th>'
         )
     for column in table.columns:
-        opening = '<th class="num">' if column.numeric else "<th>"
-        cells.append(f"{opening}{_sort_link(base, column, current, direction)}</th>")
+        sorted_here = bool(column.sort) and current == column.sort
+        # aria-sort belongs on the header cell (ARIA allows it nowhere else), and only on the sorted one.
+        aria = f' aria-sort="{"ascending" if direction == "asc" else "descending"}"' if sorted_here else ""
+        opening = f'<th class="num"{aria}>' if column.numeric else f"<th{aria}>"
+        cells.append(f"{opening}{_sort_link(base, column, sorted_here, direction)}</th>")
     return SafeString("".join(cells))
 
 
-def _sort_link(base: str, column: Any, current: str | None, direction: str) -> str:
+def _sort_link(base: str, column: Any, sorted_here: bool, direction: str) -> str:
     if not column.sort:
         return html_text(column.label)
-    sorted_here = current == column.sort
     next_direction = "desc" if sorted_here and direction == "asc" else "asc"
     query = html_text(f"{base}{urlencode({'order_key': column.sort, 'order_direction': next_direction})}")
-    arrow, aria = (" ▲", "ascending") if direction == "asc" else (" ▼", "descending")
-    if not sorted_here:
-        arrow, aria = "", "none"
-    return _results_link(query, f"{html_text(column.label)}{arrow}", f' aria-sort="{aria}"')
+    arrow = (" ▲" if direction == "asc" else " ▼") if sorted_here else ""
+    return _results_link(query, f"{html_text(column.label)}{arrow}")
 
 
 def _results_link(query: str, text: str, attributes: str = "") -> str:

@@ -122,7 +122,7 @@ def test_main_pages_have_no_csp_violations_and_htmx_still_works(tls_page: tuple[
     page.wait_for_function("() => [...document.querySelectorAll('#results tbody tr')].length < 50")
     page.click("#results thead a:text('Serial')")  # htmx sort
     page.wait_for_url("**order_key=hardware_serial**")
-    page.wait_for_selector("#results thead a[aria-sort=ascending]:text('Serial')")
+    page.wait_for_selector("#results thead th[aria-sort=ascending] a:text('Serial')")
     violations.check()
 
     page.locator("#results tbody tr td:nth-child(2) a").first.click()

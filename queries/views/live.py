@@ -6,18 +6,21 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
 from accounts.models import Team
-from fleetsite.api.errors import error_body
+from fleetsite.api.errors import FleetAPIError, error_body
 from fleetsite.ui import login_required
+from hosts.api.host_extras import search_condition
 from hosts.labels import host_counts
 from hosts.models import Host
 from queries import campaigns, running
+from queries.api.targets import query_for_targets, target_metrics
 from queries.choices import CampaignStatus
 from queries.labels import visible_labels
 from queries.models import Query
@@ -53,11 +56,11 @@ def live_query(request: HttpRequest) -> HttpResponse:
     counts = host_counts(request.user, [label.pk for label in labels])
     for label in labels:
         label.n = counts.get(label.pk, 0)
-    teams = permissions.scope_to_teams(Team.objects.all(), request.user, "id").annotate(n=Count("hosts"))
+    teams = _visible_teams(request)
     context = {
         "title": "Live query",
         "query": query,
-        "preselected_hosts": list(visible.filter(pk__in=host_ids).values("id", "hostname")),
+        "preselected_hosts": list(visible.filter(pk__in=host_ids).values("id", "hostname", "computer_name")),
         "labels": labels,
         "teams": teams,
         "keep_open_choices": KEEP_OPEN_CHOICES,
@@ -69,16 +72,56 @@ def live_query(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def host_search(request: HttpRequest) -> HttpResponse:
-    """Hosts matching `q` for the target picker (hostname, UUID, serial or IP)."""
+    """Hosts, labels and teams matching `q` for the target picker, searched in the database.
+
+    Hosts match on display name, hostname, UUID, serial or IP and carry team, platform, last seen
+    and serial so that hosts with one name can be told apart. Three queries at most (hosts with
+    their team, labels with one grouped count, teams with their host counts), each limited.
+    """
     text = request.GET.get("q", "").strip()
-    hosts = []
+    context: dict[str, Any] = {"text": text, "hosts": [], "labels": [], "teams": []}
     if text:
-        matches = _visible_hosts(request).filter(
-            Q(hostname__icontains=text) | Q(uuid__icontains=text) | Q(hardware_serial__icontains=text)
-            | Q(primary_ip__icontains=text)
-        )  # fmt: skip
-        hosts = list(matches.order_by("hostname").values("id", "hostname", "platform")[:HOST_SEARCH_LIMIT])
-    return render(request, "queries/_host_options.html", {"hosts": hosts})
+        matches = _visible_hosts(request).filter(search_condition(text))
+        context["hosts"] = [
+            {**row, "name": row["computer_name"] or row["hostname"]}
+            for row in matches.order_by("hostname", "id").values(
+                "id", "hostname", "computer_name", "platform", "seen_time", "hardware_serial", "team__name"
+            )[:HOST_SEARCH_LIMIT]
+        ]
+        labels = list(visible_labels(request.user).filter(name__icontains=text).order_by("name")[:HOST_SEARCH_LIMIT])
+        counts = host_counts(request.user, [label.pk for label in labels]) if labels else {}
+        for label in labels:
+            label.n = counts.get(label.pk, 0)
+        context["labels"] = labels
+        context["teams"] = list(
+            _visible_teams(request).filter(name__icontains=text).order_by("name")[:HOST_SEARCH_LIMIT]
+        )
+    return render(request, "queries/_host_options.html", context)
+
+
+def _visible_teams(request: HttpRequest) -> Any:
+    return permissions.scope_to_teams(Team.objects.all(), request.user, "id").annotate(n=Count("hosts"))
+
+
+@login_required
+@require_GET
+def target_count(request: HttpRequest) -> JsonResponse:
+    """How many hosts the ticked targets reach (`/targets/count`'s logic), for the picker's live count.
+
+    `?hosts=1,2&labels=3&teams=4&query_id=5`: the same rules as starting the campaign, so the number
+    shown is the number the run then targets.
+    """
+    selected = {
+        key: [int(part) for part in request.GET.get(key, "").split(",") if part.strip().isdigit()][:10_000]
+        for key in ("hosts", "labels", "teams")
+    }
+    query_id = request.GET.get("query_id", "")
+    try:
+        query = query_for_targets(request.user, int(query_id) if query_id.isdigit() else None)
+    except FleetAPIError:  # a query this user may not see counts as ad-hoc SQL: the stricter rule
+        query = query_for_targets(request.user, None)
+    metrics = target_metrics(campaigns.target_hosts(request.user, selected, query), timezone.now())
+    return JsonResponse(metrics)
 
 
 def _json_error(message: str, status: int, field: str = "base") -> JsonResponse:
