@@ -91,6 +91,8 @@ def test_observer_reads_but_gets_no_write_controls(observer: User, team: Team, s
     detail = client.get(f"/scripts/{script.pk}/")
     assert b"echo hello" in detail.content and b"disabled" in detail.content and b">Save<" not in detail.content
     assert client.post(f"/scripts/{script.pk}/", {"contents": "echo evil"}).status_code == 403
+    download = client.get(f"/scripts/{script.pk}/download/")
+    assert download.content == script.contents.encode() and "hello.sh" in download["Content-Disposition"]
     assert client.post(f"/scripts/{script.pk}/delete/", {"confirm": "1"}).status_code == 403
     assert client.get(f"/scripts/{script.pk}/run/").status_code == 403
     assert upload(client, team, "x.sh", b"echo hi").status_code == 403
@@ -101,7 +103,8 @@ def test_observer_reads_but_gets_no_write_controls(observer: User, team: Team, s
 def test_another_teams_admin_sees_nothing(outsider: User, team: Team, script: Script) -> None:
     client = as_user(outsider)
     assert client.get(f"/scripts/?team_id={team.pk}").status_code == 404
-    for path in (f"/scripts/{script.pk}/", f"/scripts/{script.pk}/run/", f"/scripts/{script.pk}/delete/"):
+    for path in (f"/scripts/{script.pk}/", f"/scripts/{script.pk}/run/", f"/scripts/{script.pk}/delete/",
+                 f"/scripts/{script.pk}/download/"):  # fmt: skip
         assert client.get(path).status_code == 404
     assert client.post(f"/scripts/{script.pk}/delete/", {"confirm": "1"}).status_code == 404
     assert Script.objects.filter(pk=script.pk).exists()
