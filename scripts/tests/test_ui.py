@@ -236,3 +236,16 @@ def test_pages_cost_a_bounded_number_of_queries(
     ):
         with django_assert_max_num_queries(15):
             assert client.get(path).status_code == 200
+
+
+def test_a_maintainer_acts_only_within_their_team(maintainer: User, other_team: Team) -> None:
+    theirs = Script.objects.create(team=other_team, name="theirs.sh", contents="echo b")
+    host = make_host("b-host", other_team)
+    client = as_user(maintainer)
+    assert client.get(f"/scripts/?team_id={other_team.pk}").status_code == 404
+    assert upload(client, other_team, "x.sh", b"echo hi").status_code == 404
+    assert client.post(f"/scripts/{theirs.pk}/run/", {"ids": [host.pk]}).status_code == 404
+    assert client.post(f"/scripts/{theirs.pk}/", {"contents": "echo evil"}).status_code == 404
+    assert client.post(f"/hosts/{host.pk}/scripts/{theirs.pk}/run/").status_code == 404
+    assert not BatchExecution.objects.exists() and not ScriptExecution.objects.exists()
+    assert Script.objects.get(pk=theirs.pk).contents == "echo b"
