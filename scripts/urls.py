@@ -7,6 +7,7 @@ from scripts import views
 urlpatterns = [
     path("scripts/", views.script_list, name="ui-scripts"),
     path("scripts/<int:pk>/", views.script_detail, name="ui-script"),
+    path("scripts/<int:pk>/download/", views.script_download, name="ui-script-download"),
     path("scripts/<int:pk>/delete/", views.script_delete, name="ui-script-delete"),
     path("scripts/<int:pk>/run/", views.script_run, name="ui-script-run"),
     path("scripts/batches/<slug:batch_id>/", views.batch_detail, name="ui-script-batch"),

@@ -11,6 +11,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
@@ -174,6 +175,16 @@ def script_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "submit_label": "Save",
     }
     return render(request, "scripts/detail.html", context, status=status)
+
+
+@login_required
+def script_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The script as a file, named as Fleet names the download (date and script name)."""
+    script = _script(request, pk)
+    response = HttpResponse(script.contents.encode("utf-8"), content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="{timezone.now().date().isoformat()} {script.name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @login_required

@@ -109,6 +109,14 @@ def test_upload_a_script_and_run_it_on_two_hosts(page: Any, tmp_path: Path) -> N
     # The block refreshes itself while the batch runs (htmx polling keeps the counts).
     page.wait_for_timeout(2500)
     assert page.locator("[data-count=pending]").inner_text() == "2"
+    # The host page loads its Scripts tab and queue (htmx blocks of the scripts and installers apps).
+    batch_url = page.url
+    page.click("#progress a:text('web-1')")
+    page.wait_for_selector("#host-scripts a:text('hello.sh')")
+    assert page.locator("#host-scripts button:text('Run')").count() == 1
+    page.wait_for_selector("#host-upcoming :text('Run hello.sh')")
+    assert page.locator("#host-upcoming button:text('Cancel')").count() == 1
+    page.goto(batch_url)
     page.click("a:text('Cancel batch run')")
     page.click("button:text('Cancel the batch run')")
     page.wait_for_selector("text=was canceled")

@@ -91,6 +91,8 @@ def test_observer_reads_but_gets_no_write_controls(observer: User, team: Team, s
     detail = client.get(f"/scripts/{script.pk}/")
     assert b"echo hello" in detail.content and b"disabled" in detail.content and b">Save<" not in detail.content
     assert client.post(f"/scripts/{script.pk}/", {"contents": "echo evil"}).status_code == 403
+    download = client.get(f"/scripts/{script.pk}/download/")
+    assert download.content == script.contents.encode() and "hello.sh" in download["Content-Disposition"]
     assert client.post(f"/scripts/{script.pk}/delete/", {"confirm": "1"}).status_code == 403
     assert client.get(f"/scripts/{script.pk}/run/").status_code == 403
     assert upload(client, team, "x.sh", b"echo hi").status_code == 403
@@ -101,7 +103,8 @@ def test_observer_reads_but_gets_no_write_controls(observer: User, team: Team, s
 def test_another_teams_admin_sees_nothing(outsider: User, team: Team, script: Script) -> None:
     client = as_user(outsider)
     assert client.get(f"/scripts/?team_id={team.pk}").status_code == 404
-    for path in (f"/scripts/{script.pk}/", f"/scripts/{script.pk}/run/", f"/scripts/{script.pk}/delete/"):
+    for path in (f"/scripts/{script.pk}/", f"/scripts/{script.pk}/run/", f"/scripts/{script.pk}/delete/",
+                 f"/scripts/{script.pk}/download/"):  # fmt: skip
         assert client.get(path).status_code == 404
     assert client.post(f"/scripts/{script.pk}/delete/", {"confirm": "1"}).status_code == 404
     assert Script.objects.filter(pk=script.pk).exists()
@@ -233,3 +236,16 @@ def test_pages_cost_a_bounded_number_of_queries(
     ):
         with django_assert_max_num_queries(15):
             assert client.get(path).status_code == 200
+
+
+def test_a_maintainer_acts_only_within_their_team(maintainer: User, other_team: Team) -> None:
+    theirs = Script.objects.create(team=other_team, name="theirs.sh", contents="echo b")
+    host = make_host("b-host", other_team)
+    client = as_user(maintainer)
+    assert client.get(f"/scripts/?team_id={other_team.pk}").status_code == 404
+    assert upload(client, other_team, "x.sh", b"echo hi").status_code == 404
+    assert client.post(f"/scripts/{theirs.pk}/run/", {"ids": [host.pk]}).status_code == 404
+    assert client.post(f"/scripts/{theirs.pk}/", {"contents": "echo evil"}).status_code == 404
+    assert client.post(f"/hosts/{host.pk}/scripts/{theirs.pk}/run/").status_code == 404
+    assert not BatchExecution.objects.exists() and not ScriptExecution.objects.exists()
+    assert Script.objects.get(pk=theirs.pk).contents == "echo b"

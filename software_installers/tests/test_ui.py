@@ -193,3 +193,10 @@ def test_feed_links_runs_and_installs_to_their_output(
     assert '<a href="/scripts/batches/b-1/">a.sh</a> on 2 hosts' in describe_html(batch)
     hostile = record(maintainer, "ran_script", {"script_name": "x", "script_execution_id": '"><script>'})
     assert "<script>" not in describe_html(hostile) and "href" not in describe_html(hostile)
+
+
+def test_a_maintainer_cannot_upload_to_another_team(maintainer: User, other_team: Team) -> None:
+    client = as_user(maintainer)
+    assert client.get(f"/software/installers/?team_id={other_team.pk}").status_code == 404
+    assert add_deb(client, other_team).status_code == 404
+    assert not SoftwareInstaller.objects.exists()
