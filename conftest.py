@@ -19,6 +19,7 @@ from accounts.tokens import issue_session
 from enrollment import secrets as enroll_secrets
 from fleetsite.lib import memo
 from hosts import seen
+from queries import reports
 
 pytest_plugins = ["enrollment.tests.fixtures", "vulnerabilities.tests.fixtures", "webhooks.tests.fixtures"]
 
@@ -56,12 +57,16 @@ def _test_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
     """Each test gets its own data directory, a clean cache, no login delay and manual seen flushes."""
     settings.DATA_DIR = tmp_path
     settings.FLEETSITE_SEEN_FLUSH_INTERVAL = 0
+    settings.FLEETSITE_REPORT_FLUSH_INTERVAL = 0
+    settings.FLEETSITE_HOST_COUNTS_SECONDS = 0
     settings.FLEETSITE_LOGIN_FAILURE_DELAY = 0
     clear_cache()
     memo.clear_local()
     seen.buffer.discard()
+    reports.pending_rows.discard()
     yield
     seen.buffer.discard()
+    reports.pending_rows.discard()
     memo.clear_local()
     clear_cache()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -104,6 +105,16 @@ _PHRASES = {
     "deleted_pack": "deleted the pack {pack_name}",
     "ran_script": "ran the script {script_name} on {host_display_name}",
     "added_script": "added the script {script_name}",
+    "updated_script": "edited the script {script_name}",
+    "canceled_run_script": "canceled the script {script_name} on {host_display_name}",
+    "ran_script_batch": "ran the script {script_name} on {host_count} hosts",
+    "batch_script_scheduled": "scheduled the script {script_name} on {host_count} hosts",
+    "batch_script_canceled": "canceled the batch run of {script_name}",
+    "added_software": "added {software_title} for install",
+    "deleted_software": "deleted the installer of {software_title}",
+    "installed_software": "installed {software_title} on {host_display_name}",
+    "uninstalled_software": "uninstalled {software_title} from {host_display_name}",
+    "canceled_install_software": "canceled the install of {software_title} on {host_display_name}",
     "deleted_script": "deleted the script {script_name}",
 }
 
@@ -116,6 +127,18 @@ _LINKS = {
     "host_display_name": ("host_id", "/hosts/{}/"),
     "user_email": ("user_id", "/users/{}/"),
 }
+
+
+# Activities whose outcome has a page: the type, the name that links to it, the detail key of its id
+# and the page (script output, batch progress, install output). Those pages check permissions.
+_OUTPUT_LINKS = {
+    "ran_script": ("script_name", "script_execution_id", "/scripts/results/{}/"),
+    "ran_script_batch": ("script_name", "batch_execution_id", "/scripts/batches/{}/"),
+    "batch_script_scheduled": ("script_name", "batch_execution_id", "/scripts/batches/{}/"),
+    "batch_script_canceled": ("script_name", "batch_execution_id", "/scripts/batches/{}/"),
+    "installed_software": ("software_title", "install_uuid", "/software/installs/{}/"),
+}
+_SLUG = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
 def describe(activity: Activity) -> str:
@@ -151,6 +174,8 @@ def _phrase(activity: Activity) -> tuple[str | None, dict[str, Any]]:
         details["team_name"] = details.get("team_name") or "No team"
     if activity.type == "deleted_host" and "host_count" in details:
         template = "deleted {host_count} hosts"
+    if activity.type == "installed_software" and details.get("status") == "failed":
+        template = "failed to install {software_title} on {host_display_name}"
     if activity.type == "live_query":
         count = details.get("targets_count") or 0
         details["targets"] = f"{count} host{'' if count == 1 else 's'}"
@@ -203,6 +228,11 @@ def describe_html(activity: Activity, existing: dict[str, set[int]] | None = Non
             if alive and not activity.type.startswith("deleted_"):
                 text = f'<a href="{target[1].format(object_id)}">{text}</a>'
         values[key] = text
+    output = _OUTPUT_LINKS.get(activity.type)
+    if output is not None and output[0] in values:
+        object_id = details.get(output[1])
+        if isinstance(object_id, str) and _SLUG.match(object_id):
+            values[output[0]] = f'<a href="{output[2].format(object_id)}">{values[output[0]]}</a>'
     try:
         line = template.format_map(values)
     except (KeyError, IndexError, ValueError):

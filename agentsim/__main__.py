@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 
+from agentsim.fleetd_work import OUTCOMES
 from agentsim.identity import PLATFORM_CHOICES
 from agentsim.runner import run
 from agentsim.stats import Summary
@@ -34,6 +35,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="spread host start-up over this many seconds (default min(10, duration/4))",
     )
     p.add_argument("--gzip", action="store_true", help="gzip /api/v1/osquery/log bodies")
+    p.add_argument(
+        "--script-outcome",
+        choices=OUTCOMES,
+        default="ok",
+        help="what scripts and installs without an agentsim:fail/agentsim:timeout marker do (never executed)",
+    )
     p.add_argument("--timeout", type=float, default=30.0, help="per-request connect/read timeout")
     p.add_argument("--report-json", metavar="FILE", help="also write the summary as JSON")
     p.add_argument("--allow-errors", action="store_true", help="exit 0 even if requests failed")
@@ -64,6 +71,7 @@ async def _main(args: argparse.Namespace) -> Summary:
         ramp=args.ramp,
         gzip=args.gzip,
         timeout=args.timeout,
+        script_outcome=args.script_outcome,
         stop_event=stop,
     )
 

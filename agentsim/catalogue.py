@@ -174,7 +174,7 @@ class HostData:
             "version": ORBIT_VERSION,
             "device_auth_token": self.device_auth_token,
             "desktop_version": ORBIT_VERSION,
-            "scripts_enabled": "0",
+            "scripts_enabled": "1",
         }
 
     # -- multi-row tables ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 from agentsim.answers import build_distributed_write
 from agentsim.catalogue import HostData
+from agentsim.fleetd_work import run_notifications
 from agentsim.identity import HostIdentity
 from agentsim.logs import (
     ScheduledQuery,
@@ -51,6 +52,7 @@ class Settings:
     token_rotation_interval: float = 3600.0
     retry_base: float = 1.0
     retry_max: float = 60.0
+    script_outcome: str = "ok"  # ok, fail or timeout: what scripts without an agentsim: marker "do"
 
 
 def _positive(value: Any, default: float) -> float:
@@ -193,6 +195,8 @@ class Host:
                 if self.orbit_node_key is None:
                     await asyncio.sleep(self._backoff())
                     continue
+                if res.ok and data.get("notifications"):
+                    await self._run_pending_work(data)
                 interval = self.settings.orbit_config_interval
                 next_config = now + (self._jitter(interval) if res.status else self._backoff())
             if now >= next_token:
@@ -210,6 +214,20 @@ class Host:
                 await self._orbit(ORBIT_PING, None, method="HEAD")
                 pinged = True
             await self._sleep_until(min(next_config, next_token))
+
+    async def _run_pending_work(self, config: Mapping[str, Any]) -> None:
+        """Scripts and installs the config announced, answered before the next config poll, as fleetd does."""
+        assert self.orbit_node_key is not None
+        timeout = config.get("script_execution_timeout")
+        scripts, installs = await run_notifications(
+            self._orbit,
+            self.orbit_node_key,
+            config["notifications"],
+            self.settings.script_outcome,
+            timeout if isinstance(timeout, int) and timeout > 0 else None,
+        )
+        self.counters.scripts_run += scripts
+        self.counters.installs_run += installs
 
     # -- osqueryd ------------------------------------------------------------------------------------
     async def _osquery_enroll(self) -> bool:

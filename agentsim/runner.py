@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from agentsim.fleetd_work import OUTCOMES
 from agentsim.host import Host, Settings
 from agentsim.identity import PLATFORM_CHOICES, make_identities
 from agentsim.stats import Counters, Stats, Summary, build_summary
@@ -30,6 +31,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "token_rotation_interval": 3600.0,
     "retry_base": 1.0,
     "retry_max": 60.0,
+    "script_outcome": "ok",  # what scripts without an agentsim: marker do: ok, fail or timeout
     "stop_event": None,  # an asyncio.Event that ends the run early (e.g. on SIGINT)
 }
 
@@ -46,7 +48,7 @@ async def run(
 
     Options (see ``DEFAULT_OPTIONS``): concurrency, insecure, ca_file, seed, ramp, gzip, timeout, grace,
     orbit_config_interval, config_refresh, status_log_interval, token_rotation_interval, retry_base,
-    retry_max, stop_event.
+    retry_max, script_outcome, stop_event.
     """
     unknown = set(options) - set(DEFAULT_OPTIONS)
     if unknown:
@@ -55,6 +57,8 @@ async def run(
         raise ValueError(f"platform must be one of {PLATFORM_CHOICES}")
     if hosts < 1:
         raise ValueError("hosts must be >= 1")
+    if options.get("script_outcome", "ok") not in OUTCOMES:
+        raise ValueError(f"script_outcome must be one of {OUTCOMES}")
     opts = {**DEFAULT_OPTIONS, **options}
     settings = Settings(
         enroll_secret=enroll_secret,
@@ -65,6 +69,7 @@ async def run(
         token_rotation_interval=float(opts["token_rotation_interval"]),
         retry_base=float(opts["retry_base"]),
         retry_max=float(opts["retry_max"]),
+        script_outcome=str(opts["script_outcome"]),
     )
     ramp = min(10.0, duration / 4) if opts["ramp"] is None else max(0.0, float(opts["ramp"]))
     identities = make_identities(hosts, platform, opts["seed"])

@@ -25,6 +25,8 @@ class Counters:
     distributed_rows: int = 0
     result_log_entries: int = 0
     status_log_entries: int = 0
+    scripts_run: int = 0
+    installs_run: int = 0
 
 
 class Stats:

@@ -124,6 +124,7 @@ class Agent:
         self.node_key = ""
         self.orbit_node_key = ""
         self.last_read: dict[str, Any] = {}
+        self.pending_scripts: list[str] = []
 
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         async with self.session.post(self.url + path, json=body) as response:
@@ -156,7 +157,16 @@ class Agent:
         self.orbit_node_key = (await self.post("/api/fleet/orbit/enroll", body))["orbit_node_key"]
 
     async def orbit_config(self) -> None:
-        await self.post("/api/fleet/orbit/config", {"orbit_node_key": self.orbit_node_key})
+        config = await self.post("/api/fleet/orbit/config", {"orbit_node_key": self.orbit_node_key})
+        self.pending_scripts = list((config.get("notifications") or {}).get("pending_script_execution_ids") or [])
+
+    async def script_result(self) -> None:
+        """The result of the script the last orbit config announced, as fleetd posts it."""
+        for execution_id in self.pending_scripts:
+            body = {"orbit_node_key": self.orbit_node_key, "execution_id": execution_id, "output": "bench ran\n",
+                    "runtime": 1, "exit_code": 0, "timeout": 300}  # fmt: skip
+            await self.post("/api/fleet/orbit/scripts/result", body)
+        self.pending_scripts = []
 
     async def orbit_ping(self) -> None:
         async with self.session.head(self.url + "/api/fleet/orbit/ping") as response:
@@ -255,6 +265,13 @@ async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, 
             await interleave(phases["orbit config"], pid, session, url, [a.orbit_config for a in sample])
             await interleave(phases["orbit ping"], pid, session, url, [a.orbit_ping for a in sample])
             await interleave(phases["log (result, 10 rows)"], pid, session, url, [a.log for a in sample])
+            # fleetd's work: a script waiting for each host, announced by orbit config, then its result.
+            queue_scripts(server, [a.data.ident.hardware_uuid for a in sample])
+            configs = [a.orbit_config for a in sample]
+            await interleave(phases["orbit config (script pending)"], pid, session, url, configs)
+            if not all(a.pending_scripts for a in sample):
+                print("  note: some orbit configs announced no pending script")
+            await interleave(phases["orbit scripts/result"], pid, session, url, [a.script_result for a in sample])
     return list(phases.values())
 
 
@@ -264,10 +281,23 @@ PHASES = (
     "orbit config",
     "orbit ping",
     "log (result, 10 rows)",
+    "orbit config (script pending)",
+    "orbit scripts/result",
     "distributed/write (detail results)",
     "osquery enroll",
     "orbit enroll",
 )
+
+
+def queue_scripts(server: LiveServer, uuids: list[str]) -> None:
+    """One pending script per host (written directly, outside the measured window)."""
+    code = (
+        "import uuid; from hosts.models import Host; from scripts.models import ScriptExecution; "
+        f"ids = Host.objects.filter(uuid__in={uuids!r}).values_list('id', flat=True); "
+        "ScriptExecution.objects.bulk_create(ScriptExecution(execution_id=str(uuid.uuid4()), host_id=i, "
+        "contents='echo bench') for i in ids)"
+    )
+    server.manage("shell", "-c", code)
 
 
 def refetch_all(server: LiveServer) -> None:

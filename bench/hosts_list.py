@@ -26,7 +26,7 @@ ROUNDS = 15
 TARGETED = {
     "hosts API, 100/page", "hosts API, status=online", "hosts API, label", "hosts page, 100/page",
     "hosts page, status=online", "hosts page, label", "hosts results (htmx), status=online",
-    "hosts results (htmx), label",
+    "hosts results (htmx), label", "hosts API, page 500 by after=",
 }  # fmt: skip
 
 # What htmx sends when a filter, a sort or a page link changes: only the results block comes back.
@@ -70,10 +70,17 @@ def _label_id(client: KeepAlive) -> int:
     return by_name.get("macOS") or by_name.get("All Hosts") or labels[0]["id"]
 
 
+def _id_at(client: KeepAlive, position: int) -> int | None:
+    """The id of the host at `position` in id order (read once, outside the timing); None past the end."""
+    hosts = json.loads(client.get(f"/api/latest/fleet/hosts?per_page=1&page={position}&order_key=id"))["hosts"]
+    return hosts[0]["id"] if hosts else None
+
+
 def run(server_url: str, token: str) -> list[Case]:
     """Every case, each round beside the empty view on the same connection."""
     client = KeepAlive(server_url.rstrip("/"), token)
     label = _label_id(client)
+    page_500_after = _id_at(client, 500 * 100 - 1)
     cases = [
         ("hosts API, 100/page", "/api/latest/fleet/hosts", {"per_page": 100}),
         ("hosts API, status=online", "/api/latest/fleet/hosts", {"per_page": 100, "status": "online"}),
@@ -88,6 +95,9 @@ def run(server_url: str, token: str) -> list[Case]:
         ("hosts count (htmx)", "/hosts/count/", {"per_page": 100}, HTMX),
         ("host_summary", "/api/latest/fleet/host_summary", {}),
     ]
+    if page_500_after is not None:  # a seed smaller than 50,000 hosts has no page 500
+        keyset = {"per_page": 100, "after": page_500_after}
+        cases.insert(4, ("hosts API, page 500 by after=", "/api/latest/fleet/hosts", keyset))
     results = []
     for name, path, params, *headers in cases:
         target = f"{path}?{urlencode(params)}"

@@ -20,6 +20,8 @@ class Carve(models.Model):
     max_block = models.BigIntegerField(default=-1)
     error = models.TextField(null=True, blank=True)
     expired = models.BooleanField(default=False)
+    # The blocks were joined into one stored file (carves.storage.file_name) and their objects removed.
+    assembled = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -34,11 +36,12 @@ class Carve(models.Model):
 
 
 class CarveBlock(models.Model):
-    """One uploaded block, kept in the database until the carve expires."""
+    """One uploaded block. Its bytes are in the carve storage (carves.storage); `data` is empty there,
+    and holds the bytes only for blocks received before blocks moved out of the database."""
 
     carve = models.ForeignKey(Carve, on_delete=models.CASCADE, related_name="blocks")
     block_id = models.BigIntegerField()
-    data = models.BinaryField()
+    data = models.BinaryField(blank=True, default=b"")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["carve", "block_id"], name="unique_carve_block")]

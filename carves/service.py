@@ -12,7 +12,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from carves import storage
 from carves.models import Carve, CarveBlock
+from carves.tasks import assemble_carve
 from enrollment.agent.base import AgentError
 from fleetsite.lib import bounds
 from fleetsite.lib.tokens import same_secret
@@ -94,12 +96,17 @@ def add_block(body: dict[str, Any]) -> None:
             raise AgentError("Bad request: data is not base64") from exc
         problem = _block_problem(carve, block_id, data)
         if not problem:
+            # The bytes go to storage first; the row then records the block (the carve row lock
+            # keeps two uploads of one block apart).
+            storage.save_block(carve, block_id, data)
             try:
                 with transaction.atomic():
-                    CarveBlock.objects.create(carve=carve, block_id=block_id, data=data)
+                    CarveBlock.objects.create(carve=carve, block_id=block_id)
             except IntegrityError as exc:
                 raise AgentError(f"Bad request: block {block_id} already received") from exc
             Carve.objects.filter(pk=carve.pk).update(max_block=block_id)
+            if block_id == carve.block_count - 1:
+                transaction.on_commit(lambda: assemble_carve.delay(carve.pk))
             return
     # Recorded outside the block's transaction, which the error would roll back.
     Carve.objects.filter(pk=carve.pk).update(error=problem)
@@ -117,12 +124,8 @@ def _block_problem(carve: Carve, block_id: int, data: bytes) -> str:
 
 
 def iter_file(carve: Carve) -> Iterator[bytes]:
-    """The carved file (an osquery tar archive), block by block, without loading it whole."""
-    for block_id in range(carve.max_block + 1):
-        data = CarveBlock.objects.filter(carve=carve, block_id=block_id).values_list("data", flat=True).first()
-        if data is None:
-            return
-        yield bytes(data)
+    """The carved file (an osquery tar archive) in chunks, without loading it whole."""
+    return storage.iter_file(carve)
 
 
 def expire_old(max_age_days: int) -> int:
@@ -133,6 +136,8 @@ def expire_old(max_age_days: int) -> int:
     old = Carve.objects.filter(created_at__lt=cutoff, expired=False)
     ids = list(old.values_list("id", flat=True))
     if ids:
+        for carve in Carve.objects.filter(pk__in=ids):
+            storage.delete_files(carve)
         CarveBlock.objects.filter(carve_id__in=ids).delete()
         Carve.objects.filter(pk__in=ids).update(expired=True)
     return len(ids)

@@ -18,7 +18,7 @@ from enrollment.agent.base import AgentError
 from enrollment.models import EnrollSecret
 from fleetsite.lib import bounds
 from fleetsite.lib.tokens import digest, random_key
-from hosts import labels
+from hosts import labels, summary
 from hosts.constants import NEVER_UPDATED
 from hosts.ingest import INGESTERS, HostUpdate, save_host_update
 from hosts.models import Host, online_window
@@ -121,6 +121,7 @@ def _save_new_or_existing(host: Host, created: bool) -> Host:
     try:
         with transaction.atomic():
             host.save()
+        summary.forget_counts()
         return host
     except IntegrityError:
         existing = _locked_host(host.osquery_host_id or "")

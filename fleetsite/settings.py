@@ -423,6 +423,10 @@ except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from exc
 # How often batched host seen times are written, in seconds.
 FLEETSITE_SEEN_FLUSH_INTERVAL = env_float("FLEETSITE_SEEN_FLUSH_INTERVAL", 2.0, minimum=0.0)
+# Seconds the host counts (host_summary, the dashboard) are shared before they are counted again.
+FLEETSITE_HOST_COUNTS_SECONDS = env_float("FLEETSITE_HOST_COUNTS_SECONDS", 10.0, minimum=0.0)
+# How often result-log rows are written to query reports in batches (0: within the request).
+FLEETSITE_REPORT_FLUSH_INTERVAL = env_float("FLEETSITE_REPORT_FLUSH_INTERVAL", 2.0, minimum=0.0)
 # Largest agent request body accepted, before and after gzip decompression.
 FLEETSITE_AGENT_MAX_BODY = env_int("FLEETSITE_AGENT_MAX_BODY", 16 * 1024 * 1024, minimum=1024)
 # Threads per server process running Django requests (each may hold a database connection).
@@ -456,6 +460,16 @@ FLEETSITE_WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("FLEETSITE_WEBHOOK_DELIVERY_
 
 # Carves are kept this many days (blocks are large).
 FLEETSITE_CARVE_RETENTION_DAYS = env_int("FLEETSITE_CARVE_RETENTION_DAYS", 7, minimum=1)
+# Carve blocks and assembled carves live in S3 when FLEETSITE_S3_CARVES_BUCKET is set (Fleet's
+# s3.carves_bucket), else under FLEETSITE_CARVES_DIR (default: <data dir>/carves, read when used).
+# The same companions as the installers' bucket (fleetsite.lib.filestore chooses for both).
+FLEETSITE_S3_CARVES_BUCKET = env_str("FLEETSITE_S3_CARVES_BUCKET")
+FLEETSITE_S3_CARVES_PREFIX = env_str("FLEETSITE_S3_CARVES_PREFIX")
+FLEETSITE_S3_CARVES_REGION = env_str("FLEETSITE_S3_CARVES_REGION")
+FLEETSITE_S3_CARVES_ENDPOINT_URL = env_str("FLEETSITE_S3_CARVES_ENDPOINT_URL")
+FLEETSITE_S3_CARVES_ACCESS_KEY_ID = env_str("FLEETSITE_S3_CARVES_ACCESS_KEY_ID")
+FLEETSITE_S3_CARVES_SECRET_ACCESS_KEY = env_str("FLEETSITE_S3_CARVES_SECRET_ACCESS_KEY")
+FLEETSITE_CARVES_DIR = env_str("FLEETSITE_CARVES_DIR")
 # Fleet's host expiry: hosts unseen this many days are deleted (0 = never).
 FLEETSITE_HOST_EXPIRY_DAYS = env_int("FLEETSITE_HOST_EXPIRY_DAYS", 0, minimum=0)
 

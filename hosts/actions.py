@@ -10,6 +10,7 @@ from accounts import permissions
 from accounts.models import Team, User
 from activities import types
 from activities.record import record
+from hosts import summary
 from hosts.models import Host
 
 # Activity details list host names up to this many; the count is always exact.
@@ -40,6 +41,7 @@ def transfer(user: User, team: Team | None, hosts: QuerySet) -> int:
     names = list(Host.objects.filter(pk__in=ids[:NAMES_IN_DETAILS]).values_list("hostname", flat=True))
     for start in range(0, len(ids), 5000):
         Host.objects.filter(pk__in=ids[start : start + 5000]).update(team=team, updated_at=timezone.now())
+    summary.forget_counts()
     details = {
         "team_id": team.pk if team else None,
         "team_name": team.name if team else None,
@@ -61,6 +63,7 @@ def delete(user: User, hosts: QuerySet) -> int:
         return 0
     for start in range(0, len(ids), 2000):
         Host.objects.filter(pk__in=ids[start : start + 2000]).delete()
+    summary.forget_counts()
     if len(ids) == 1:
         host_id, hostname, team_id = rows[0]
         details = {"host_id": host_id, "host_display_name": hostname, "team_id": team_id}

@@ -60,7 +60,7 @@ def delete_idp(host: Host) -> int:
     return deleted
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside a check-in's transaction: no SAVEPOINT round trips
 def replace_from_source(host_id: int, source: str, emails: Iterable[str]) -> None:
     """The e-mails a detail query reported for `source` replace that source's previous ones."""
     wanted = {email for email in emails if email}

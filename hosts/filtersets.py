@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
+from accounts.models import Team
 from fleetsite.api.fields import MAX_ID
 from fleetsite.api.filtersets import LeanFilterSet
 from hosts.choices import HostStatus
@@ -38,6 +44,26 @@ ORDER_KEYS = {
 }
 
 
+def after_value(key: str, raw: str) -> Any:
+    """`raw` (from the query string) as a value of the order key's column; ValidationError if it is none."""
+    column = ORDER_KEYS[key]
+    if column == "display_name_sort":
+        return raw
+    model: type[models.Model] = Host
+    if column == "team__name":
+        model, column = Team, "name"
+    return model._meta.get_field(column).to_python(raw)
+
+
+def after_condition(column: str, value: Any, after_id: Any, descending: bool) -> Q:
+    """Rows strictly after (`value`, `after_id`) in the list's order: one index range, no OFFSET."""
+    beyond = "lt" if descending else "gt"
+    condition = Q(**{f"{column}__{beyond}": value})
+    if after_id is not None:
+        condition |= Q(**{column: value, f"id__{beyond}": int(after_id)})
+    return condition
+
+
 class HostFilterSet(LeanFilterSet):
     status = filters.ChoiceFilter(choices=HostStatus.choices, method="filter_status")
     team_id = filters.NumberFilter(method="filter_team", max_value=MAX_ID)
@@ -57,10 +83,33 @@ class HostFilterSet(LeanFilterSet):
     vulnerability = filters.CharFilter(method="filter_vulnerability")
     order_key = filters.ChoiceFilter(choices=[(key, key) for key in ORDER_KEYS], method="filter_noop")
     order_direction = filters.ChoiceFilter(choices=[("asc", "asc"), ("desc", "desc")], method="filter_noop")
+    # Fleet's keyset paging: rows after this value of the order key (page is then ignored). Ties
+    # with that value are skipped, as in Fleet, unless `after_id` names the last row's id too.
+    after = filters.CharFilter(method="filter_noop", max_length=255)
+    after_id = filters.NumberFilter(method="filter_noop", min_value=0, max_value=MAX_ID)
 
     class Meta:
         model = Host
         fields: list[str] = []
+
+    def get_form_class(self) -> type[forms.Form]:
+        form_class = super().get_form_class()
+        if "after" not in self.filters:
+            return form_class
+
+        class AfterForm(form_class):  # type: ignore[misc, valid-type]
+            def clean(self) -> dict[str, Any]:
+                data = super().clean()
+                raw = data.get("after")
+                if raw not in (None, ""):
+                    key = data.get("order_key") or "id"
+                    try:
+                        data["after"] = after_value(key, raw)
+                    except ValidationError:
+                        self.add_error("after", f"{raw!r} is not a value of the order key {key}")
+                return data
+
+        return AfterForm
 
     def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(status_q(value, timezone.now()))
@@ -146,5 +195,8 @@ class HostFilterSet(LeanFilterSet):
         if column == "display_name_sort":
             # Host.display_name: the computer name when the agent reported one, else the hostname.
             queryset = queryset.annotate(display_name_sort=Coalesce(NullIf("computer_name", Value("")), "hostname"))
-        prefix = "-" if data.get("order_direction") == "desc" else ""
+        descending = data.get("order_direction") == "desc"
+        if data.get("after") not in (None, ""):
+            queryset = queryset.filter(after_condition(column, data["after"], data.get("after_id"), descending))
+        prefix = "-" if descending else ""
         return queryset.order_by(f"{prefix}{column}", f"{prefix}id")

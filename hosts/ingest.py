@@ -16,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from fleetsite.lib import bounds
 from fleetsite.lib.netaddr import public_ip
+from fleetsite.lib.rows import insert_many
 from hosts import device_mapping, seen
 from hosts.choices import DeviceMappingSource
 from hosts.models import Host, HostDeviceMapping, HostSoftware, HostUser, Software, online_window
@@ -310,6 +312,9 @@ def _record_labels(host: Host, update: HostUpdate) -> None:
     record_results(host, update.member_of, update.not_member_of)
 
 
+_USER_TEXT = ("type", "groupname", "shell")
+
+
 def _replace_users(host: Host, rows: list[Row]) -> None:
     seen: set[tuple[int, str]] = set()
     users = []
@@ -320,22 +325,48 @@ def _replace_users(host: Host, rows: list[Row]) -> None:
         if key in seen or not key[1]:
             continue
         seen.add(key)
-        user = HostUser(
-            host=host, uid=uid, username=key[1], type=_text(row, "type"), groupname=_text(row, "groupname"),
-            shell=_text(row, "shell"),
-        )  # fmt: skip
-        users.append(bounds.fit_instance(user, owner=host.pk))
+        users.append(
+            (
+                host.pk,
+                uid,
+                key[1],
+                *(bounds.fit(HostUser, name, _text(row, name), owner=host.pk) for name in _USER_TEXT),
+            )
+        )
     HostUser.objects.filter(host=host).delete()
-    HostUser.objects.bulk_create(users)
+    insert_many(HostUser, ("host", "uid", "username", *_USER_TEXT), users)
 
 
 _SOFTWARE_KEYS = ("name", "version", "source", "bundle_identifier", "extension_for", "vendor", "release", "arch")
 
 
+_SOFTWARE_LIMITS = tuple((key, Software._meta.get_field(key).max_length) for key in _SOFTWARE_KEYS)
+
+
 def software_checksum(values: dict[str, str]) -> str:
     """The identity of a software row across hosts."""
-    joined = "\x00".join(values[key] for key in _SOFTWARE_KEYS)
+    return _identity_checksum(tuple(values[key] for key in _SOFTWARE_KEYS))
+
+
+def _identity_checksum(identity: tuple[str, ...]) -> str:
+    joined = "\x00".join(identity)
     return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _software_identity(row: Row, owner: Any) -> tuple[str, ...]:
+    """The catalogue columns of a reported row, in `_SOFTWARE_KEYS` order, fitted to their columns.
+
+    Written out rather than through `bounds.fit_values`: a host can report 30,000 packages, and
+    the usual short, clean string is checked in two comparisons.
+    """
+    identity = []
+    for key, limit in _SOFTWARE_LIMITS:
+        value = row.get(key)
+        text = "" if value is None else (value if type(value) is str else str(value)).strip()
+        if len(text) > limit or "\x00" in text:
+            text = bounds.fit(Software, key, text, owner=owner)
+        identity.append(text)
+    return tuple(identity)
 
 
 def _opened_at(value: Any) -> datetime | None:
@@ -357,18 +388,37 @@ def prepare_shared_rows(update: HostUpdate, owner: Any = None) -> None:
     """
     if update.software is None:
         return
-    wanted: dict[str, tuple[dict[str, str], Row]] = {}
+    wanted: dict[str, tuple[tuple[str, ...], Row]] = {}
     for row in update.software:
-        values = bounds.fit_values(Software, {key: _text(row, key) for key in _SOFTWARE_KEYS}, owner=owner)
-        wanted.setdefault(software_checksum(values), (values, row))
-    ids = dict(Software.objects.filter(checksum__in=list(wanted)).values_list("checksum", "id"))
+        identity = _software_identity(row, owner)
+        wanted.setdefault(_identity_checksum(identity), (identity, row))
+    ids = _catalogue_ids(list(wanted))
     missing = sorted(checksum for checksum in wanted if checksum not in ids)
     if missing:
-        Software.objects.bulk_create(
-            [Software(checksum=checksum, **wanted[checksum][0]) for checksum in missing], ignore_conflicts=True
+        insert_many(
+            Software,
+            ("checksum", *_SOFTWARE_KEYS),
+            [(checksum, *wanted[checksum][0]) for checksum in missing],
+            ignore_conflicts=True,
         )
-        ids.update(Software.objects.filter(checksum__in=missing).values_list("checksum", "id"))
+        ids.update(_catalogue_ids(missing))
     update.software_ids = {ids[checksum]: wanted[checksum][1] for checksum in wanted if checksum in ids}
+
+
+_CHECKSUMS_PER_SELECT = 5000
+
+
+def _catalogue_ids(checksums: list[str]) -> dict[str, int]:
+    """Catalogue ids by checksum, in plain SQL: the ORM's lookup costs 3 µs per value, 0.1 s at 30,000."""
+    table = connection.ops.quote_name(Software._meta.db_table)
+    ids: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(checksums), _CHECKSUMS_PER_SELECT):
+            chunk = checksums[start : start + _CHECKSUMS_PER_SELECT]
+            placeholders = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"SELECT checksum, id FROM {table} WHERE checksum IN ({placeholders})", chunk)
+            ids.update(cursor.fetchall())
+    return ids
 
 
 def _link_software(host: Host, target: dict[int, Row]) -> None:
@@ -378,17 +428,17 @@ def _link_software(host: Host, target: dict[int, Row]) -> None:
     if removed:
         HostSoftware.objects.filter(host=host, software_id__in=removed).delete()
     added = [
-        HostSoftware(
-            host=host,
-            software_id=software_id,
-            last_opened_at=_opened_at(row.get("last_opened_at")),
-            installed_path=bounds.fit(HostSoftware, "installed_path", _text(row, "installed_path"), owner=host.pk),
+        (
+            host.pk,
+            software_id,
+            _opened_at(row.get("last_opened_at")),
+            bounds.fit(HostSoftware, "installed_path", _text(row, "installed_path"), owner=host.pk),
         )
         for software_id, row in sorted(target.items())
         if software_id not in current
     ]
-    HostSoftware.objects.bulk_create(added, ignore_conflicts=True)
+    insert_many(HostSoftware, ("host", "software", "last_opened_at", "installed_path"), added, ignore_conflicts=True)
     if removed or added:
         software_installs_changed.send(
-            sender=HostSoftware, host_id=host.pk, added={row.software_id for row in added}, removed=removed
+            sender=HostSoftware, host_id=host.pk, added={row[1] for row in added}, removed=removed
         )

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.models import User
 from fleetsite.lib import memo
+from fleetsite.lib.rows import insert_many
 from hosts.choices import LabelMembershipType
 from hosts.constants import ALL_HOSTS_LABEL
 from hosts.models import Host, Label, LabelMembership
@@ -90,8 +91,10 @@ def record_results(host: Host, member_of: set[int], not_member_of: set[int]) -> 
         LabelMembership.objects.filter(host=host, label_id__in=not_member_of).delete()
     if member_of:
         now = timezone.now()
-        LabelMembership.objects.bulk_create(
-            [LabelMembership(host=host, label_id=label_id, updated_at=now) for label_id in member_of],
+        insert_many(
+            LabelMembership,
+            ("host", "label", "updated_at"),
+            [(host.pk, label_id, now) for label_id in sorted(member_of)],
             ignore_conflicts=True,
         )
 

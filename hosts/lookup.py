@@ -16,7 +16,7 @@ from hosts.models import Host
 CHECKIN_FIELDS = (
     "id", "team_id", "platform", "hostname", "computer_name", "refetch_requested", "refetch_critical_queries_until",
     "detail_updated_at", "label_updated_at", "policy_updated_at", "distributed_interval", "config_tls_refresh",
-    "logger_tls_period", "seen_time", "online_until", "last_restarted_at",
+    "logger_tls_period", "seen_time", "online_until", "last_restarted_at", "work_queued_at",
 )  # fmt: skip
 
 KEY_COLUMNS = ("node_key_digest", "orbit_node_key_digest")

@@ -56,6 +56,8 @@ class Host(models.Model):
     orbit_version = models.CharField(max_length=64, blank=True, null=True)
     fleet_desktop_version = models.CharField(max_length=64, blank=True, null=True)
     scripts_enabled = models.BooleanField(null=True, blank=True)
+    # When scripts or installs were last queued for fleetd; None once orbit config found none (hosts/upcoming.py).
+    work_queued_at = models.DateTimeField(null=True, blank=True)
     os_version = models.CharField(max_length=255, blank=True)
     build = models.CharField(max_length=64, blank=True)
     code_name = models.CharField(max_length=64, blank=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, F, Min, QuerySet
+from django.db.models import Count, Exists, F, Min, OuterRef, QuerySet
 
 from accounts import permissions
 from accounts.models import User
@@ -182,3 +182,39 @@ def host_title_rows(host_id: int, rows: list[dict[str, Any]]) -> list[dict[str, 
         }
         for row in rows
     ]
+
+
+def open_here() -> QuerySet:
+    """Open host-vulnerability rows of an outer install row: the CVE was matched for that host's own OS."""
+    return HostVulnerability.objects.filter(
+        host_id=OuterRef("host_id"), software_id=OuterRef("software_id"), resolved_at__isnull=True
+    )
+
+
+def vulnerable_titles(installs: QuerySet, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(name, source) of the page's titles with a CVE open on one of `installs`' hosts (one query)."""
+    names = {row["name"] for row in rows}
+    if not names:
+        return set()
+    found = installs.filter(software__name__in=names).filter(Exists(open_here()))
+    return set(found.values_list("software__name", "software__source").distinct())
+
+
+def open_cves_of_versions(installs: QuerySet, version_ids: list[int]) -> dict[int, list[str]]:
+    """Each version's CVEs open on one of `installs`' hosts, sorted (one query): what a team's users may see."""
+    if not version_ids:
+        return {}
+    rows = (
+        HostVulnerability.objects.filter(
+            software_id__in=version_ids,
+            resolved_at__isnull=True,
+            host_id__in=installs.filter(software_id__in=version_ids).values("host_id"),
+        )
+        .values_list("software_id", "cve")
+        .distinct()
+        .order_by("software_id", "cve")
+    )
+    out: dict[int, list[str]] = {}
+    for software_id, cve in rows:
+        out.setdefault(software_id, []).append(cve)
+    return out

@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 
+from accounts import permissions
+from accounts.models import User
 from fleetsite.api.csv import csv_response
+from fleetsite.lib import memo
 from hosts.api.serializers import rfc3339
 from hosts.choices import HostStatus, LabelType
 from hosts.filtersets import NOT_LINUX
 from hosts.models import Label
 from hosts.status import status_q
+
+COUNTS_CACHE = "hosts:summary"
+
+
+def cached_summary_counts(
+    user: User, queryset: QuerySet, low_disk_space: int | None = None, **narrowed_by: Any
+) -> dict[str, Any]:
+    """`host_summary_counts`, shared for `FLEETSITE_HOST_COUNTS_SECONDS` by everyone who sees the same hosts.
+
+    Counting a million hosts by status and platform reads a million index entries (about 0.3 s on
+    MariaDB), far from what a dashboard that every admin opens should cost. Statuses change with
+    time anyway, so counts a few seconds old are as true as any; hosts enrolled, moved or deleted
+    start a new generation at once (`forget_counts`). `narrowed_by` names whatever else narrowed
+    `queryset` (team, platform), so different filters never share an entry.
+    """
+    seconds = settings.FLEETSITE_HOST_COUNTS_SECONDS
+    if seconds <= 0:
+        return host_summary_counts(queryset, low_disk_space)
+    teams = permissions.visible_team_ids(user)
+    scope = "all" if teams is None else ",".join(str(team) for team in sorted(teams))
+    variant = repr((scope, low_disk_space, sorted(narrowed_by.items())))
+    return memo.cached(
+        COUNTS_CACHE,
+        lambda: host_summary_counts(queryset, low_disk_space),
+        local_seconds=seconds,
+        shared_seconds=max(1, int(seconds)),
+        variant=hashlib.sha256(variant.encode()).hexdigest()[:32],
+    )
+
+
+def forget_counts() -> None:
+    """Hosts came, went or moved team: cached counts start again (after commit, in a transaction)."""
+    memo.forget(COUNTS_CACHE)
 
 
 def host_summary_counts(queryset: QuerySet, low_disk_space: int | None = None) -> dict[str, Any]:

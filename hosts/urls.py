@@ -13,6 +13,7 @@ urlpatterns = [
     path("hosts/<int:pk>/", detail.host_detail, name="ui-host"),
     path("hosts/<int:pk>/<str:action>/", detail.host_action, name="ui-host-action"),
     path("software/", software.software_list, name="ui-software"),
+    path("software/versions/", software.software_versions, name="ui-software-versions"),
     path("software/export.csv", software.software_export, name="ui-software-export"),
     # Fleet Desktop opens /device/{token} (no slash); Fleet's tabs are /device/{token}/software etc.
     path("device/<str:token>", device.device_page, name="ui-device"),

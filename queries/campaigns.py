@@ -12,13 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import User
 from fleetsite.lib import bounds, memo
+from fleetsite.lib.rows import insert_many
 from hosts.constants import DISTRIBUTED_QUERY_PREFIX, MISSING_AFTER
 from hosts.distributed import PendingQueries, WriteResults
 from hosts.models import Host, LabelMembership
@@ -208,22 +209,12 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
 
 
 def insert_rows(rows: list[CampaignRow]) -> None:
-    """Store result rows with one executemany, whatever their number.
-
-    bulk_create splits by the backend's parameter limit (166 rows a statement on SQLite), which
-    would make a host's write cost grow with its row count; executemany is one call that
-    mysqlclient folds into multi-row INSERTs and psycopg pipelines.
-    """
-    meta = CampaignRow._meta
-    names = ["campaign", "host", "host_display_name", "row_number", "data", "search"]
-    fields = [meta.get_field(name) for name in names]
-    quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(meta.db_table), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+    """Store result rows with one executemany, whatever their number (a host's write stays constant in SQL)."""
+    insert_many(
+        CampaignRow,
+        ("campaign", "host", "host_display_name", "row_number", "data", "search"),
+        [(r.campaign_id, r.host_id, r.host_display_name, r.row_number, r.data, r.search) for r in rows],
     )
-    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] for row in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
 
 
 def row_search_text(row: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.signals import post_delete, post_save
@@ -25,6 +26,7 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.models import User
 from fleetsite.lib import bounds, memo
+from fleetsite.lib.flusher import BatchBuffer
 from hosts.models import Host
 from queries.models import Query, QueryReportRow
 
@@ -117,79 +119,158 @@ def _columns(host: Host, row: Any) -> dict[str, Any] | None:
 
 
 def ingest_result_logs(host: Host, entries: list[dict[str, Any]]) -> None:
-    """Store one `log` request's result entries as report rows; errors are logged, never raised to the agent."""
+    """Store one `log` request's result entries as report rows; errors are logged, never raised to the agent.
+
+    With `FLEETSITE_REPORT_FLUSH_INTERVAL` set, the rows wait in memory and a background thread
+    writes every host's rows together (a few statements per batch instead of a transaction per
+    request); at 0 they are written before the request answers.
+    """
     try:
         plans = _plans(host, entries)
-        if plans:
-            _apply(host, plans, timezone.now())
+        if not plans:
+            return
+        if settings.FLEETSITE_REPORT_FLUSH_INTERVAL > 0:
+            pending_rows.add(host.pk, _HostPlans(plans, timezone.now()))
+        else:
+            _apply({host.pk: _HostPlans(plans, timezone.now())})
     except DatabaseError:
         # The lines still go to the log destinations: report rows are a convenience, the log is the record.
         logger.exception("storing query report rows for host %s failed", host.pk)
 
 
-def _apply(host: Host, plans: dict[int, _Plan], now: datetime) -> None:
-    load = [pk for pk, plan in plans.items() if not plan.replace and plan.removes]
-    count = [pk for pk, plan in plans.items() if not plan.replace and not plan.removes]
-    existing: dict[int, list[list[Any]]] = defaultdict(list)  # query id → [[row id, data, alive]]
+@dataclass
+class _HostPlans:
+    """One host's pending plans per query id, and when its latest rows arrived."""
+
+    plans: dict[int, _Plan]
+    received: datetime
+
+
+class PendingReportRows(BatchBuffer[int, _HostPlans]):
+    """Report rows of many hosts' log requests, written together."""
+
+    thread_name = "report-rows-flusher"
+
+    def interval(self) -> float:
+        return settings.FLEETSITE_REPORT_FLUSH_INTERVAL
+
+    def merge(self, pending: _HostPlans | None, new: _HostPlans) -> _HostPlans:
+        """A later snapshot replaces what is pending for its query; later differential rows follow the earlier ones."""
+        if pending is None:
+            return new
+        for query_id, plan in new.plans.items():
+            earlier = pending.plans.get(query_id)
+            if earlier is None or plan.replace:
+                pending.plans[query_id] = plan
+            else:
+                earlier.ops += plan.ops
+        pending.received = new.received
+        return pending
+
+    def write_batch(self, pending: dict[int, _HostPlans]) -> int:
+        # Hosts or queries deleted since their rows arrived have nothing left to report to.
+        live_hosts = set(Host.objects.filter(pk__in=pending).order_by().values_list("pk", flat=True))
+        query_ids = {query_id for host_plans in pending.values() for query_id in host_plans.plans}
+        live_queries = set(Query.objects.filter(pk__in=query_ids).order_by().values_list("pk", flat=True))
+        batch = {}
+        for host_id, host_plans in pending.items():
+            plans = {query_id: plan for query_id, plan in host_plans.plans.items() if query_id in live_queries}
+            if host_id in live_hosts and plans:
+                batch[host_id] = _HostPlans(plans, host_plans.received)
+        if batch:
+            _apply(batch)
+        return len(batch)
+
+
+pending_rows = PendingReportRows()
+
+
+def _pairs_filter(pairs: dict[int, list[int]]) -> Q:
+    """(host, query ids) pairs as one condition."""
+    condition = Q(pk__in=[])
+    for host_id, query_ids in pairs.items():
+        condition |= Q(host_id=host_id, query_id__in=query_ids)
+    return condition
+
+
+def _apply(batch: dict[int, _HostPlans]) -> None:
+    """Apply the plans of every host in `batch` with the same few statements, however many hosts."""
+    load: dict[int, list[int]] = defaultdict(list)  # host → queries whose stored rows a "removed" must find
+    count: dict[int, list[int]] = defaultdict(list)  # host → queries appended to under the row cap
+    for host_id, host_plans in batch.items():
+        for query_id, plan in host_plans.plans.items():
+            if not plan.replace:
+                (load if plan.removes else count)[host_id].append(query_id)
+    existing: dict[tuple[int, int], list[list[Any]]] = defaultdict(list)  # (host, query) → [[row id, data, alive]]
     if load:
-        for row_id, query_id, data in QueryReportRow.objects.filter(host=host, query_id__in=load).values_list(
-            "id", "query_id", "data"
+        for row_id, host_id, query_id, data in QueryReportRow.objects.filter(_pairs_filter(load)).values_list(
+            "id", "host_id", "query_id", "data"
         ):
-            existing[query_id].append([row_id, data, True])
-    counts: dict[int, int] = {}
+            existing[host_id, query_id].append([row_id, data, True])
+    counts: dict[tuple[int, int], int] = {}
     if count:
-        counts = dict(
-            QueryReportRow.objects.filter(host=host, query_id__in=count)
-            .values("query_id")
+        hosts = list(count)
+        queries = {query_id for query_ids in count.values() for query_id in query_ids}
+        grouped = (
+            QueryReportRow.objects.filter(host_id__in=hosts, query_id__in=queries)
+            .values("host_id", "query_id")
             .annotate(n=Count("id"))
-            .values_list("query_id", "n")
+            .values_list("host_id", "query_id", "n")
             .order_by()
         )
-    replaced: list[int] = []
+        counts = {(host_id, query_id): n for host_id, query_id, n in grouped}
+    replaced: dict[int, list[int]] = defaultdict(list)
     dead: list[int] = []
-    new_rows: list[tuple[int, dict]] = []
-    for query_id, plan in plans.items():
-        if plan.replace:
-            replaced.append(query_id)
-        rows = existing.get(query_id, [])
-        stored = len(rows) if plan.removes else counts.get(query_id, 0)
-        pending: list[dict] = []
-        for action, columns in plan.ops:
-            if action == "added":
-                if stored + len(pending) < plan.target.max_rows:
-                    pending.append(columns)
-            elif columns in pending:
-                pending.remove(columns)
-            else:
-                match = next((row for row in rows if row[2] and row[1] == columns), None)
-                if match is not None:
-                    match[2] = False
-                    dead.append(match[0])
-                    stored -= 1
-        new_rows += [(query_id, data) for data in pending]
+    new_rows: list[tuple[int, int, dict, datetime]] = []
+    for host_id, host_plans in batch.items():
+        for query_id, plan in host_plans.plans.items():
+            if plan.replace:
+                replaced[host_id].append(query_id)
+            rows = existing.get((host_id, query_id), [])
+            stored = len(rows) if plan.removes else counts.get((host_id, query_id), 0)
+            pending: list[dict] = []
+            for action, columns in plan.ops:
+                if action == "added":
+                    if stored + len(pending) < plan.target.max_rows:
+                        pending.append(columns)
+                elif columns in pending:
+                    pending.remove(columns)
+                else:
+                    match = next((row for row in rows if row[2] and row[1] == columns), None)
+                    if match is not None:
+                        match[2] = False
+                        dead.append(match[0])
+                        stored -= 1
+            new_rows += [(query_id, host_id, data, host_plans.received) for data in pending]
     with transaction.atomic():
         if replaced or dead:
-            QueryReportRow.objects.filter(Q(host=host) & (Q(query_id__in=replaced) | Q(pk__in=dead))).delete()
+            QueryReportRow.objects.filter(_pairs_filter(replaced) | Q(pk__in=dead)).delete()
         if new_rows:
-            _insert(host, new_rows, now)
+            _insert(new_rows)
 
 
-def _insert(host: Host, rows: list[tuple[int, dict]], now: datetime) -> None:
+def _insert(rows: list[tuple[int, int, dict, datetime]]) -> None:
     """All new rows in one statement, however many there are.
 
     MySQL takes any number of rows in one INSERT. SQLite allows 999 parameters per statement
     (Django's limit: 249 rows here), so there the rows travel as one JSON parameter.
     """
     if connection.vendor != "sqlite":
-        objs = [QueryReportRow(query_id=query_id, host=host, data=data, last_fetched=now) for query_id, data in rows]
+        objs = [
+            QueryReportRow(query_id=query_id, host_id=host_id, data=data, last_fetched=received)
+            for query_id, host_id, data, received in rows
+        ]
         QueryReportRow.objects.bulk_create(objs, batch_size=len(objs))
         return
     table = connection.ops.quote_name(QueryReportRow._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    values = [(query_id, host_id, data, adapt(received)) for query_id, host_id, data, received in rows]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (query_id, host_id, data, last_fetched) "
-            "SELECT json_extract(value, '$[0]'), %s, json_extract(value, '$[1]'), %s FROM json_each(%s)",
-            [host.pk, connection.ops.adapt_datetimefield_value(now), orjson.dumps(rows).decode()],
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+            "json_extract(value, '$[3]') FROM json_each(%s)",
+            [orjson.dumps(values).decode()],
         )
 
 

@@ -6,3 +6,11 @@ class ScriptsConfig(AppConfig):
 
     name = "scripts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save
+
+        from hosts.upcoming import mark_on_create
+        from scripts.models import ScriptExecution
+
+        post_save.connect(mark_on_create, sender=ScriptExecution, dispatch_uid="scripts.mark_work_queued")

@@ -28,6 +28,7 @@ from fleetsite.api.errors import FleetAPIError, forbidden, not_found, validation
 from fleetsite.lib import bounds
 from fleetsite.lib.locking import lock_own_rows
 from fleetsite.models import FleetConfig
+from hosts import upcoming
 from hosts.models import Host
 from scripts import constants as c
 from scripts.choices import INCOMPATIBLE_FLEETD, INCOMPATIBLE_PLATFORM, BatchHostStatus, BatchStatus
@@ -460,6 +461,7 @@ def start_batch(batch: BatchExecution) -> None:
                 timeout=timeout,
             )
     ScriptExecution.objects.bulk_create(created_by_host.values(), batch_size=500)
+    upcoming.mark_work_queued(created_by_host)  # bulk_create sends no post_save
     # Not every database hands back the new ids from a bulk insert: read them by execution id.
     ids = dict(ScriptExecution.objects.filter(batch=batch).values_list("execution_id", "pk"))
     for target in targets:

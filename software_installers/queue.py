@@ -13,6 +13,8 @@ from django.db.models import Value
 from django.utils import timezone
 
 from activities.record import record
+from hosts import upcoming
+from hosts.models import Host
 from scripts.models import ScriptExecution
 from scripts.service import pending as pending_scripts
 from software_installers.choices import InstallStatus
@@ -26,14 +28,21 @@ def pending_installs(host_id: int) -> Any:
     ).order_by("created_at", "id")
 
 
-def notifications(host_id: int) -> dict[str, list[str]]:
-    """orbit config `notifications` for the head of the queue: a script execution id or an install id."""
-    script = pending_scripts(host_id).values_list("execution_id", "created_at").first()
-    install = pending_installs(host_id).values_list("install_uuid", "created_at").first()
+def notifications(host: Host) -> dict[str, list[str]]:
+    """orbit config `notifications` for the head of the queue: a script execution id or an install id.
+
+    No query at all for a host with nothing queued since its queue was last found empty.
+    """
+    stamp = host.work_queued_at
+    if stamp is None:
+        return {}
+    script = pending_scripts(host.pk).values_list("execution_id", "created_at").first()
+    install = pending_installs(host.pk).values_list("install_uuid", "created_at").first()
     if install is not None and (script is None or install[1] < script[1]):
         return {"pending_software_installer_ids": [install[0]]}
     if script is not None:
         return {"pending_script_execution_ids": [script[0]]}
+    upcoming.clear_if_unchanged(host.pk, stamp)
     return {}
 
 

@@ -1,6 +1,6 @@
 """Where installer bytes live: S3 when a bucket is configured, else the local data directory.
 
-The one place that picks the backend (settings docstring names the variables); callers only
+fleetsite.lib.filestore picks the backend (for carves too); callers only
 save, open and delete by storage id (the sha256 of the bytes, so a re-upload is stored once).
 """
 
@@ -9,36 +9,17 @@ from __future__ import annotations
 import hashlib
 from typing import IO
 
-from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import FileSystemStorage, Storage
+from django.core.files.storage import Storage
+
+from fleetsite.lib.filestore import storage_for
 
 _CHUNK = 1024 * 1024
 
 
 def installer_storage() -> Storage:
-    """A storage for installers, built from the current settings (cheap: no connection is made here)."""
-    bucket = settings.FLEETSITE_S3_SOFTWARE_INSTALLERS_BUCKET
-    if not bucket:
-        return FileSystemStorage(location=str(settings.FLEETSITE_SOFTWARE_INSTALLERS_DIR))
-    from storages.backends.s3 import S3Storage
-
-    options = {
-        "bucket_name": bucket,
-        "location": settings.FLEETSITE_S3_SOFTWARE_INSTALLERS_PREFIX,
-        "file_overwrite": True,
-        "default_acl": None,
-        "querystring_auth": False,
-    }
-    for option, value in (
-        ("region_name", settings.FLEETSITE_S3_SOFTWARE_INSTALLERS_REGION),
-        ("endpoint_url", settings.FLEETSITE_S3_SOFTWARE_INSTALLERS_ENDPOINT_URL),
-        ("access_key", settings.FLEETSITE_S3_SOFTWARE_INSTALLERS_ACCESS_KEY_ID),
-        ("secret_key", settings.FLEETSITE_S3_SOFTWARE_INSTALLERS_SECRET_ACCESS_KEY),
-    ):
-        if value:
-            options[option] = value
-    return S3Storage(**options)
+    """The installers' storage (fleetsite.lib.filestore chooses S3 or disk for every kind of file)."""
+    return storage_for("software_installers")
 
 
 def digest_of(fileobj: IO[bytes]) -> tuple[str, int]:

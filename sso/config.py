@@ -15,6 +15,7 @@ import httpx
 
 from accounts.services import InvalidInput
 from sso import constants
+from sso.errors import SSOError
 from sso.models import SSOSettings
 from variables import crypto
 
@@ -80,7 +81,7 @@ def validate_idp_metadata(xml: str) -> None:
 
     try:
         saml.idp_entity(xml)
-    except ValueError as exc:
+    except (ValueError, SSOError) as exc:
         raise InvalidInput("metadata", str(exc)) from exc
 
 

@@ -40,6 +40,7 @@ def idp_entity(metadata_xml: str) -> str:
     """The IdP's entity id in `metadata_xml`; ValueError with a readable reason when it is not usable."""
     from saml2 import config as saml_config
 
+    xmlsec_binary()  # pysaml2 needs it to read metadata at all; say so instead of failing inside it
     store = MetadataStore(attrc=None, config=saml_config.Config())
     try:
         store.load("inline", metadata_xml)

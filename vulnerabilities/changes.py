@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Max
 
+from fleetsite.lib.rows import insert_many
 from vulnerabilities.models import SoftwareChange
 
 READ_BATCH = 50_000
@@ -19,9 +20,9 @@ READ_BATCH = 50_000
 
 def record(sender: Any, host_id: int, added: set[int], removed: set[int], **kwargs: Any) -> None:
     """Receiver of hosts.signals.software_installs_changed."""
-    rows = [SoftwareChange(host_id=host_id, software_id=s, installed=False) for s in sorted(removed)]
-    rows += [SoftwareChange(host_id=host_id, software_id=s, installed=True) for s in sorted(added)]
-    SoftwareChange.objects.bulk_create(rows)
+    rows = [(host_id, software_id, False) for software_id in sorted(removed)]
+    rows += [(host_id, software_id, True) for software_id in sorted(added)]
+    insert_many(SoftwareChange, ("host_id", "software_id", "installed"), rows)
 
 
 @dataclass

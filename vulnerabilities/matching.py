@@ -39,6 +39,9 @@ from vulnerabilities.models import (
 FULL_RUN_CHANGES = 200_000
 OS_CPES = {"macos": [("apple", "macos"), ("apple", "mac_os_x"), ("apple", "mac_os")]}
 BATCH = 1000
+# Row values per IN list: at most MariaDB's eq_range_index_dive_limit (200), past which it stops
+# estimating each range from the index and a 1,000-pair list took a second.
+PAIRS_PER_QUERY = 200
 
 
 @dataclass
@@ -450,19 +453,33 @@ def _apply_history(
     return len(new), len(gone)
 
 
-def _pairs_query(pairs: list[tuple[int, int]]) -> Q:
-    query = Q()
-    for host_id, software_id in pairs:
-        query |= Q(host_id=host_id, software_id=software_id)
-    return query
+def _open_rows_of_pairs(pairs: list[tuple[int, int]]) -> list[tuple[int, int, str, str]]:
+    """(id, host, cve, via) of the open history rows of these (host, software) pairs.
+
+    One row-value IN over the (software, host) index: the same pairs as OR'd conditions made
+    MariaDB's range optimizer take 3-10 s per thousand pairs (a 1% re-run at 2,000 hosts: 35 s).
+    """
+    table = connection.ops.quote_name(HostVulnerability._meta.db_table)
+    with connection.cursor() as cursor:
+        rows: list[tuple[int, int, str, str]] = []
+        for start in range(0, len(pairs), PAIRS_PER_QUERY):
+            chunk = pairs[start : start + PAIRS_PER_QUERY]
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            cursor.execute(
+                f"SELECT id, host_id, cve, via FROM {table} WHERE (software_id, host_id) IN ({values}) "
+                "AND resolved_at IS NULL",
+                [value for host_id, software_id in chunk for value in (software_id, host_id)],
+            )
+            rows += cursor.fetchall()
+        return rows
 
 
 def _resolve_pairs(pairs: set[tuple[int, int]], now: datetime) -> int:
     """Resolve the open CVEs of software that left these hosts."""
-    ordered, resolved = sorted(pairs), 0
+    ordered, resolved = sorted(pairs, key=lambda pair: (pair[1], pair[0])), 0
     for start in range(0, len(ordered), BATCH):
-        open_rows = HostVulnerability.objects.filter(_pairs_query(ordered[start : start + BATCH]))
-        resolved += open_rows.filter(resolved_at__isnull=True).update(resolved_at=now)
+        ids = [row[0] for row in _open_rows_of_pairs(ordered[start : start + BATCH])]
+        resolved += HostVulnerability.objects.filter(pk__in=ids).update(resolved_at=now) if ids else 0
     return resolved
 
 
@@ -483,8 +500,7 @@ def _open_pairs(pairs: set[tuple[int, int]], distro: dict[int, str], now: dateti
             for cve, eco, source in by_software[software_id]:
                 if _applies(source, eco, distro.get(host_id, "")):
                     desired[(host_id, cve, f"s{software_id}")] = (software_id, None)
-        open_rows = HostVulnerability.objects.filter(_pairs_query(chunk), resolved_at__isnull=True)
-        already.update(open_rows.values_list("host_id", "cve", "via"))
+        already.update((host_id, cve, via) for _, host_id, cve, via in _open_rows_of_pairs(chunk))
     new = [key for key in desired if key not in already]
     _insert_history(new, desired, now)
     return len(new)

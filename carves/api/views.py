@@ -12,7 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import permissions
-from carves.models import Carve, CarveBlock
+from carves import storage
+from carves.models import Carve
 from carves.service import iter_file
 from fleetsite.api.errors import bad_request, forbidden, not_found
 from fleetsite.api.pagination import page_from
@@ -85,10 +86,10 @@ class CarveBlockView(FleetAPIView):
     )
     def get(self, request: Request, carve_id: int, block_id: int) -> Response:
         carve = get_carve(request, carve_id)
-        data = CarveBlock.objects.filter(carve=carve, block_id=block_id).values_list("data", flat=True).first()
+        data = storage.read_block(carve, block_id)
         if data is None:
             raise not_found(f"block {block_id} of carve {carve_id} was not found")
-        return Response({"data": base64.b64encode(bytes(data)).decode("ascii")})
+        return Response({"data": base64.b64encode(data).decode("ascii")})
 
 
 class CarveDownloadView(FleetAPIView):

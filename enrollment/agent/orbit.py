@@ -94,7 +94,7 @@ def orbit_config(host: Host) -> dict[str, Any]:
     """§2.2: OrbitConfig; `notifications` is always present, the rest only when configured."""
     options = agent_options.effective(host.team_id)
     # The head of the host's queue: a script or a software install (software_installers/queue.py).
-    config: dict[str, Any] = {"notifications": notifications(host.pk)}
+    config: dict[str, Any] = {"notifications": notifications(host)}
     timeout = options.get("script_execution_timeout")
     if timeout:
         config["script_execution_timeout"] = timeout

@@ -200,8 +200,10 @@ def _prepare_software(host: Host, update: HostUpdate) -> None:
     if update.software is None:
         return
     try:
-        with transaction.atomic():
-            prepare_shared_rows(update, owner=host.pk)
+        # No transaction: each statement commits alone (an INSERT that ignores rows another host
+        # added meanwhile, then a SELECT), which holds no locks between them and saves the
+        # BEGIN/COMMIT round trips.
+        prepare_shared_rows(update, owner=host.pk)
     except DatabaseError:
         logger.exception("storing the software catalogue rows of host %s failed; its software is dropped", host.pk)
         update.software = None

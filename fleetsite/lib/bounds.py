@@ -150,8 +150,22 @@ def fit_field(field: models.Field, value: Any) -> Any:
     return value
 
 
+@cache
+def _text_limit(model: type[models.Model], name: str) -> int | None:
+    """The longest text `model.name` holds (0: unlimited), or None when it is no text field."""
+    field = _field(model, name)
+    if not isinstance(field, models.CharField | models.TextField):
+        return None
+    return getattr(field, "max_length", None) or 0
+
+
 def fit(model: type[models.Model], name: str, value: Any, owner: Any = None, unknown: Any = UNKNOWN) -> Any:
     """`value` fitted to `model.name`; unknown (or `unknown`) when it cannot be stored."""
+    if type(value) is str and _NUL not in value:
+        # The common case, checked first: agents send hundreds of short strings per check-in.
+        limit = _text_limit(model, name)
+        if limit is not None and (not limit or len(value) <= limit):
+            return value
     field = _field(model, name)
     try:
         fitted = fit_field(field, value)

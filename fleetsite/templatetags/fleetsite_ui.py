@@ -18,7 +18,8 @@ register = template.Library()
 
 
 # The top bar's sections: label, address, the paths under which the section is current, and who
-# may use it (a `nav_audience` key). The longest matching prefix wins, so /queries/live/ is
+# may use it (a `nav_audience` key). Scripts and software installers are read by every role, as in
+# Fleet; their write controls follow accounts.permissions. The longest matching prefix wins, so /queries/live/ is
 # "Live queries", not "Queries".
 MAIN_NAV = (
     ("Hosts", "/hosts/", ("/hosts/",), "everyone"),
@@ -27,6 +28,9 @@ MAIN_NAV = (
     ("Labels", "/labels/", ("/labels/",), "everyone"),
     ("Policies", "/policies/", ("/policies/",), "everyone"),
     ("Software", "/software/", ("/software/",), "everyone"),
+    ("Vulnerabilities", "/vulnerabilities/", ("/vulnerabilities/", "/os-versions/"), "everyone"),
+    ("Software installers", "/software/installers/", ("/software/installers/", "/software/installs/"), "everyone"),
+    ("Scripts", "/scripts/", ("/scripts/",), "everyone"),
     ("Installers", "/packages/", ("/packages/",), "installers"),
     ("Activity", "/activity/", ("/activity/",), "everyone"),
     ("Settings", "/settings/", ("/settings/", "/teams/", "/users/"), "everyone"),

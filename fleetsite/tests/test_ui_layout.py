@@ -18,7 +18,8 @@ from accounts.models import Team, TeamMembership, User
 PAGES = ["/", "/hosts/", "/queries/", "/queries/live/", "/labels/", "/policies/", "/software/", "/activity/",
          "/settings/", "/settings/agent-options/", "/settings/secrets/", "/teams/", "/users/", "/account/",
          "/hosts/add/", "/packages/", "/queries/new/", "/labels/new/", "/policies/new/", "/users/new/",
-         "/users/invite/", "/teams/new/", "/host/", "/team/"]  # fmt: skip
+         "/users/invite/", "/teams/new/", "/host/", "/team/", "/vulnerabilities/", "/os-versions/",
+         "/software/versions/"]  # fmt: skip
 LONG_NAME = "a-very-long-host-name-without-any-spaces-" * 4
 
 

@@ -30,7 +30,8 @@ def test_admins_see_every_area_and_admin_once(admin: User) -> None:
     admin.save()
     html = browser_for(admin).get("/hosts/").content.decode()
     assert nav_of(html) == [
-        "Hosts", "Queries", "Live queries", "Labels", "Policies", "Software", "Installers", "Activity", "Settings",
+        "Hosts", "Queries", "Live queries", "Labels", "Policies", "Software", "Vulnerabilities",
+        "Software installers", "Scripts", "Installers", "Activity", "Settings",
     ]  # fmt: skip
     header = html.split("<header", 1)[1].split("</header>", 1)[0]
     assert len(re.findall(r">Admin<", header)) == 1 and "Database admin" in header

@@ -11,7 +11,7 @@ from activities.feed import visible_activities
 from fleetsite import workers
 from hosts.constants import LOW_DISK_GB, MISSING_AFTER
 from hosts.models import Host
-from hosts.summary import host_summary_counts
+from hosts.summary import cached_summary_counts
 from hosts.tables import PLATFORM_NAMES
 
 
@@ -20,7 +20,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated or request.user.api_only:
         return redirect("ui-login")
     hosts = permissions.scope_to_teams(Host.objects.all(), request.user)
-    counts = host_summary_counts(hosts, LOW_DISK_GB)
+    counts = cached_summary_counts(request.user, hosts, LOW_DISK_GB)
     now = timezone.now()
     missing = hosts.filter(seen_time__lte=now - MISSING_AFTER).order_by("seen_time")[:8]
     low_disk = hosts.filter(gigs_disk_space_available__lt=LOW_DISK_GB, gigs_total_disk_space__gt=0).order_by(

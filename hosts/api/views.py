@@ -33,7 +33,7 @@ from hosts.api.serializers import host_detail, rfc3339, summary_from_row, summar
 from hosts.filtersets import HostFilterSet
 from hosts.labels import host_counts
 from hosts.models import Host, Label
-from hosts.summary import host_summary_counts, hosts_csv
+from hosts.summary import cached_summary_counts, hosts_csv
 
 
 def visible_hosts(request: Request) -> QuerySet:
@@ -115,6 +115,8 @@ class HostListView(FleetAPIView):
     def get(self, request: Request) -> Response | StreamingHttpResponse:
         queryset = self.filter_queryset(request, visible_hosts(request))
         page = page_from(request)
+        if request.query_params.get("after"):
+            page = Page(page=0, per_page=page.per_page)  # as in Fleet, `after` supersedes `page`
         if not request.query_params.get("per_page"):
             if request.query_params.get("page") in (None, ""):
                 return all_hosts_stream(queryset, flag(request, "device_mapping"))
@@ -332,14 +334,18 @@ class HostSummaryView(FleetAPIView):
     @extend_schema(summary="Host counts by status and platform", responses={200: HOST_SUMMARY})
     def get(self, request: Request) -> Response:
         queryset = visible_hosts(request)
+        narrowed_by: dict[str, Any] = {}
         team_id = request.query_params.get("team_id")
         if team_id not in (None, ""):
             team = _target_team(request, _int_param(team_id, "team_id"))
             queryset = queryset.filter(team=team)
+            narrowed_by["team"] = team.pk if team is not None else None
         if request.query_params.get("platform"):
             queryset = HostFilterSet({"platform": request.query_params["platform"]}, queryset=queryset).qs
+            narrowed_by["platform"] = request.query_params["platform"]
         low_disk = request.query_params.get("low_disk_space")
-        return Response(host_summary_counts(queryset, _int_param(low_disk, "low_disk_space") if low_disk else None))
+        low_disk_space = _int_param(low_disk, "low_disk_space") if low_disk else None
+        return Response(cached_summary_counts(request.user, queryset, low_disk_space, **narrowed_by))
 
 
 def _int_param(value: str, name: str) -> int:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from accounts.models import Team, User
 from activities.models import Activity
-from conftest import APIClient
+from conftest import AgentClient, APIClient
+from enrollment.tests.fixtures import payload
 from fleetsite.lib.tokens import digest
 from hosts.models import Host, HostSoftware, Software
 from queries.models import Policy, PolicyMembership
@@ -91,6 +93,38 @@ def test_host_summary_counts(api: APIClient, team: Team) -> None:
     assert body["new_count"] == 3
     scoped = api.get(f"{BASE}/host_summary", {"team_id": team.pk}).json()
     assert (scoped["totals_hosts_count"], scoped["offline_count"], scoped["all_linux_count"]) == (1, 1, 0)
+
+
+def test_host_counts_are_shared_per_scope_and_recounted_when_hosts_come_move_or_go(
+    settings: Any,
+    api: APIClient,
+    api_client_as: Callable,
+    maintainer: User,
+    team: Team,
+    agent: AgentClient,
+    enroll_secret: str,
+    django_assert_max_num_queries: Any,
+) -> None:
+    settings.FLEETSITE_HOST_COUNTS_SECONDS = 60
+    total = lambda client, **params: client.get(f"{BASE}/host_summary", params).json()["totals_hosts_count"]  # noqa: E731
+    first, second = _hosts(None, 2, "g")
+    _hosts(team, 1, "t")
+    assert total(api) == 3
+    Host.objects.create(osquery_host_id="unannounced")  # written behind the server's back: not seen until it expires
+    with django_assert_max_num_queries(3) as shared:  # the token and its user; no host is counted
+        assert total(api) == 3
+    assert not [q for q in shared.captured_queries if "hosts_host" in q["sql"]]
+    # Another scope or filter never reads the admin's entry.
+    assert total(api_client_as(maintainer)) == 1
+    assert total(api, team_id=team.pk) == 1
+    assert total(api, platform="linux") == 0
+    # Hosts that enroll, move or are deleted are counted again at once.
+    agent.json("/api/osquery/enroll", payload("enroll_ubuntu", enroll_secret=enroll_secret))
+    assert total(api) == 5
+    assert api.post(f"{BASE}/hosts/transfer", {"team_id": team.pk, "hosts": [first.pk]}).status_code == 200
+    assert total(api_client_as(maintainer)) == 2
+    assert api.post(f"{BASE}/hosts/delete", {"ids": [second.pk]}).status_code == 200
+    assert total(api) == 4
 
 
 def test_list_filters_by_policy_response_and_software(api: APIClient) -> None:

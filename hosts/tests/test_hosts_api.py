@@ -125,6 +125,47 @@ def test_a_list_without_per_page_streams_every_host_in_chunks(
     assert len(hostnames(api.get(HOSTS, {"page": 0}))) == 20
 
 
+def test_after_pages_by_the_order_key_without_offset(api: APIClient, django_assert_max_num_queries: Any) -> None:
+    """Fleet's keyset paging: `after` is the last value seen; it supersedes `page`."""
+    for name, memory in (("a", 1), ("b", 2), ("c", 2), ("d", 3), ("e", 4)):
+        make_host(name, memory=memory)
+    first = api.get(HOSTS, {"per_page": 2, "order_key": "hostname"})
+    assert hostnames(first) == ["a", "b"]
+    assert hostnames(api.get(HOSTS, {"per_page": 2, "order_key": "hostname", "after": "b", "page": 7})) == ["c", "d"]
+    assert hostnames(
+        api.get(HOSTS, {"per_page": 9, "order_key": "hostname", "order_direction": "desc", "after": "c"})
+    ) == [
+        "b",
+        "a",
+    ]
+    ids = list(Host.objects.order_by("id").values_list("id", flat=True))
+    assert hostnames(api.get(HOSTS, {"per_page": 9, "after": str(ids[2])})) == ["d", "e"]
+    # Ties: like Fleet, a plain value skips rows equal to it; with after_id they are kept in id order.
+    assert hostnames(api.get(HOSTS, {"per_page": 9, "order_key": "memory", "after": "2"})) == ["d", "e"]
+    b = Host.objects.get(hostname="b")
+    assert hostnames(api.get(HOSTS, {"per_page": 9, "order_key": "memory", "after": "2", "after_id": b.pk})) == [
+        "c",
+        "d",
+        "e",
+    ]
+    with django_assert_max_num_queries(4):
+        api.get(HOSTS, {"per_page": 2, "order_key": "seen_time", "after": "2026-01-01T00:00:00Z"})
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"order_key": "memory", "after": "lots"},
+        {"order_key": "seen_time", "after": "yesterday"},
+        {"after": "x"},
+        {"after": "1", "after_id": "-1"},
+    ],
+)
+def test_after_that_is_no_value_of_the_order_key_is_a_bad_request(api: APIClient, params: dict) -> None:
+    make_host("a")
+    assert_bad_request(api.get(HOSTS, {"per_page": 5, **params}))
+
+
 def test_exactly_full_last_page_has_no_next_results(api: APIClient) -> None:
     for n in range(4):
         make_host(f"h{n}")

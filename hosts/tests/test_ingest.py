@@ -391,6 +391,14 @@ def test_software_ingest_costs_the_same_queries_for_10_and_100_packages(
     assert counts[10] == counts[100]
 
 
+def test_a_host_with_more_packages_than_one_select_takes_links_them_all(saved_host: Callable[..., Host]) -> None:
+    """Catalogue ids are read in slices of 5,000 checksums (SQLite's parameter limit is near 32,766)."""
+    host = saved_host()
+    ingest_software(host, [package(f"pkg-{n}") for n in range(12_000)])
+    assert HostSoftware.objects.filter(host=host).count() == 12_000
+    assert Software.objects.count() == 12_000
+
+
 # --- google_chrome_profiles (device mapping) -----------------------------------------------------
 
 

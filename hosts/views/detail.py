@@ -19,6 +19,7 @@ from hosts.api.serializers import host_policies
 from hosts.forms import team_choices
 from hosts.models import Host
 from hosts.tables import PLATFORM_NAMES, status_badge
+from vulnerabilities.api.serializers import host_software_cves
 
 # A host page shows the newest rows of each query report; the report page has the rest.
 REPORT_ROWS = 20
@@ -60,6 +61,9 @@ def host_detail(request: HttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     can_write = permissions.can_write_team(request.user, host.team_id)
     software = host.software_installs.select_related("software").order_by("software__name", "software__version")
+    shown = list(software[:1000])
+    # The CVEs open on this host through each version (one query), as the matching job found them.
+    cves = host_software_cves(host.pk)
     context = {
         "title": host.display_name or f"host {host.pk}",
         "host": host,
@@ -69,7 +73,7 @@ def host_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_live_query": permissions.can(request.user, "write", "live_query", host.team_id),
         "labels": host.labels.filter(host.belongs_here()).order_by("name"),
         "users": host.users.order_by("uid", "username")[:500],
-        "software": software[:1000],
+        "software": [(install, cves.get(install.software_id, [])) for install in shown],
         "software_count": software.count(),
         "policies": host_policies(host),
         "reports": _query_reports(host),

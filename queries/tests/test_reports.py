@@ -202,6 +202,111 @@ def test_database_errors_do_not_fail_the_agent(
     send(agent, ubuntu_host, snapshot("pack/Global/users", {"uid": "0"}))
 
 
+# --- batched writes (FLEETSITE_REPORT_FLUSH_INTERVAL > 0, production's default) ----------------
+
+
+@pytest.fixture
+def batched(settings: Any) -> None:
+    """Rows wait for the flusher; the interval is long enough that only the test flushes."""
+    settings.FLEETSITE_REPORT_FLUSH_INTERVAL = 3600
+
+
+def _report_writes(queries: list[dict]) -> list[str]:
+    table = QueryReportRow._meta.db_table
+    return [q["sql"] for q in queries if table in q["sql"] and not q["sql"].lstrip().upper().startswith("SELECT")]
+
+
+def test_batched_log_requests_write_nothing_until_the_flush(
+    agent: AgentClient,
+    ubuntu_host: EnrolledHost,
+    users_query: Query,
+    batched: None,
+    django_assert_max_num_queries: Any,
+) -> None:
+    with django_assert_max_num_queries(3) as run:
+        send(agent, ubuntu_host, snapshot("pack/Global/users", {"uid": "0"}, {"uid": "1"}))
+    assert _report_writes(run.captured_queries) == []
+    assert rows_of(users_query) == []
+    assert reports.pending_rows.flush() == 1
+    assert rows_of(users_query) == [{"uid": "0"}, {"uid": "1"}]
+    assert reports.pending_rows.pending() == 0
+
+
+def test_batched_requests_end_as_if_each_was_written_at_once(
+    agent: AgentClient, enroll_host: Callable[..., EnrolledHost], users_query: Query, batched: None
+) -> None:
+    """A later snapshot supersedes what waits; differential lines apply in their order; caps still hold."""
+    name = "pack/Global/users"
+    capped = Query.objects.create(name="capped", query="SELECT 1", interval=60, report_max_rows=2)
+    first, second = enroll_host(), enroll_host(host_identifier="second-host")
+    QueryReportRow.objects.create(query=users_query, host=second.host, data={"uid": "old"})
+    send(agent, first, snapshot(name, {"uid": "0"}))
+    send(agent, first, diff(name, "added", {"uid": "1"}), diff(name, "added", {"uid": "2"}))
+    send(agent, first, diff(name, "removed", {"uid": "1"}))
+    send(agent, second, diff(name, "removed", {"uid": "old"}), diff(name, "added", {"uid": "new"}))
+    send(agent, second, snapshot("pack/Global/capped", {"n": "1"}, {"n": "2"}, {"n": "3"}))
+    send(agent, first, snapshot("pack/Global/capped", {"n": "9"}))
+    send(agent, first, snapshot("pack/Global/capped", {"n": "8"}))
+    reports.pending_rows.flush()
+    assert rows_of(users_query, first.host) == [{"uid": "0"}, {"uid": "2"}]
+    assert rows_of(users_query, second.host) == [{"uid": "new"}]
+    assert rows_of(capped, second.host) == [{"n": "1"}, {"n": "2"}]
+    assert rows_of(capped, first.host) == [{"n": "8"}]
+
+
+def test_a_flush_costs_the_same_sql_for_many_hosts(
+    agent: AgentClient,
+    enroll_host: Callable[..., EnrolledHost],
+    users_query: Query,
+    batched: None,
+    django_assert_max_num_queries: Any,
+) -> None:
+    Query.objects.create(name="appended", query="SELECT 1", interval=60)
+    Query.objects.create(name="snapped", query="SELECT 1", interval=60)
+    hosts = [enroll_host(host_identifier=f"host-{i}") for i in range(12)]
+
+    def each_kind(host: EnrolledHost) -> None:
+        """A removal (stored rows are read), an append (rows are counted) and a snapshot (rows replaced)."""
+        send(
+            agent,
+            host,
+            diff("pack/Global/users", "removed", {"uid": "0"}),
+            diff("pack/Global/users", "added", {"u": "2"}),
+        )
+        send(
+            agent,
+            host,
+            diff("pack/Global/appended", "added", {"uid": "3"}),
+            snapshot("pack/Global/snapped", {"s": "1"}),
+        )
+
+    for host in hosts[:2]:
+        each_kind(host)
+    with django_assert_max_num_queries(12) as few:
+        assert reports.pending_rows.flush() == 2
+    few_hosts_cost = len(few)  # read now: the next request empties the query log
+    for host in hosts:
+        each_kind(host)
+    with django_assert_max_num_queries(few_hosts_cost):
+        assert reports.pending_rows.flush() == 12
+    assert QueryReportRow.objects.filter(query=users_query).count() == 2 * 2 + 10
+    assert QueryReportRow.objects.filter(query__name="appended").count() == 2 * 2 + 10
+    assert QueryReportRow.objects.filter(query__name="snapped").count() == 12
+
+
+def test_rows_of_a_host_or_query_deleted_before_the_flush_are_dropped_alone(
+    agent: AgentClient, enroll_host: Callable[..., EnrolledHost], users_query: Query, batched: None
+) -> None:
+    gone, kept = enroll_host(), enroll_host(host_identifier="kept")
+    dropped = Query.objects.create(name="dropped", query="SELECT 1", interval=60)
+    send(agent, gone, snapshot("pack/Global/users", {"uid": "0"}))
+    send(agent, kept, snapshot("pack/Global/users", {"uid": "1"}), snapshot("pack/Global/dropped", {"x": "1"}))
+    gone.host.delete()
+    dropped.delete()
+    assert reports.pending_rows.flush() == 1
+    assert rows_of(users_query) == [{"uid": "1"}]
+
+
 # --- retention ---------------------------------------------------------------------------------
 
 

@@ -63,6 +63,40 @@ def test_orbit_config_query_count_stays_constant(api, agent, orbit_host, django_
         agent.json(f"{ORBIT}/config", {"orbit_node_key": orbit_host.key})
 
 
+def test_a_host_with_nothing_queued_costs_orbit_config_only_its_own_lookup(
+    api, agent, orbit_host, django_assert_max_num_queries
+):
+    """The queue is read only for hosts stamped by a queuing; an empty read clears the stamp."""
+    config = lambda: agent.json(f"{ORBIT}/config", {"orbit_node_key": orbit_host.key})["notifications"]  # noqa: E731
+    assert config() == {}  # a new host: read once, found empty, stamp cleared
+    with django_assert_max_num_queries(1):  # the host by its key
+        assert config() == {}
+    execution_id = run(api, orbit_host.host)["execution_id"]
+    assert orbit_host.refresh().work_queued_at is not None
+    assert config() == {"pending_script_execution_ids": [execution_id]}
+    agent.json(
+        f"{ORBIT}/scripts/result",
+        {"orbit_node_key": orbit_host.key, "execution_id": execution_id, "output": "", "runtime": 0, "exit_code": 0},
+    )
+    assert config() == {}
+    assert orbit_host.refresh().work_queued_at is None
+    with django_assert_max_num_queries(1):
+        assert config() == {}
+
+
+def test_a_stamp_newer_than_the_one_read_is_not_cleared(orbit_host):
+    from hosts import upcoming
+
+    upcoming.mark_work_queued([orbit_host.host.pk])
+    read = orbit_host.refresh().work_queued_at
+    upcoming.mark_work_queued([orbit_host.host.pk])  # queued after the config read the queue
+    assert orbit_host.refresh().work_queued_at != read
+    upcoming.clear_if_unchanged(orbit_host.host.pk, read)
+    assert orbit_host.refresh().work_queued_at is not None
+    upcoming.clear_if_unchanged(orbit_host.host.pk, orbit_host.host.work_queued_at)
+    assert orbit_host.refresh().work_queued_at is None
+
+
 @pytest.mark.parametrize(
     ("exit_code", "message"),
     [

@@ -74,6 +74,18 @@ def test_patch_validates_like_fleet(api: APIClient, body: dict, field: str, reas
     assert not SSOSettings.load().enable_sso
 
 
+def test_saml_metadata_without_xmlsec1_on_the_server_is_a_clear_422(
+    api: APIClient, idp: SamlIdP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pysaml2 cannot read metadata without xmlsec1; the admin is told what to install, not given a 500."""
+    monkeypatch.setattr("sso.saml.shutil.which", lambda name: None)
+    body = {"enable_sso": True, "entity_id": "fleet-sp", "idp_name": "Okta", "metadata": idp.metadata()}
+    response = api.patch(URL, {"sso_settings": body})
+    assert response.status_code == 422, response.content
+    error = response.json()["errors"][0]
+    assert error["name"] == "metadata" and "xmlsec1" in error["reason"]
+
+
 def test_patch_enables_saml_with_pasted_metadata_and_records_the_change(api: APIClient, idp: SamlIdP) -> None:
     body = {"enable_sso": True, "entity_id": "fleet-sp", "idp_name": "Okta", "metadata": idp.metadata()}
     response = api.patch(URL, {"sso_settings": body})

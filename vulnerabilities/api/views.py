@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -22,6 +22,7 @@ from fleetsite.api.schema import PAGE_META, envelope
 from fleetsite.api.views import FleetAPIView, flag
 from hosts.models import Host
 from vulnerabilities.api.serializers import cve_json, cve_meta, timestamp
+from vulnerabilities.listing import open_cve_rows
 from vulnerabilities.models import CVE, HostVulnerability, OSVersion, OSVulnerability, SoftwareVulnerability
 
 CVE_FORMAT = re.compile(r"^CVE-\d{4}-\d{4,}$")
@@ -88,34 +89,16 @@ def _order(request: Request, keys: dict[str, str], default: str) -> tuple[str, s
     return column, prefix
 
 
-def _cve_column(name: str) -> Subquery:
-    return Subquery(CVE.objects.filter(cve=OuterRef("cve")).values(name)[:1])
-
-
 def vulnerability_rows(request: Request, team_id: int | None) -> QuerySet:
     """One row per CVE open on a visible host: hosts_count, first detection and the CVE's scores for sorting."""
-    rows = HostVulnerability.objects.filter(resolved_at__isnull=True, host__in=visible_hosts(request, team_id))
-    if flag(request, "exploit"):
-        rows = rows.filter(cve__in=CVE.objects.filter(cisa_known_exploit=True).values("cve"))
-    query = request.query_params.get("query", "").strip()
-    if query:
-        rows = rows.filter(cve__icontains=query)
     column, prefix = _order(request, VULN_ORDER_KEYS, "hosts_count")
-    grouped = (
-        rows.values("cve")
-        .annotate(
-            hosts_count=Count("host_id", distinct=True),
-            created_at=Min("first_detected_at"),
-            cvss_score=_cve_column("cvss_score"),
-            epss_probability=_cve_column("epss_probability"),
-            cisa_known_exploit=_cve_column("cisa_known_exploit"),
-            cve_published=_cve_column("published"),
-        )
-        .order_by()
+    return open_cve_rows(
+        visible_hosts(request, team_id),
+        exploit=flag(request, "exploit"),
+        query=request.query_params.get("query", "").strip(),
+        column=column,
+        descending=bool(prefix),
     )
-    nulls = {"nulls_last": True} if prefix else {"nulls_first": True}
-    ordering = F(column).desc(**nulls) if prefix else F(column).asc(**nulls)
-    return grouped.order_by(ordering, "cve")
 
 
 def vulnerability_json(row: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any]:

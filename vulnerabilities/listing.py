@@ -1,0 +1,128 @@
+"""The CVE, OS version and host-history lists in SQL, from plain arguments, for the UI pages and the REST API.
+
+Every function takes the hosts the reader may see (already scoped to their teams), so no count or row
+ever reaches another team's hosts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from vulnerabilities.models import CVE, HostVulnerability, OSVersion, OSVulnerability
+
+# Sortable columns of the CVE list: the UI's order_key → the annotated column.
+CVE_SORTS = {
+    "cve": "cve",
+    "cvss_score": "cvss_score",
+    "epss_probability": "epss_probability",
+    "cisa_known_exploit": "cisa_known_exploit",
+    "cve_published": "cve_published",
+    "hosts_count": "hosts_count",
+    "created_at": "created_at",
+}
+OS_SORTS = {"name": "name", "version": "version", "platform": "platform", "hosts_count": "hosts_count",
+            "vulnerabilities_count": "vulnerabilities_count"}  # fmt: skip
+
+
+def _cve_column(name: str) -> Subquery:
+    return Subquery(CVE.objects.filter(cve=OuterRef("cve")).values(name)[:1])
+
+
+def open_cve_rows(
+    hosts: QuerySet,
+    *,
+    exploit: bool = False,
+    min_cvss: float | None = None,
+    query: str = "",
+    column: str = "hosts_count",
+    descending: bool = True,
+) -> QuerySet:
+    """One row per CVE open on one of `hosts`: hosts_count, first detection and the CVE's scores, sorted in SQL.
+
+    A CVE no feed scored sorts last when descending and first when ascending, on every database.
+    """
+    rows = HostVulnerability.objects.filter(resolved_at__isnull=True, host__in=hosts)
+    if exploit or min_cvss is not None:
+        cves = CVE.objects.all()
+        if exploit:
+            cves = cves.filter(cisa_known_exploit=True)
+        if min_cvss is not None:
+            cves = cves.filter(cvss_score__gte=min_cvss)
+        rows = rows.filter(cve__in=cves.values("cve"))
+    if query:
+        rows = rows.filter(cve__icontains=query)
+    grouped = (
+        rows.values("cve")
+        .annotate(
+            hosts_count=Count("host_id", distinct=True),
+            created_at=Min("first_detected_at"),
+            cvss_score=_cve_column("cvss_score"),
+            epss_probability=_cve_column("epss_probability"),
+            cisa_known_exploit=_cve_column("cisa_known_exploit"),
+            cve_published=_cve_column("published"),
+        )
+        .order_by()
+    )
+    ordering = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_first=True)
+    return grouped.order_by(ordering, "cve")
+
+
+def cve_history(hosts: QuerySet, cve: str) -> QuerySet:
+    """Every detection of `cve` on `hosts` (open ones first, newest first), with the host and what carried it."""
+    return (
+        HostVulnerability.objects.filter(cve=cve, host__in=hosts)
+        .select_related("host", "software", "os_version")
+        .order_by(F("resolved_at").desc(nulls_first=True), "-first_detected_at", "pk")
+    )
+
+
+def os_version_rows(hosts: QuerySet, column: str = "hosts_count", descending: bool = True) -> QuerySet:
+    """OS versions with at least one of `hosts`, its host count and its number of matched CVEs, sorted in SQL."""
+    counted = (
+        hosts.filter(os_version=OuterRef("name"), platform=OuterRef("platform"))
+        .order_by()
+        .values("os_version")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    cves = (
+        OSVulnerability.objects.filter(os_version_id=OuterRef("pk"))
+        .order_by()
+        .values("os_version_id")
+        .annotate(n=Count("cve", distinct=True))
+        .values("n")
+    )
+    rows = OSVersion.objects.annotate(
+        hosts_count=Subquery(counted[:1]), vulnerabilities_count=Subquery(cves[:1])
+    ).filter(hosts_count__gt=0)
+    ordering = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_first=True)
+    return rows.order_by(ordering, "name", "pk")
+
+
+def open_counts_by_day(hosts: QuerySet, days: int = 30, now: datetime | None = None) -> list[tuple[datetime, int]]:
+    """How many host-vulnerabilities were open at the end of each of the last `days` days (today: now).
+
+    One query: a filtered COUNT per day over the rows that could be open in the window (still open,
+    or resolved after it began), so the cost does not grow with the length of the history.
+    """
+    now = now or timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    # The end of each day, the last one cut at now (so a fix made this morning already shows).
+    ends = [min(today + timedelta(days=1 - back), now) for back in range(days - 1, -1, -1)]
+    start = ends[0] - timedelta(days=1)
+    rows = HostVulnerability.objects.filter(host__in=hosts).filter(
+        Q(resolved_at__isnull=True) | Q(resolved_at__gt=start)
+    )
+    counts = rows.aggregate(
+        **{
+            f"d{i}": Count(
+                "pk",
+                filter=Q(first_detected_at__lte=end) & (Q(resolved_at__isnull=True) | Q(resolved_at__gt=end)),
+            )
+            for i, end in enumerate(ends)
+        }
+    )
+    return [(end, counts[f"d{i}"] or 0) for i, end in enumerate(ends)]
