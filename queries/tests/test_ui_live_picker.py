@@ -72,6 +72,7 @@ def test_search_is_limited_and_costs_a_fixed_number_of_queries(client_as, admin,
         html = client.get("/queries/live/hosts/", {"q": "node"}).content.decode()
     assert html.count('name="hosts"') == HOST_SEARCH_LIMIT
     assert html.count('name="labels"') == HOST_SEARCH_LIMIT
+    assert f"the first {HOST_SEARCH_LIMIT}: type more to narrow" in html
 
 
 def test_search_stays_in_the_users_teams(client_as, observer, other_team):

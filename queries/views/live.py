@@ -79,7 +79,7 @@ def host_search(request: HttpRequest) -> HttpResponse:
     their team, labels with one grouped count, teams with their host counts), each limited.
     """
     text = request.GET.get("q", "").strip()
-    context: dict[str, Any] = {"text": text, "hosts": [], "labels": [], "teams": []}
+    context: dict[str, Any] = {"text": text, "hosts": [], "labels": [], "teams": [], "limit": HOST_SEARCH_LIMIT}
     if text:
         matches = _visible_hosts(request).filter(search_condition(text))
         context["hosts"] = [
