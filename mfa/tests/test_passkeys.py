@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
 from accounts.models import User
@@ -246,3 +247,17 @@ def test_admin_turning_mfa_off_removes_passkeys(client: Client, admin: User, obs
     client.force_login(admin)
     assert client.post(f"/users/{observer.pk}/mfa/remove/").status_code == 302
     assert not Passkey.objects.filter(user=observer).exists()
+
+
+def test_rest_login_of_a_passkey_only_user_offers_recovery_codes(client: Client, observer: User) -> None:
+    from conftest import APIClient
+    from mfa import factors
+
+    register(client, observer)
+    with transaction.atomic():
+        codes = factors.new_recovery_codes(observer)
+    api = APIClient()
+    started = api.post("/api/latest/fleet/login", {"email": observer.email, "password": PASSWORD, "supports_mfa": True})
+    assert started.status_code == 202 and started.json()["mfa_methods"] == ["recovery_code"]
+    done = api.post("/api/latest/fleet/sessions", {"token": started.json()["mfa_token"], "code": codes[0]})
+    assert done.status_code == 200 and done.json()["token"]
