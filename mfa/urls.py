@@ -7,6 +7,8 @@ from mfa import views
 urlpatterns = [
     path("login/code/", views.login_code, name="ui-login-code"),
     path("login/setup/", views.login_setup, name="ui-login-setup"),
+    path("login/setup/passkey/options/", views.login_setup_passkey_options, name="ui-login-setup-passkey-options"),
+    path("login/setup/passkey/", views.login_setup_passkey, name="ui-login-setup-passkey"),
     path("login/passkey/options/", views.login_passkey_options, name="ui-login-passkey-options"),
     path("login/passkey/", views.login_passkey, name="ui-login-passkey"),
     path("account/mfa/", views.account_mfa, name="ui-account-mfa"),

@@ -22,8 +22,9 @@ from mfa.forms import CodeForm, ConfirmDeviceForm, MFASettingsForm, PasswordChec
 from mfa.models import MFASettings, Passkey
 from mfa.types import EDITED_MFA_SETTINGS
 
-# Recovery codes made with a first passkey, shown once by the account page.
+# Recovery codes made with a first passkey, shown once by the account page, and where to go then.
 SESSION_NEW_CODES = "mfa_new_recovery_codes"
+SESSION_CODES_NEXT = "mfa_new_recovery_codes_next"
 
 # --- The login's second step ---------------------------------------------------------------------
 
@@ -150,8 +151,9 @@ def account_mfa(request: HttpRequest) -> HttpResponse:
     """Set up or turn off your authenticator app, list your passkeys, and replace your recovery codes."""
     user = request.user
     new_codes = request.session.pop(SESSION_NEW_CODES, None)
+    continue_url = request.session.pop(SESSION_CODES_NEXT, None) or reverse("ui-account-mfa")
     if new_codes:  # a first passkey made them (the passkey was added by a script request, not this page)
-        context = {"title": "Save your recovery codes", "codes": new_codes, "continue_url": reverse("ui-account-mfa")}
+        context = {"title": "Save your recovery codes", "codes": new_codes, "continue_url": continue_url}
         return render(request, "mfa/recovery_codes.html", context)
     enrolled = factors.has_mfa(user)
     totp_on = factors.has_totp(user)
@@ -256,6 +258,43 @@ def passkey_remove(request: HttpRequest, pk: int) -> HttpResponse:
         status = 422
     context = {"title": "Remove a passkey", "passkey": row, "form": form, "last": last}
     return render(request, "mfa/passkey_remove.html", context, status=status)
+
+
+def login_setup_passkey_options(request: HttpRequest) -> HttpResponse:
+    """Creation options for a passkey set up during a login that requires a second factor."""
+    if request.method != "POST":
+        return _json_error("Use POST.", 405)
+    pending = challenge.peek(request.session.get(constants.SESSION_CHALLENGE, ""), constants.PURPOSE_ENROL)
+    if pending is None:
+        return _json_error(challenge.EXPIRED, 401)
+    try:
+        options = passkeys.registration_options(request, pending.user)
+    except passkeys.PasskeyRefused as exc:
+        return _json_error(str(exc), 422)
+    return HttpResponse(options, content_type="application/json")
+
+
+def login_setup_passkey(request: HttpRequest) -> HttpResponse:
+    """Keep the passkey, finish the login, and show the new recovery codes before going on."""
+    if request.method != "POST":
+        return _json_error("Use POST.", 405)
+    key = request.session.get(constants.SESSION_CHALLENGE, "")
+    pending = challenge.peek(key, constants.PURPOSE_ENROL)
+    if pending is None:
+        return _json_error(challenge.EXPIRED, 401)
+    user = pending.user
+    data = passkeys.parse_json(request.body)
+    try:
+        passkeys.register(request, user, data.get("name", ""), data.get("credential"))
+    except passkeys.PasskeyRefused as exc:
+        return _json_error(str(exc), 422)
+    challenge.discard(key)
+    with transaction.atomic():
+        codes = factors.new_recovery_codes(user)
+    next_url = _finish(request, user, "passkey")
+    request.session[SESSION_NEW_CODES] = codes
+    request.session[SESSION_CODES_NEXT] = next_url
+    return JsonResponse({"redirect": reverse("ui-account-mfa")})
 
 
 def login_passkey_options(request: HttpRequest) -> HttpResponse:

@@ -261,3 +261,24 @@ def test_rest_login_of_a_passkey_only_user_offers_recovery_codes(client: Client,
     assert started.status_code == 202 and started.json()["mfa_methods"] == ["recovery_code"]
     done = api.post("/api/latest/fleet/sessions", {"token": started.json()["mfa_token"], "code": codes[0]})
     assert done.status_code == 200 and done.json()["token"]
+
+
+def test_required_mfa_login_can_set_up_a_passkey(client: Client, observer: User) -> None:
+    MFASettings.objects.create(pk=1, require_mfa=True)
+    response = client.post("/login/", {"email": observer.email, "password": PASSWORD, "next": "/hosts/"})
+    assert response["Location"] == "/login/setup/"
+    assert b"passkey-add" in client.get("/login/setup/").content
+    assert post_json(client, "/account/mfa/passkeys/options/").status_code == 302  # not logged in yet
+    options = post_json(client, "/login/setup/passkey/options/").json()
+    device = SoftAuthenticator(RP_ID, PUBLIC)
+    credential = device.create(options, origin="https://evil.example.net")
+    assert post_json(client, "/login/setup/passkey/", {"name": "Key", "credential": credential}).status_code == 422
+    assert not logged_in(client)
+    options = post_json(client, "/login/setup/passkey/options/").json()
+    response = post_json(client, "/login/setup/passkey/", {"name": "Key", "credential": device.create(options)})
+    assert response.status_code == 200 and response.json() == {"redirect": "/account/mfa/"}
+    page = client.get("/account/mfa/")
+    assert b"recovery-codes" in page.content and b'href="/hosts/"' in page.content
+    assert BrowserSession.objects.get(user=observer).method == "password+passkey"
+    assert not LoginChallenge.objects.exists()
+    assert post_json(client, "/login/setup/passkey/options/").status_code == 401
