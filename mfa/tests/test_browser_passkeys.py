@@ -114,4 +114,14 @@ def test_register_a_passkey_then_log_in_with_it(server: LiveServer, browser: Any
     assert credentials[0]["signCount"] >= 1
     page.goto("/account/sessions/")
     assert "password+passkey" in page.content()
+
+    # Removing it asks first (with the password); then the list is empty.
+    page.goto("/account/mfa/")
+    page.click("#passkey-list a:text('Remove')")
+    page.wait_for_selector("h2:text('Remove the passkey')")
+    violations.check()
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#passkey-remove-confirm")
+    page.wait_for_url(f"{base}/account/mfa/")
+    assert page.locator("#passkey-list").inner_text() == "No passkeys yet."
     context.close()
