@@ -62,6 +62,8 @@ _PHRASES = {
     "enabled_mfa": "turned on a second factor for {user_email}",
     "disabled_mfa": "turned off the second factor of {user_email}",
     "regenerated_mfa_recovery_codes": "made new recovery codes for {user_email}",
+    "added_mfa_passkey": "added the passkey {passkey_name} for {user_email}",
+    "deleted_mfa_passkey": "removed the passkey {passkey_name} of {user_email}",
     "edited_mfa_settings": "edited the second-factor settings",
     "ended_user_sessions": "ended {sessions} sessions of {user_email}",
     "user_failed_login": "failed to log in as {email}",

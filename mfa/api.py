@@ -19,7 +19,7 @@ from accounts.models import User
 from activities import types
 from activities.record import record
 from fleetsite.api.errors import FleetAPIError, bad_request, forbidden
-from mfa import challenge, constants, policy
+from mfa import challenge, constants, factors, policy
 
 
 def _flag(request: Request, *names: str) -> bool:
@@ -37,7 +37,9 @@ def login_gate(request: Request, user: User) -> Response | None:
     if not _flag(request, "supports_mfa", "supports_email_verification"):
         raise bad_request(constants.CLIENT_CANNOT_MFA)
     key = challenge.start(user, constants.PURPOSE_API)
-    body = {"message": constants.MFA_REQUIRED_MESSAGE, "mfa_token": key, "mfa_methods": constants.METHODS}
+    # Passkeys need a browser (WebAuthn): over REST a passkey-only user finishes with a recovery code.
+    methods = [m for m in constants.METHODS if m != "totp" or factors.has_totp(user)]
+    body = {"message": constants.MFA_REQUIRED_MESSAGE, "mfa_token": key, "mfa_methods": methods}
     return Response(body, status=constants.MFA_REQUIRED_STATUS)
 
 

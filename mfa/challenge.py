@@ -8,7 +8,9 @@ once. Only the key's digest is stored.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -16,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from fleetsite.lib.tokens import digest
-from mfa import factors
+from mfa import factors, passkeys
 from mfa.models import LoginChallenge
 
 EXPIRED = "This sign-in expired or saw too many wrong codes: log in again."
@@ -71,6 +73,25 @@ def complete(key: str, code: str, purpose: str) -> Passed:
     Wrong codes count against the challenge (FLEETSITE_MFA_MAX_ATTEMPTS); the count and the
     TOTP device's throttle are committed even though the step fails.
     """
+    return _complete(key, purpose, lambda row: factors.verify(row.user, code))
+
+
+def complete_passkey(key: str, credential: Any, purpose: str, rp: passkeys.RelyingParty) -> Passed:
+    """Check a passkey assertion against the challenge `key` (its WebAuthn challenge is used once, pass or fail)."""
+
+    def check(row: LoginChallenge) -> str:
+        expected, row.webauthn_challenge = row.webauthn_challenge, ""
+        row.save(update_fields=["webauthn_challenge"])
+        try:
+            passkeys.verify_assertion(rp, row.user, expected, credential)
+        except passkeys.PasskeyRefused as exc:
+            raise factors.CodeRefused(str(exc)) from exc
+        return "passkey"
+
+    return _complete(key, purpose, check)
+
+
+def _complete(key: str, purpose: str, check: Callable[[LoginChallenge], str]) -> Passed:
     if not key or not isinstance(key, str):
         raise ChallengeFailed(EXPIRED, ended=True)
     # Failures are decided inside the transaction but raised after it: the attempt count and the
@@ -91,7 +112,7 @@ def complete(key: str, code: str, purpose: str) -> Passed:
             failure = ChallengeFailed(EXPIRED, user=user, ended=True)
         else:
             try:
-                method = factors.verify(user, code)
+                method = check(row)
             except factors.CodeRefused as exc:
                 row.attempts += 1
                 if row.attempts >= settings.FLEETSITE_MFA_MAX_ATTEMPTS:

@@ -22,7 +22,7 @@ from accounts.models import User
 from activities.record import record
 from fleetsite.lib.tokens import digest
 from mfa import constants
-from mfa.models import RecoveryCode
+from mfa.models import Passkey, RecoveryCode
 from mfa.types import DISABLED_MFA, ENABLED_MFA, REGENERATED_RECOVERY_CODES
 
 _TOTP_SHAPE = re.compile(r"^\d{6}$")
@@ -36,6 +36,10 @@ class CodeRefused(ValueError):
 
 def has_mfa(user: User) -> bool:
     """Does a password login of `user` need a second step?"""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists() or Passkey.objects.filter(user=user).exists()
+
+
+def has_totp(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
@@ -85,7 +89,7 @@ def confirm(user: User, code: str) -> list[str]:
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
-            codes = _new_recovery_codes(user)
+            codes = new_recovery_codes(user)
             record(user, ENABLED_MFA, {**_who(user), "method": "totp"})
     if refused:
         raise CodeRefused(refused)
@@ -96,14 +100,16 @@ def confirm(user: User, code: str) -> list[str]:
 def remove(actor: User, user: User) -> bool:
     """Turn `user`'s second factor off (by the user, or an admin for a user who lost it); False if none."""
     devices, _ = TOTPDevice.objects.filter(user=user).delete()
+    keys, _ = Passkey.objects.filter(user=user).delete()
     codes, _ = RecoveryCode.objects.filter(user=user).delete()
-    if not devices and not codes:
+    if not devices and not keys and not codes:
         return False
-    record(actor, DISABLED_MFA, {**_who(user), "method": "totp"})
+    record(actor, DISABLED_MFA, {**_who(user), "method": "all"})
     return True
 
 
-def _new_recovery_codes(user: User) -> list[str]:
+def new_recovery_codes(user: User) -> list[str]:
+    """Replace the user's recovery codes; call inside a transaction (records nothing)."""
     RecoveryCode.objects.filter(user=user).delete()
     codes = []
     for _ in range(constants.RECOVERY_CODE_COUNT):
@@ -118,7 +124,7 @@ def regenerate_recovery_codes(user: User) -> list[str]:
     """Replace the user's recovery codes (the old ones stop working)."""
     if not has_mfa(user):
         raise CodeRefused("Set up an authenticator first.")
-    codes = _new_recovery_codes(user)
+    codes = new_recovery_codes(user)
     record(user, REGENERATED_RECOVERY_CODES, _who(user))
     return codes
 

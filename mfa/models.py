@@ -56,8 +56,35 @@ class LoginChallenge(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     purpose = models.CharField(max_length=8)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The WebAuthn challenge (base64url) of the passkey assertion this login asked for; cleared
+    # when an assertion is checked, so each one is good for one try.
+    webauthn_challenge = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential registered as a second factor (py_webauthn verifies; we keep the public key).
+
+    The credential id can be up to 1023 bytes, too long for a portable unique index, so its
+    SHA-256 is the unique column and the id itself is kept as base64url text.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=64)
+    credential_digest = models.CharField(max_length=64, unique=True)
+    credential_id = models.TextField()
+    public_key = models.BinaryField()
+    # The authenticator's signature counter; an assertion must raise it (unless both are 0),
+    # else the credential may have been cloned.
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    aaguid = models.CharField(max_length=36, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
 
 
 class BrowserSession(models.Model):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,10 +17,14 @@ from accounts.permissions import Action, Kind
 from activities import types
 from activities.record import record
 from fleetsite.ui import login_required, require
-from mfa import challenge, constants, factors, policy, sessions
+from mfa import challenge, constants, factors, passkeys, policy, sessions
 from mfa.forms import CodeForm, ConfirmDeviceForm, MFASettingsForm, PasswordCheckForm
-from mfa.models import MFASettings
+from mfa.models import MFASettings, Passkey
 from mfa.types import EDITED_MFA_SETTINGS
+
+# Recovery codes made with a first passkey, shown once by the account page, and where to go then.
+SESSION_NEW_CODES = "mfa_new_recovery_codes"
+SESSION_CODES_NEXT = "mfa_new_recovery_codes_next"
 
 # --- The login's second step ---------------------------------------------------------------------
 
@@ -89,7 +93,13 @@ def login_code(request: HttpRequest) -> HttpResponse:
             status = 401
         else:
             return redirect(_finish(request, passed.user, passed.method))
-    context = {"form": form, "title": "Two-step sign-in", "email": pending.user.email}
+    context = {
+        "form": form,
+        "title": "Two-step sign-in",
+        "email": pending.user.email,
+        "has_passkeys": passkeys.has_passkeys(pending.user),
+        "has_totp": factors.has_totp(pending.user),
+    }
     return render(request, "mfa/login_code.html", context, status=status)
 
 
@@ -138,14 +148,20 @@ def _password_ok(request: HttpRequest, form: PasswordCheckForm) -> bool:
 
 @login_required
 def account_mfa(request: HttpRequest) -> HttpResponse:
-    """Set up, see, replace the recovery codes of, or turn off your authenticator."""
+    """Set up or turn off your authenticator app, list your passkeys, and replace your recovery codes."""
     user = request.user
+    new_codes = request.session.pop(SESSION_NEW_CODES, None)
+    continue_url = request.session.pop(SESSION_CODES_NEXT, None) or reverse("ui-account-mfa")
+    if new_codes:  # a first passkey made them (the passkey was added by a script request, not this page)
+        context = {"title": "Save your recovery codes", "codes": new_codes, "continue_url": continue_url}
+        return render(request, "mfa/recovery_codes.html", context)
     enrolled = factors.has_mfa(user)
+    totp_on = factors.has_totp(user)
     action = request.POST.get("action", "") if request.method == "POST" else ""
     confirm_form = ConfirmDeviceForm(request.POST if action == "confirm" else None)
     password_form = PasswordCheckForm(request.POST if action in ("remove", "regenerate") else None)
     status = 200
-    if action == "confirm" and not enrolled and confirm_form.is_valid():
+    if action == "confirm" and not totp_on and confirm_form.is_valid():
         try:
             codes = factors.confirm(user, confirm_form.cleaned_data["code"])
         except factors.CodeRefused as exc:
@@ -173,17 +189,149 @@ def account_mfa(request: HttpRequest) -> HttpResponse:
     context = {
         "title": "Second factor",
         "enrolled": enrolled,
+        "totp_on": totp_on,
         "confirm_form": confirm_form,
         "password_form": password_form,
         "required": policy.required(),
+        "passkeys": list(Passkey.objects.filter(user=user)),
     }
     if enrolled:
         context["recovery_left"] = factors.recovery_codes_left(user)
-    else:
+    if not totp_on:
         device = factors.pending_device(user)
         context["qr"] = factors.qr_svg(device)
         context["secret"] = factors.secret_base32(device)
     return render(request, "mfa/account_mfa.html", context, status=status)
+
+
+# --- Passkeys ------------------------------------------------------------------------------------------
+
+
+def _json_error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@login_required
+@require_POST
+def passkey_register_options(request: HttpRequest) -> HttpResponse:
+    """Creation options for navigator.credentials.create (static/passkeys.js asks for them)."""
+    try:
+        options = passkeys.registration_options(request, request.user)
+    except passkeys.PasskeyRefused as exc:
+        return _json_error(str(exc), 422)
+    return HttpResponse(options, content_type="application/json")
+
+
+@login_required
+@require_POST
+def passkey_register(request: HttpRequest) -> HttpResponse:
+    """Keep a new passkey once its attestation verifies; the first factor also makes recovery codes."""
+    data = passkeys.parse_json(request.body)
+    user = request.user
+    try:
+        row, first = passkeys.register(request, user, data.get("name", ""), data.get("credential"))
+    except passkeys.PasskeyRefused as exc:
+        return _json_error(str(exc), 422)
+    if first or not factors.recovery_codes_left(user):
+        with transaction.atomic():
+            request.session[SESSION_NEW_CODES] = factors.new_recovery_codes(user)
+    messages.success(request, f"Passkey “{row.name}” added: password logins can now finish with it.")
+    return JsonResponse({"redirect": reverse("ui-account-mfa")})
+
+
+@login_required
+def passkey_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    """Confirm (with the password) and remove one passkey."""
+    user = request.user
+    row = get_object_or_404(Passkey, user=user, pk=pk)
+    form = PasswordCheckForm(request.POST or None)
+    last = Passkey.objects.filter(user=user).count() == 1 and not factors.has_totp(user)
+    status = 200
+    if request.method == "POST":
+        if _password_ok(request, form):
+            if last and policy.required() and not user.api_only:
+                messages.error(request, "This organization requires a second factor: add another one first.")
+                return redirect("ui-account-mfa")
+            passkeys.remove(user, user, row.pk)
+            messages.success(request, f"Passkey “{row.name}” removed.")
+            return redirect("ui-account-mfa")
+        status = 422
+    context = {"title": "Remove a passkey", "passkey": row, "form": form, "last": last}
+    return render(request, "mfa/passkey_remove.html", context, status=status)
+
+
+def login_setup_passkey_options(request: HttpRequest) -> HttpResponse:
+    """Creation options for a passkey set up during a login that requires a second factor."""
+    if request.method != "POST":
+        return _json_error("Use POST.", 405)
+    pending = challenge.peek(request.session.get(constants.SESSION_CHALLENGE, ""), constants.PURPOSE_ENROL)
+    if pending is None:
+        return _json_error(challenge.EXPIRED, 401)
+    try:
+        options = passkeys.registration_options(request, pending.user)
+    except passkeys.PasskeyRefused as exc:
+        return _json_error(str(exc), 422)
+    return HttpResponse(options, content_type="application/json")
+
+
+def login_setup_passkey(request: HttpRequest) -> HttpResponse:
+    """Keep the passkey, finish the login, and show the new recovery codes before going on."""
+    if request.method != "POST":
+        return _json_error("Use POST.", 405)
+    key = request.session.get(constants.SESSION_CHALLENGE, "")
+    pending = challenge.peek(key, constants.PURPOSE_ENROL)
+    if pending is None:
+        return _json_error(challenge.EXPIRED, 401)
+    user = pending.user
+    data = passkeys.parse_json(request.body)
+    try:
+        passkeys.register(request, user, data.get("name", ""), data.get("credential"))
+    except passkeys.PasskeyRefused as exc:
+        return _json_error(str(exc), 422)
+    challenge.discard(key)
+    with transaction.atomic():
+        codes = factors.new_recovery_codes(user)
+    next_url = _finish(request, user, "passkey")
+    request.session[SESSION_NEW_CODES] = codes
+    request.session[SESSION_CODES_NEXT] = next_url
+    return JsonResponse({"redirect": reverse("ui-account-mfa")})
+
+
+def login_passkey_options(request: HttpRequest) -> HttpResponse:
+    """Request options for the pending login's passkey step; a new challenge each time."""
+    if request.method != "POST":
+        return _json_error("Use POST.", 405)
+    pending = challenge.peek(request.session.get(constants.SESSION_CHALLENGE, ""), constants.PURPOSE_UI)
+    if pending is None:
+        return _json_error(challenge.EXPIRED, 401)
+    if not passkeys.has_passkeys(pending.user):
+        return _json_error("This account has no passkey: enter a code instead.", 422)
+    try:
+        options = passkeys.authentication_options(request, pending)
+    except passkeys.PasskeyRefused as exc:
+        return _json_error(str(exc), 422)
+    return HttpResponse(options, content_type="application/json")
+
+
+def login_passkey(request: HttpRequest) -> HttpResponse:
+    """Finish the password login with a passkey assertion (JSON in, JSON out: where to go, or why not)."""
+    if request.method != "POST":
+        return _json_error("Use POST.", 405)
+    key = request.session.get(constants.SESSION_CHALLENGE, "")
+    data = passkeys.parse_json(request.body)
+    try:
+        rp = passkeys.relying_party(request)
+        passed = challenge.complete_passkey(key, data.get("credential"), constants.PURPOSE_UI, rp)
+    except passkeys.PasskeyRefused as exc:
+        return _json_error(str(exc), 422)
+    except challenge.ChallengeFailed as exc:
+        _record_failure(request, exc.user, f"passkey: {exc.message}")
+        if exc.ended:
+            request.session.pop(constants.SESSION_CHALLENGE, None)
+            messages.error(request, exc.message)
+            return JsonResponse({"error": exc.message, "redirect": reverse("ui-login")}, status=401)
+        return _json_error(exc.message, 401)
+    return JsonResponse({"redirect": _finish(request, passed.user, passed.method)})
 
 
 @login_required

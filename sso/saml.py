@@ -20,6 +20,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml, time_util
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.mdstore import MetadataStore
+from saml2.metadata import create_metadata_string
 from saml2.response import IncorrectlySigned, StatusError, UnsolicitedResponse
 from saml2.sigver import SignatureError
 from saml2.validate import ResponseLifetimeExceed, ToEarly
@@ -57,13 +58,13 @@ def idp_entity(metadata_xml: str) -> str:
     return entity
 
 
-def _client(row: SSOSettings, acs_url: str, allow_unsolicited: bool) -> Saml2Client:
+def _sp_config(row: SSOSettings, acs_url: str, allow_unsolicited: bool, with_idp: bool = True) -> SPConfig:
     config = SPConfig()
     config.load(
         {
             "entityid": row.entity_id,
             "xmlsec_binary": xmlsec_binary(),
-            "metadata": {"inline": [row.idp_metadata()]},
+            **({"metadata": {"inline": [row.idp_metadata()]}} if with_idp else {}),
             "accepted_time_diff": constants.CLOCK_SKEW_SECONDS,
             "allow_unknown_attributes": True,
             "service": {
@@ -79,7 +80,21 @@ def _client(row: SSOSettings, acs_url: str, allow_unsolicited: bool) -> Saml2Cli
             },
         }
     )
-    return Saml2Client(config=config)
+    return config
+
+
+def _client(row: SSOSettings, acs_url: str, allow_unsolicited: bool) -> Saml2Client:
+    return Saml2Client(config=_sp_config(row, acs_url, allow_unsolicited))
+
+
+def sp_metadata(row: SSOSettings, acs_url: str) -> str:
+    """Our SP's metadata XML (entity ID, ACS, NameID format, signed assertions wanted) for the IdP's admin.
+
+    Built from the same pysaml2 configuration that checks responses, so it cannot disagree with it;
+    it needs only the entity ID, not the IdP's metadata (many IdPs want the SP's first).
+    """
+    config = _sp_config(row, acs_url, allow_unsolicited=False, with_idp=False)
+    return create_metadata_string(None, config=config, sign=False).decode()
 
 
 def authn_request_url(row: SSOSettings, acs_url: str, relay_state: str) -> tuple[str, str]:

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from accounts.permissions import Action, Kind
 from accounts.services import InvalidInput
@@ -76,6 +77,7 @@ def sso_settings(request: HttpRequest) -> HttpResponse:
         "title": "Single sign-on",
         "form": form,
         "acs_url": flow.acs_url(),
+        "sp_metadata_url": flow.server_url() + reverse("sso-saml-metadata"),
         "oidc_redirect_uri": flow.oidc_redirect_uri(),
         "metadata_fetched": bool(row.fetched_metadata),
         "oidc_fetched": bool(row.oidc_provider),

@@ -12,6 +12,7 @@ api_patterns = [
 
 urlpatterns = [
     path("sso/saml/start/", views.saml_start, name="sso-saml-start"),
+    path("sso/saml/metadata/", views.saml_metadata, name="sso-saml-metadata"),
     path("sso/oidc/start/", views.oidc_start, name="sso-oidc-start"),
     path("sso/oidc/callback/", views.oidc_callback, name="sso-oidc-callback"),
     path("settings/sso/", settings_views.sso_settings, name="ui-sso-settings"),

@@ -172,3 +172,21 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
         exc.email = exc.email or email
         return flow.fail(request, exc)
     return flow.succeed(request, user, pending.relay_path)
+
+
+@require_GET
+def saml_metadata(request: HttpRequest) -> HttpResponse:
+    """Our SAML SP metadata (public, as SP metadata is): what an IdP admin imports instead of typing URLs.
+
+    Fleet has no such route (its docs list the ACS URL and entity ID); ours sits beside the other
+    browser SSO routes. 404 until an entity ID is saved.
+    """
+    row = SSOSettings.load()
+    if not row.entity_id:
+        return HttpResponse(
+            "Set the SAML entity ID in Settings > Single sign-on first.\n", status=404, content_type="text/plain"
+        )
+    body = saml.sp_metadata(row, flow.acs_url())
+    response = HttpResponse(body, content_type="application/samlmetadata+xml")
+    response["Content-Disposition"] = 'inline; filename="fleetsite-sp-metadata.xml"'
+    return response

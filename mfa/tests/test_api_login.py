@@ -89,6 +89,8 @@ def test_a_used_code_is_refused_the_second_time(anon: APIClient, observer: User)
     response = anon.post(f"{BASE}/sessions", {"token": second, "code": code})
     assert response.status_code == 401
     assert "already used" in response.json()["errors"][0]["reason"]
+    failure = Activity.objects.filter(type="user_failed_login", actor=observer).latest("id")
+    assert "already used" in failure.details["reason"]
 
 
 def test_a_challenge_is_used_once(anon: APIClient, observer: User) -> None:

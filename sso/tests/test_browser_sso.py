@@ -1,5 +1,6 @@
-"""SP-initiated SAML login in Chromium (issue 18 item 5): the login page's IdP button, the IdP's form,
-its auto-posting response, and the way back, against a real server process and the loopback IdP."""
+"""SSO logins in Chromium (issue 18): SP-initiated SAML (the login page's IdP button, the IdP's form,
+its auto-posting response, the way back) and OIDC (code flow with PKCE through the loopback
+provider), against a real server process; JIT roles from the IdP change at the next login."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from fleetsite.liveserver import LiveServer, isolated_database_url
 from fleetsite.tests.test_browser import CHROMIUM
 from sso.tests.conftest import SP_ENTITY_ID, sp_metadata
-from sso.tests.providers import SamlIdP
+from sso.tests.providers import OidcProvider, SamlIdP
 
 pytestmark = [
     pytest.mark.browser,
@@ -91,3 +92,91 @@ def test_refused_login_shows_why(sso_server: tuple[LiveServer, SamlIdP], browser
     finally:
         idp.rogue = False
         page.context.close()
+
+
+@pytest.fixture(scope="module")
+def oidc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, OidcProvider]]:
+    data_dir = tmp_path_factory.mktemp("browser-oidc")
+    suffix = f"browser_oidc_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
+    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
+    live.extra_env["FLEETSITE_SERVER_URL"] = live.url
+    provider = OidcProvider()
+    provider.start()
+    live.start()
+    try:
+        live.manage(
+            "shell",
+            "-c",
+            "from accounts.models import Team\n"
+            "from sso import config\n"
+            "Team.objects.create(name='Laptops')\n"
+            "changed = []\n"
+            "config.apply({'oidc': {'name': 'Loopback OIDC', "
+            f"'discovery_url': {provider.discovery_url!r}, 'client_id': {provider.client_id!r}, "
+            f"'client_secret': {provider.client_secret!r}}}, 'enable_jit_provisioning': True}}, changed)\n"
+            "config.fetch_oidc_provider()\n"
+            "config.apply({'oidc': {'enable_oidc': True}}, changed)\n",
+        )
+        yield live, provider
+    finally:
+        live.stop()
+        provider.stop()
+
+
+def _roles(live: LiveServer, email: str) -> str:
+    return (
+        live.manage(
+            "shell",
+            "-c",
+            "from accounts.models import User\n"
+            f"u = User.objects.get(email={email!r})\n"
+            "print(u.global_role or '-', sorted((m.team.name, m.role) for m in u.memberships.all()))",
+        )
+        .strip()
+        .splitlines()[-1]
+    )  # the shell may print its auto-import note first
+
+
+def test_oidc_login_through_the_browser_and_role_change_on_next_login(
+    oidc_server: tuple[LiveServer, OidcProvider], browser: Any
+) -> None:
+    live, provider = oidc_server
+    provider.next_user = {"sub": "olu-1", "email": "olu@example.com", "name": "Olu Oidc",
+                          "FLEET_JIT_USER_ROLE_GLOBAL": "observer"}  # fmt: skip
+    context = browser.new_context(base_url=live.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/login/?next=/queries/")
+    page.click("#sso-oidc")
+    page.wait_for_url(f"{live.url}/queries/")
+    assert "olu@example.com" in page.request.get(f"{live.url}/account/").text()
+    assert _roles(live, "olu@example.com").startswith("observer")
+
+    page.click("form[action='/logout/'] button")
+    page.wait_for_url("**/login/**")
+    provider.next_user = {**provider.next_user, "FLEET_JIT_USER_ROLE_GLOBAL": "maintainer"}
+    page.goto("/login/?next=/hosts/")
+    page.click("#sso-oidc")
+    page.wait_for_url(f"{live.url}/hosts/")
+    assert _roles(live, "olu@example.com").startswith("maintainer")
+    context.close()
+
+
+def test_oidc_state_mismatch_in_the_browser_shows_why(
+    oidc_server: tuple[LiveServer, OidcProvider], browser: Any
+) -> None:
+    live, provider = oidc_server
+    provider.next_user = {"sub": "eve-1", "email": "eve@example.com"}
+    provider.tamper_state = True
+    context = browser.new_context(base_url=live.url)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto("/login/")
+        page.click("#sso-oidc")
+        page.wait_for_url("**/login/?status=**")
+        assert "state mismatch" in page.content()
+    finally:
+        provider.tamper_state = False
+        context.close()

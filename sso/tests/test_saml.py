@@ -15,6 +15,7 @@ from django.test import Client
 
 from accounts.models import Team, User
 from activities.models import Activity
+from sso import flow
 from sso.models import SSOSettings, SSOUser
 from sso.tests.conftest import SP_ENTITY_ID
 from sso.tests.providers import SamlIdP, form_fields
@@ -221,3 +222,24 @@ def test_fleet_api_routes(saml_settings: SSOSettings, idp: SamlIdP) -> None:
     assert off.status_code == 400 and off.json()["message"] == "organization not configured to use sso"
     callback = client.post(ACS, {"SAMLResponse": "x"})
     assert callback["Location"] == "/login/?status=org_disabled"
+
+
+def test_sp_metadata_names_our_entity_and_acs(saml_settings: SSOSettings, idp: SamlIdP) -> None:
+    from saml2.mdstore import MetadataStore
+
+    response = Client().get("/sso/saml/metadata/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/samlmetadata+xml"
+    body = response.content.decode()
+    assert f'entityID="{SP_ENTITY_ID}"' in body
+    assert 'WantAssertionsSigned="true"' in body
+    assert f'Location="{flow.acs_url()}"' in body
+    assert "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" in body
+    # It is metadata pysaml2 itself can load: an IdP could import it as is.
+    store = MetadataStore(None, None)
+    store.load("inline", body)
+    assert list(store.with_descriptor("spsso")) == [SP_ENTITY_ID]
+
+
+def test_sp_metadata_waits_for_an_entity_id(db: Any) -> None:
+    response = Client().get("/sso/saml/metadata/")
+    assert response.status_code == 404 and b"entity ID" in response.content

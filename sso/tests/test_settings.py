@@ -116,6 +116,7 @@ def test_settings_page_for_admins_only(admin: User, observer: User, idp: SamlIdP
     client.force_login(admin)
     page = client.get("/settings/sso/")
     assert page.status_code == 200 and "/api/v1/fleet/sso/callback" in page.content.decode()
+    assert "/sso/saml/metadata/" in page.content.decode()
     form = {
         "action": "save",
         "enable_sso": "on",
