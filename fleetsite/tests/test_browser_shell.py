@@ -103,7 +103,7 @@ def test_admin_navigation_lists_every_area_and_admin_once(admin_page: Any) -> No
     entries = nav_entries(admin_page)
     assert "Live queries" in entries and "Installers" in entries
     assert admin_page.locator("header.topbar").get_by_text("Admin", exact=True).count() == 1
-    admin_page.click("nav.mainnav a:text('Installers')")
+    admin_page.click("nav.mainnav a:text-is('Installers')")
     admin_page.wait_for_selector("h1:text('Build a fleetd installer')")
     assert admin_page.locator("nav.mainnav a[aria-current=page]").inner_text() == "Installers"
 
