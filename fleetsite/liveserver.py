@@ -6,6 +6,7 @@ database beside the one DATABASE_URL names), so it never touches the caller's da
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -75,9 +76,13 @@ class LiveServer:
             # Tests read a report right after the log request that filled it.
             FLEETSITE_REPORT_FLUSH_INTERVAL="0",
         )
-        env.update(self.extra_env)
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
+            # Servers on one database are one installation; other tests' servers share the Redis
+            # and would otherwise read this one's cached campaign lists and channel groups.
+            installation = hashlib.sha256(env["DATABASE_URL"].encode()).hexdigest()[:12]
+            env["FLEETSITE_REDIS_PREFIX"] = f"live-{installation}"
+        env.update(self.extra_env)
         return env
 
     def manage(self, *args: str) -> str:

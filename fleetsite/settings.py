@@ -180,8 +180,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, Celery broker ----------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Every key and channel name starts with this: two installations can share one Redis.
+REDIS_PREFIX = env_str("FLEETSITE_REDIS_PREFIX", "fleetsite")
 if REDIS_URL:
-    CACHES = redis_caches(REDIS_URL)
+    CACHES = redis_caches(REDIS_URL, prefix=REDIS_PREFIX)
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -190,7 +192,7 @@ if REDIS_URL:
             # A live query's answers arrive in bursts; the default capacity (100) drops some.
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                "prefix": "fleetsite",
+                "prefix": REDIS_PREFIX,
                 "capacity": 5000,
             },
         }

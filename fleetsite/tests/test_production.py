@@ -214,6 +214,16 @@ def test_add_hosts_page_warns_when_agents_would_get_plain_http(
     assert "--fleet-certificate" not in page
 
 
+def test_two_installations_on_one_redis_keep_apart_by_prefix(tmp_path: Path) -> None:
+    """Cached campaign lists and channel groups of one installation must not reach another's agents."""
+    env = {"FLEETSITE_DATA_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:6399/3"}
+    default = settings_in_subprocess(env, ["CACHES", "CHANNEL_LAYERS"])
+    second = settings_in_subprocess({**env, "FLEETSITE_REDIS_PREFIX": "second"}, ["CACHES", "CHANNEL_LAYERS"])
+    assert default["CACHES"]["default"]["KEY_PREFIX"] == "fleetsite"
+    assert {config["KEY_PREFIX"] for config in second["CACHES"].values()} == {"second"}
+    assert second["CHANNEL_LAYERS"]["default"]["CONFIG"]["prefix"] == "second"
+
+
 # --- 3. Workers you can see --------------------------------------------------------------------
 
 

@@ -122,3 +122,44 @@ def test_three_servers_on_one_mysql_and_redis(tmp_path):
                 break
             time.sleep(0.5)
         assert after["options"]["distributed_interval"] == 7, (before, after)
+
+
+def _enroll(server: LiveServer, secret: str, identifier: str) -> str:
+    status, enrolled = call(
+        server.url, "POST", "/api/osquery/enroll",
+        {"enroll_secret": secret, "host_identifier": identifier, "host_details": {}},
+    )  # fmt: skip
+    assert status == 200, enrolled
+    return enrolled["node_key"]
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL: two installations share one Redis")
+def test_two_installations_on_one_redis_do_not_share_campaign_lists(tmp_path):
+    """Another installation's empty campaign list, cached in the same Redis, must not hide ours.
+
+    Both servers' campaign lists are cached under a generation that a new campaign bumps. Were
+    their keys the same, the other installation's agent, asking first, would store its own empty
+    list under the new generation and our host would not see the campaign for 30 seconds.
+    """
+    redis_url = os.environ["REDIS_URL"]
+    base = os.environ.get("DATABASE_URL", "")
+    ours = LiveServer(tmp_path / "ours", isolated_database_url(base, tmp_path / "ours", "e2e_ours"), redis_url)
+    theirs = LiveServer(tmp_path / "theirs", isolated_database_url(base, tmp_path / "theirs", "e2e_theirs"), redis_url)
+    secret = _prepare(ours)
+    their_secret = _prepare(theirs)
+    with ours, theirs:
+        our_host, their_host = _enroll(ours, secret, "ours-1"), _enroll(theirs, their_secret, "theirs-1")
+        for server, node_key in ((ours, our_host), (theirs, their_host)):  # both lists cached: empty
+            assert call(server.url, "POST", "/api/osquery/distributed/read", {"node_key": node_key})[0] == 200
+        token = login(ours.url, EMAIL, PASSWORD)
+        status, listing = call(ours.url, "GET", "/api/latest/fleet/hosts", token=token)
+        status, body = call(
+            ours.url, "POST", "/api/latest/fleet/queries/run",
+            {"query": "SELECT 1;", "selected": {"hosts": [listing["hosts"][0]["id"]]}}, token=token,
+        )  # fmt: skip
+        assert status == 200, body
+        name = f"fleet_distributed_query_{body['campaign']['id']}"
+        time.sleep(1.5)  # every process's own copy of the list has expired
+        assert call(theirs.url, "POST", "/api/osquery/distributed/read", {"node_key": their_host})[0] == 200
+        status, read = call(ours.url, "POST", "/api/osquery/distributed/read", {"node_key": our_host})
+        assert status == 200 and name in read["queries"], read
