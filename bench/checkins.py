@@ -290,12 +290,14 @@ PHASES = (
 
 
 def queue_scripts(server: LiveServer, uuids: list[str]) -> None:
-    """One pending script per host (written directly, outside the measured window)."""
+    """One pending script per host (written directly, outside the measured window), announced as the service does."""
     code = (
-        "import uuid; from hosts.models import Host; from scripts.models import ScriptExecution; "
-        f"ids = Host.objects.filter(uuid__in={uuids!r}).values_list('id', flat=True); "
-        "ScriptExecution.objects.bulk_create(ScriptExecution(execution_id=str(uuid.uuid4()), host_id=i, "
-        "contents='echo bench') for i in ids)"
+        "import uuid; from fleetsite.lib.db import atomic_with_retry; from hosts import upcoming; "
+        "from hosts.models import Host; from scripts.models import ScriptExecution; "
+        f"ids = sorted(Host.objects.filter(uuid__in={uuids!r}).values_list('id', flat=True)); "
+        "atomic_with_retry(lambda: ScriptExecution.objects.bulk_create(ScriptExecution(execution_id=str(uuid.uuid4()), "
+        "host_id=i, contents='echo bench') for i in ids)); "
+        "upcoming.mark_work_queued(ids)"
     )
     server.manage("shell", "-c", code)
 

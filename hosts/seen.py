@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.conf import settings
 
+from fleetsite.lib.db import atomic_with_retry
 from fleetsite.lib.flusher import BatchBuffer
 from hosts.models import Host
 
@@ -28,9 +29,17 @@ class SeenBuffer(BatchBuffer[int, tuple[datetime, datetime]]):
         self.add(host_id, (seen, online_until))
 
     def write_batch(self, pending: dict[int, tuple[datetime, datetime]]) -> int:
-        hosts = [Host(pk=host_id, seen_time=seen, online_until=until) for host_id, (seen, until) in pending.items()]
-        Host.objects.bulk_update(hosts, ["seen_time", "online_until"], batch_size=_BATCH_SIZE)
-        return len(hosts)
+        """Each batch in its own short transaction, hosts in id order, retried if chosen as a deadlock victim.
+
+        Batch script runs and agents' detail writes lock host rows too; taking them in one order
+        keeps cycles rare, and a victim batch is written again rather than lost.
+        """
+        ids = sorted(pending)
+        for start in range(0, len(ids), _BATCH_SIZE):
+            hosts = [Host(pk=host_id, seen_time=pending[host_id][0], online_until=pending[host_id][1])
+                     for host_id in ids[start : start + _BATCH_SIZE]]  # fmt: skip
+            atomic_with_retry(lambda hosts=hosts: Host.objects.bulk_update(hosts, ["seen_time", "online_until"]))
+        return len(ids)
 
 
 buffer = SeenBuffer()

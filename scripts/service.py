@@ -26,6 +26,7 @@ from activities.record import record
 from fleetsite import agent_options
 from fleetsite.api.errors import FleetAPIError, forbidden, not_found, validation_failed
 from fleetsite.lib import bounds
+from fleetsite.lib.db import atomic_with_retry
 from fleetsite.lib.locking import lock_own_rows
 from fleetsite.models import FleetConfig
 from hosts import upcoming
@@ -405,11 +406,17 @@ def batch_set(user: User, team: Team | None, payloads: list[Any], dry_run: bool)
 
 
 def run_batch(user: User, script: Script, hosts: Iterable[Host], not_before: Any = None) -> BatchExecution:
-    """Queue `script` on every host that can run it; the others are recorded as incompatible."""
+    """Queue `script` on every host that can run it; the others are recorded as incompatible.
+
+    Host rows are locked in id order, and the whole run is repeated if the database picks it
+    as a deadlock victim against agents' own host writes (thousands of hosts at once).
+    """
     check_enabled()
     now = timezone.now()
     scheduled = not_before is not None and not_before > now
-    with transaction.atomic():
+    hosts = sorted(hosts, key=lambda host: host.pk)
+
+    def create() -> BatchExecution:
         batch = BatchExecution.objects.create(
             batch_execution_id=str(uuid.uuid4()),
             script=script,
@@ -436,12 +443,15 @@ def run_batch(user: User, script: Script, hosts: Iterable[Host], not_before: Any
             },
             team=script.team,
         )
-    return batch
+        return batch
+
+    return atomic_with_retry(create)
 
 
 def start_batch(batch: BatchExecution) -> None:
     """Create the executions of a batch's hosts (now, or when its `not_before` has come), in bulk."""
-    targets = list(batch.hosts.select_related("host").filter(execution__isnull=True, error="", host__isnull=False))
+    waiting = batch.hosts.select_related("host").filter(execution__isnull=True, error="", host__isnull=False)
+    targets = list(waiting.order_by("host_id"))
     timeout = script_timeout(batch.team_id)
     created_by_host: dict[int, ScriptExecution] = {}
     for target in targets:
@@ -489,8 +499,7 @@ def start_due_batches() -> int:
     for batch in BatchExecution.objects.filter(
         status=BatchStatus.SCHEDULED, canceled=False, not_before__lte=timezone.now(), script__isnull=False
     ).select_related("script", "user"):
-        with transaction.atomic():
-            start_batch(batch)
+        atomic_with_retry(lambda batch=batch: start_batch(batch))
         started += 1
     return started
 

@@ -14,13 +14,16 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout. SQLite: "database is locked".
+# MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout. PostgreSQL: SQLSTATE 40P01 deadlock
+# detected. SQLite: "database is locked".
 _RETRYABLE_CODES = {1213, 1205}
+_RETRYABLE_SQLSTATES = {"40P01"}
 
 
 def _retryable(error: OperationalError) -> bool:
     code = error.args[0] if error.args else None
-    return code in _RETRYABLE_CODES or "database is locked" in str(error)
+    sqlstate = getattr(error.__cause__, "sqlstate", None) or getattr(error.__cause__, "pgcode", None)
+    return code in _RETRYABLE_CODES or sqlstate in _RETRYABLE_SQLSTATES or "database is locked" in str(error)
 
 
 def atomic_with_retry(work: Callable[[], T], attempts: int = 4) -> T:
