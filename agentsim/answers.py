@@ -21,6 +21,7 @@ FAIL_MESSAGE = "no such table: fail_simulation"
 
 _FAIL = re.compile(r"\bfail_simulation\b")
 _FROM = re.compile(r"\b(from|join)\s+([a-z_][a-z0-9_]*)")
+_LIMIT = re.compile(r"\blimit\s+(\d+)\s*;?\s*$")
 _WHERE = re.compile(r"\bwhere\b(.*?)(?:\bgroup\s+by\b|\border\s+by\b|\blimit\b|\bhaving\b|;|$)", re.DOTALL)
 _LIT = r"'(?:[^']|'')*'|-?\d+(?:\.\d+)?"
 _COND = re.compile(
@@ -124,7 +125,9 @@ def run_sql(sql: str, host: HostData) -> Answer:
         rows = host.table(table) or []
         single = len(refs) == 1 and refs[0][1] == table and low.count("select") == 1
         where = _WHERE.search(low) if single else None
-        return Answer(filter_rows(rows, where.group(1)) if where else list(rows))
+        answer = filter_rows(rows, where.group(1)) if where else list(rows)
+        limit = _LIMIT.search(low) if single else None
+        return Answer(answer[: int(limit.group(1))] if limit else answer)
     return Answer([{"result": "1"}] if half_of_hosts(host, sql) else [])
 
 

@@ -7,6 +7,7 @@ campaign's channel group, so a websocket hears them whichever process received t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -170,51 +171,39 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
                 status=status, answered_at=now
             )
     display_name = host.computer_name or host.hostname
-    CampaignResult.objects.bulk_create(
-        [
-            bounds.fit_instance(
-                CampaignResult(
-                    campaign_id=answer.campaign_id,
-                    host_id=host.pk,
-                    host_display_name=display_name,
-                    rows=answer.rows,
-                    error=answer.error,
-                    stats=answer.stats,
-                    created_at=now,
-                ),
-                owner=host.pk,
-            )
-            for answer in kept
-        ]
-    )
-    rows = [
+    results = [
         bounds.fit_instance(
-            CampaignRow(
+            CampaignResult(
                 campaign_id=answer.campaign_id,
                 host_id=host.pk,
                 host_display_name=display_name,
-                row_number=number,
-                data=row,
-                search=row_search_text(row),
+                rows=answer.rows,
+                error=answer.error,
+                stats=answer.stats,
+                created_at=now,
             ),
             owner=host.pk,
         )
         for answer in kept
-        if answer.error is None
-        for number, row in enumerate(answer.rows)
-        if isinstance(row, dict)
     ]
-    if rows:
-        insert_rows(rows)
-
-
-def insert_rows(rows: list[CampaignRow]) -> None:
-    """Store result rows with one executemany, whatever their number (a host's write stays constant in SQL)."""
-    insert_many(
-        CampaignRow,
-        ("campaign", "host", "host_display_name", "row_number", "data", "search"),
-        [(r.campaign_id, r.host_id, r.host_display_name, r.row_number, r.data, r.search) for r in rows],
+    CampaignResult.objects.bulk_create(results)
+    # The rows again, one table row each, for the paged results page: already fitted above
+    # (text cleaned, name cut to length), so they go in as they are, without a model instance each.
+    insert_rows(
+        (result.campaign_id, host.pk, result.host_display_name, number, row, row_search_text(row))
+        for result in results
+        if result.error is None and isinstance(result.rows, list)
+        for number, row in enumerate(result.rows)
+        if isinstance(row, dict)
     )
+
+
+def insert_rows(rows: Iterable[tuple[int, int | None, str, int, dict[str, Any], str]]) -> None:
+    """Store result rows with one executemany, whatever their number (a host's write stays constant in SQL).
+
+    Each row: campaign id, host id, host display name, position in the host's answer, data, search text.
+    """
+    insert_many(CampaignRow, ("campaign", "host", "host_display_name", "row_number", "data", "search"), rows)
 
 
 def row_search_text(row: dict[str, Any]) -> str:

@@ -117,3 +117,11 @@ def test_software_tables_by_source() -> None:
     assert run_sql("SELECT * FROM programs", mac).rows == []
     win = HostData(make_identity(2, "windows", seed=1))
     assert all(r["source"] == "programs" for r in run_sql("select name from programs", win).rows)
+
+
+def test_limit_caps_the_rows_as_osquery_would() -> None:
+    host = _linux_host()
+    every = run_sql("SELECT * FROM processes", host).rows
+    assert len(every) > 50
+    assert run_sql("SELECT * FROM processes LIMIT 50;", host).rows == every[:50]
+    assert run_sql("SELECT * FROM processes WHERE uid = '0' LIMIT 3", host).rows == every[:3]
