@@ -234,15 +234,20 @@ def publish(host: Host, answers: list[CampaignAnswer]) -> None:
 
 
 def stored_frames(
-    campaign: Campaign, after_id: int = 0, skip_hosts: set[int | None] | frozenset = frozenset()
+    campaign: Campaign,
+    after_id: int = 0,
+    skip_hosts: set[int | None] | frozenset = frozenset(),
+    max_results: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Results stored after result id `after_id` from hosts not in `skip_hosts`, as frames, and the last id read.
 
     A socket that joins late replays them; a joined socket polls them too, because the channel
     layer may drop messages when a burst of answers overflows it. Ids are read first so rows
-    already delivered are not loaded again.
+    already delivered are not loaded again. `max_results`: only the first that many.
     """
-    pairs = list(CampaignResult.objects.filter(campaign=campaign, pk__gt=after_id).values_list("pk", "host_id"))
+    stored = CampaignResult.objects.filter(campaign=campaign, pk__gt=after_id).order_by("pk")
+    ids = stored.values_list("pk", "host_id")
+    pairs = list(ids[:max_results] if max_results else ids)
     if not pairs:
         return [], after_id
     wanted = [pk for pk, host_id in pairs if host_id not in skip_hosts]

@@ -8,10 +8,16 @@
   const head = table.querySelector("thead tr");
   const body = table.querySelector("tbody");
   const columns = [];
-  const rows = [];
+  // The page shows the first page of rows as they arrive and counts the rest: tens of thousands
+  // of rows in a live table would freeze the page (every new row lays the whole table out again).
+  // All rows are stored; the full table (paged, sortable, filterable) and the CSV come from the server.
+  const PAGE_ROWS = Number(results.dataset.pageRows || 100);
   const answeredHosts = new Set();  // stored results and the socket's replay must not show twice
   let socket = null;
   let campaignId = results.dataset.campaign ? Number(results.dataset.campaign) : null;
+  let shownRows = 0;
+  let totalRows = 0;
+  let finished = false;
 
   function csrf() {
     const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -23,6 +29,7 @@
       if (!columns.includes(key)) {
         columns.push(key);
         const th = document.createElement("th");
+        th.scope = "col";
         th.textContent = key;
         head.appendChild(th);
         for (const tr of body.rows) tr.appendChild(document.createElement("td"));
@@ -35,8 +42,23 @@
       tr.appendChild(td);
     }
     body.appendChild(tr);
-    rows.push(row);
-    document.getElementById("export").disabled = false;
+    shownRows += 1;
+  }
+
+  function showRowCount() {
+    const note = document.getElementById("row-count");
+    const link = document.getElementById("all-results");
+    if (!note || !campaignId) return;
+    note.textContent = totalRows > shownRows
+      ? `Showing the first ${shownRows.toLocaleString()} of ${totalRows.toLocaleString()} rows.`
+      : `${totalRows.toLocaleString()} row${totalRows === 1 ? "" : "s"}.`;
+    if (link) {
+      link.href = `/queries/live/${campaignId}/`;
+      link.hidden = !finished || totalRows <= shownRows;  // the paged table is the finished result
+    }
+    const exportLink = document.getElementById("export");
+    exportLink.href = `/queries/live/${campaignId}/results.csv`;
+    exportLink.removeAttribute("aria-disabled");
   }
 
   function showResult(data) {
@@ -51,11 +73,14 @@
       const count = document.getElementById("error-count");
       count.textContent = String(Number(count.textContent) + 1);
     }
+    const answered = data.rows || [];
+    totalRows += answered.length;
     // The host first, as Fleet shows it; the host_* columns Fleet adds to each row fold into it.
-    for (const row of data.rows || []) {
+    for (const row of answered.slice(0, Math.max(0, PAGE_ROWS - shownRows))) {
       const { host_hostname: hostname, host_display_name: displayName, ...columnsOfRow } = row;
       addRow({ host: displayName || hostname || data.host.hostname, ...columnsOfRow });
     }
+    showRowCount();
   }
 
   function showStatus(data) {
@@ -66,6 +91,10 @@
     bar.querySelector(".bar").style.width = share + "%";
     document.getElementById("progress-text").textContent =
       `${data.actual_results} of ${expected} online hosts answered` + (data.status === "finished" ? " · finished" : "");
+    if (data.status === "finished" && !finished) {
+      finished = true;
+      showRowCount();
+    }
   }
 
   function showTotals(data) {
@@ -89,16 +118,6 @@
     };
   }
 
-  function exportCsv() {
-    const quote = (value) => `"${String(value === undefined ? "" : value).replace(/"/g, '""')}"`;
-    const lines = [columns.map(quote).join(",")].concat(rows.map((row) => columns.map((c) => quote(row[c])).join(",")));
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
-    link.download = `live-query-${campaignId}.csv`;
-    link.click();
-  }
-
-  document.getElementById("export").addEventListener("click", exportCsv);
   document.getElementById("stop").addEventListener("click", async () => {
     if (!campaignId) return;
     await fetch(`/queries/live/${campaignId}/stop/`, { method: "POST", headers: { "X-CSRFToken": csrf() } });

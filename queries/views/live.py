@@ -20,8 +20,9 @@ from hosts.api.host_extras import search_condition
 from hosts.labels import host_counts
 from hosts.models import Host
 from queries import campaigns, running
+from queries import results as results_table
 from queries.api.targets import query_for_targets, target_metrics
-from queries.choices import CampaignStatus
+from queries.choices import CampaignStatus, TargetStatus
 from queries.labels import visible_labels
 from queries.models import Query
 from queries.saved import readable_queries
@@ -29,6 +30,8 @@ from queries.sql import SQLError
 from queries.views import results as result_views
 
 # "Keep open" choices: closing the page ends the campaign unless one of these is picked.
+# Results embedded in a running campaign's page; the websocket replays the others when it joins.
+STORED_RESULTS_IN_PAGE = 20
 KEEP_OPEN_CHOICES = [(0, "Until I close this page"), (3600, "1 hour"), (8 * 3600, "8 hours"), (86400, "1 day"),
                      (7 * 86400, "7 days")]  # fmt: skip
 HOST_SEARCH_LIMIT = 20
@@ -64,6 +67,7 @@ def live_query(request: HttpRequest) -> HttpResponse:
         "labels": labels,
         "teams": teams,
         "keep_open_choices": KEEP_OPEN_CHOICES,
+        "page_rows": results_table.PAGE_SIZE,
         "can_run_adhoc": running.may_run(request.user, None),
     }
     return render(request, "queries/live.html", context)
@@ -185,12 +189,15 @@ def stop(request: HttpRequest, campaign_id: int) -> JsonResponse:
 def campaign_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """A campaign's results, kept after its page closed; it keeps filling while the campaign is open."""
     campaign = _own_campaign(request, campaign_id)
-    if campaign.status == CampaignStatus.COMPLETE:
+    every_answer_in = not campaign.targets.filter(status=TargetStatus.PENDING).exists()
+    if campaign.status == CampaignStatus.COMPLETE or every_answer_in:
         return result_views.finished_page(request, campaign)
     context = {
         "title": f"Live query {campaign.pk}",
         "campaign": campaign,
-        "stored": campaigns.stored_frames(campaign)[0],
+        # The first results only: the page shows one page of rows, and the socket replays the rest.
+        "stored": campaigns.stored_frames(campaign, max_results=STORED_RESULTS_IN_PAGE)[0],
+        "page_rows": results_table.PAGE_SIZE,
         "totals": campaigns.totals(campaign),
         "keep_open_choices": KEEP_OPEN_CHOICES,
     }
