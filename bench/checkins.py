@@ -272,6 +272,9 @@ async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, 
             if not all(a.pending_scripts for a in sample):
                 print("  note: some orbit configs announced no pending script")
             await interleave(phases["orbit scripts/result"], pid, session, url, [a.script_result for a in sample])
+            # The first poll after a result finds the queue empty and clears the host's stamp, once;
+            # the next repeat's "orbit config" measures the idle poll again.
+            await _gather_limited([a.orbit_config for a in sample], 32)
     return list(phases.values())
 
 

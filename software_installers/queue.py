@@ -1,14 +1,15 @@
 """A host's upcoming queue: pending scripts (scripts.service.pending) and pending installs, oldest first.
 
 fleetd is told of the head only, whichever kind it is, so a host runs one script or install at a
-time, in the order they were asked for. Two indexed single-row queries per config check-in.
+time, in the order they were asked for. One indexed query per config check-in, and none for a
+host with nothing queued.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Value
 from django.utils import timezone
 
@@ -36,14 +37,42 @@ def notifications(host: Host) -> dict[str, list[str]]:
     stamp = host.work_queued_at
     if stamp is None:
         return {}
-    script = pending_scripts(host.pk).values_list("execution_id", "created_at").first()
-    install = pending_installs(host.pk).values_list("install_uuid", "created_at").first()
-    if install is not None and (script is None or install[1] < script[1]):
-        return {"pending_software_installer_ids": [install[0]]}
-    if script is not None:
-        return {"pending_script_execution_ids": [script[0]]}
-    upcoming.clear_if_unchanged(host.pk, stamp)
-    return {}
+    head = queue_head(host.pk)
+    if head is None:
+        upcoming.clear_if_unchanged(host.pk, stamp)
+        return {}
+    key, kind = head
+    return {"pending_software_installer_ids" if kind == "install" else "pending_script_execution_ids": [key]}
+
+
+class _QueueHead:
+    """The oldest queued item of a host, in one statement compiled once per database.
+
+    Building and compiling the two ORM queries cost about 1 CPU-ms, four times an idle orbit
+    config; every poll of a host with work waiting paid it (issue 15's target: within 1.2x).
+    """
+
+    _HOST = -7_345_812_019  # stands for the host id while compiling; replaced in the parameters
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, tuple[str, tuple[Any, ...]]] = {}
+
+    def __call__(self, host_id: int) -> tuple[str, str] | None:
+        alias = router.db_for_read(ScriptExecution)
+        compiled = self._compiled.get(alias)
+        if compiled is None:
+            query = upcoming_keys(self._HOST).using(alias)[:1].query
+            sql, params = query.get_compiler(alias).as_sql()
+            compiled = self._compiled[alias] = (sql, tuple(params))
+        sql, params = compiled
+        values = [host_id if type(value) is int and value == self._HOST else value for value in params]
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, values)
+            row = cursor.fetchone()
+        return None if row is None else (row[0], row[2])
+
+
+queue_head = _QueueHead()
 
 
 def upcoming_keys(host_id: int) -> Any:
