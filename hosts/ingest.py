@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from fleetsite.lib import bounds
 from fleetsite.lib.netaddr import public_ip
-from fleetsite.lib.rows import insert_many
+from fleetsite.lib.rows import insert_many, replace_rows_of, update_one
 from hosts import device_mapping, seen
 from hosts.choices import DeviceMappingSource
 from hosts.models import Host, HostDeviceMapping, HostSoftware, HostUser, Software, online_window
@@ -291,7 +291,7 @@ def _host_fields(host: Host, update: HostUpdate) -> dict[str, Any]:
 
 
 def _update_host(host: Host, fields: dict[str, Any]) -> None:
-    Host.objects.filter(pk=host.pk).update(**fields)
+    update_one(Host, host.pk, fields)
     for name, value in fields.items():
         setattr(host, name, value)
 
@@ -325,16 +325,9 @@ def _replace_users(host: Host, rows: list[Row]) -> None:
         if key in seen or not key[1]:
             continue
         seen.add(key)
-        users.append(
-            (
-                host.pk,
-                uid,
-                key[1],
-                *(bounds.fit(HostUser, name, _text(row, name), owner=host.pk) for name in _USER_TEXT),
-            )
-        )
-    HostUser.objects.filter(host=host).delete()
-    insert_many(HostUser, ("host", "uid", "username", *_USER_TEXT), users)
+        text = (bounds.fit(HostUser, name, _text(row, name), owner=host.pk) for name in _USER_TEXT)
+        users.append((uid, key[1], *text))
+    replace_rows_of(HostUser, "host", host.pk, ("uid", "username", *_USER_TEXT), users)
 
 
 _SOFTWARE_KEYS = ("name", "version", "source", "bundle_identifier", "extension_for", "vendor", "release", "arch")

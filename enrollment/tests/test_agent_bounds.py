@@ -157,16 +157,17 @@ def test_an_answer_the_database_refuses_is_dropped_alone(agent, ubuntu_host, com
 
 def test_a_host_column_the_database_refuses_costs_only_that_column(agent, ubuntu_host, companion_answers, monkeypatch):
     from django.db import DataError
-    from django.db.models import QuerySet
 
-    real_update = QuerySet.update
+    from hosts import ingest
 
-    def update(self: QuerySet, **fields: Any) -> int:
-        if self.model is Host and "cpu_brand" in fields:
+    real_update = ingest.update_one
+
+    def update(model: type, pk: Any, fields: dict[str, Any]) -> None:
+        if model is Host and "cpu_brand" in fields:
             raise DataError("Data too long for column 'cpu_brand'")
-        return real_update(self, **fields)
+        real_update(model, pk, fields)
 
-    monkeypatch.setattr(QuerySet, "update", update)
+    monkeypatch.setattr(ingest, "update_one", update)
     _write(agent, ubuntu_host, companion_answers, _system_info(hostname="kept-02", cpu_brand="refused"))
     host = ubuntu_host.refresh()
     assert host.hostname == "kept-02"
