@@ -23,10 +23,12 @@ from accounts.permissions import Kind
 from fleetsite.api.errors import FleetAPIError
 from fleetsite.templatetags.fleetsite_ui import when_html
 from fleetsite.ui import Column, Table, badge, link, login_required, paginate, render_list
-from hosts.models import Host
+from hosts.models import Host, Label
+from queries.forms import SQL_CHECK_ATTRS, SQL_CHECK_SLOT
 from scripts import service as scripts_service
 from scripts.models import ScriptExecution
 from scripts.views import selected_team, team_query
+from software_installers import constants as c
 from software_installers import queue, service
 from software_installers.choices import InstallStatus
 from software_installers.models import SoftwareInstall, SoftwareInstaller
@@ -48,13 +50,68 @@ def _require(user: Any, action: str, team_id: int | None) -> None:
         raise PermissionDenied
 
 
+TARGETS = [
+    ("all", "All hosts"),
+    ("include_any", "Hosts with any of the labels ticked"),
+    ("exclude_any", "Hosts with none of the labels ticked"),
+]
+SCRIPT_ROWS = {"rows": 4, "class": "sql", "spellcheck": "false"}
+
+
 class InstallerUploadForm(forms.Form):
-    """A package (.pkg, .msi, .exe, .deb, .rpm); its metadata is read by the service, streaming."""
+    """A package (.pkg, .msi, .exe, .deb, .rpm) with the options `POST /software/package` takes.
+
+    Its metadata is read by the service, streaming; the service's refusals come back on the field
+    they concern (`add_service_error`).
+    """
 
     software = forms.FileField(label="Package", help_text="A .pkg, .msi, .exe, .deb or .rpm file.")
-    install_script = forms.CharField(label="Install script", required=False, widget=forms.Textarea({"rows": 3}))
-    uninstall_script = forms.CharField(label="Uninstall script", required=False, widget=forms.Textarea({"rows": 3}))
+    # Not required: a form posted without it targets all hosts, as the API does.
+    target = forms.ChoiceField(
+        choices=TARGETS, initial="all", required=False, widget=forms.RadioSelect, label="Install on"
+    )
+    labels = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Global labels and this team's. Hosts outside the target do not see the package.",
+    )
+    pre_install_query = forms.CharField(
+        label="Pre-install condition (osquery SQL)",
+        required=False,
+        strip=False,
+        # Only this field goes to the check: never the package the form also holds.
+        widget=forms.Textarea(attrs={**SQL_CHECK_ATTRS, "rows": 3, "hx-params": "pre_install_query"}),
+        help_text="Install only when this query returns a row. " + SQL_CHECK_SLOT,
+    )
+    install_script = forms.CharField(
+        label="Install script",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(SCRIPT_ROWS),
+        help_text="Empty: Fleet's default for the package type (.exe packages need one). "
+        "<code>$INSTALLER_PATH</code> is the downloaded package.",
+    )
+    post_install_script = forms.CharField(
+        label="Post-install script",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(SCRIPT_ROWS),
+        help_text="Runs after a successful install; if it fails, the software is uninstalled.",
+    )
+    uninstall_script = forms.CharField(
+        label="Uninstall script",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(SCRIPT_ROWS),
+        help_text="Empty: Fleet's default for the package type (.exe packages need one). "
+        "<code>$PACKAGE_ID</code> and <code>$UPGRADE_CODE</code> are read from the package.",
+    )
     self_service = forms.BooleanField(label="Self-service (end users install it from My Device)", required=False)
+
+    def __init__(self, *args: Any, team_id: int | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        labels = Label.objects.filter(Q(team__isnull=True) | Q(team_id=team_id)).order_by("name")
+        self.fields["labels"].choices = [(name, name) for name in labels.values_list("name", flat=True)]
 
     def clean_software(self) -> Any:
         upload = self.cleaned_data["software"]
@@ -62,6 +119,42 @@ class InstallerUploadForm(forms.Form):
         if upload.size > limit:
             raise forms.ValidationError(f"The maximum file size is {limit} bytes.")
         return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["target"] = data.get("target") or "all"
+        if data["target"] != "all" and not data.get("labels"):
+            self.add_error("labels", "Tick at least one label, or install on all hosts.")
+        return data
+
+    def fields_for_service(self) -> dict[str, Any]:
+        """The cleaned form as the REST API's fields: empty scripts mean "the default" (None)."""
+        data = self.cleaned_data
+        fields: dict[str, Any] = {
+            key: data[key] or None
+            for key in ("install_script", "uninstall_script", "pre_install_query", "post_install_script")
+        }
+        fields["self_service"] = data["self_service"]
+        target = data["target"]
+        for scope in ("labels_include_any", "labels_exclude_any"):
+            fields[scope] = list(data["labels"]) if scope == f"labels_{target}" else None
+        return fields
+
+    def add_service_error(self, exc: FleetAPIError) -> None:
+        """A refusal of the service, on the field the user changes to fix it (else on the package)."""
+        reason = str(exc.reason)
+        field = next((name for marker, name in _ERROR_FIELDS if marker in reason), "software")
+        self.add_error(field, reason)
+
+
+# Service messages and the form field each belongs to (first match wins).
+_ERROR_FIELDS = (
+    (c.EXE_NEEDS_SCRIPTS, "install_script"),
+    (c.EXE_NEEDS_UNINSTALL, "uninstall_script"),
+    ("Label ", "labels"),
+    ("contains invalid characters", "uninstall_script"),
+    (c.NO_UPGRADE_CODE, "uninstall_script"),
+)
 
 
 def status_counts(installer_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -89,21 +182,19 @@ def installer_list(request: HttpRequest) -> HttpResponse:
     team_id, choices = selected_team(request)
     _require(request.user, "read", team_id)
     can_write = permissions.can(request.user, "write", Kind.INSTALLER, team_id)
-    form = InstallerUploadForm()
+    form = InstallerUploadForm(team_id=team_id) if can_write else None
     if request.method == "POST":
         if not can_write:
             raise PermissionDenied
-        form = InstallerUploadForm(request.POST, request.FILES)
+        form = InstallerUploadForm(request.POST, request.FILES, team_id=team_id)
         if form.is_valid():
             upload = form.cleaned_data["software"]
-            fields = {key: form.cleaned_data[key] or None for key in ("install_script", "uninstall_script")}
-            fields["self_service"] = form.cleaned_data["self_service"]
             try:
                 # Django hands over a temporary file past FILE_UPLOAD_MAX_MEMORY_SIZE; the service
                 # hashes, reads metadata and stores it in chunks.
-                installer = service.upload(request.user, team_id, upload, upload.name, fields)
+                installer = service.upload(request.user, team_id, upload, upload.name, form.fields_for_service())
             except FleetAPIError as exc:
-                form.add_error("software", str(exc.reason))
+                form.add_service_error(exc)
             else:
                 messages.success(request, f"{installer.name} was added.")
                 return redirect(reverse("ui-installers") + team_query(team_id))
@@ -133,7 +224,7 @@ def installer_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "can_write": can_write,
     }
-    if form.errors:
+    if form is not None and form.errors:
         return render(request, "software_installers/list.html", context, status=400)
     return render_list(request, "software_installers/list.html", context)
 
