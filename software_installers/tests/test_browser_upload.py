@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from fleetsite.liveserver import BASE_DIR, LiveServer, isolated_database_url
+from fleetsite.tests.test_browser_a11y import severe_violations
 from software_installers.tests.windows_packages import make_exe, make_msi
 
 CHROMIUM = "/usr/bin/chromium"
@@ -106,6 +107,7 @@ def test_upload_an_msi_with_labels_and_a_pre_install_condition(page: Any, tmp_pa
     assert page.locator("input[name=target][value=include_any]").is_checked()
     assert page.locator("input[name=labels][value='Windows 11']").is_checked()
     assert "Example Tool" in page.locator("textarea[name=pre_install_query]").input_value()
+    assert not severe_violations(page)  # axe-core, with the whole form open and an error shown
     # The msi names itself: title and version come from its Property table.
     msi = tmp_path / "example-4.5.6.msi"
     msi.write_bytes(make_msi())
