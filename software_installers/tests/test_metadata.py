@@ -63,6 +63,27 @@ def test_msi_string_pool_long_entries_and_code_page():
         msi.string_pool(pool, data[:-1])
 
 
+def test_msi_tables_are_read_column_by_column_with_3_byte_string_ids():
+    """Pools past 65535 strings flag it in their header, and every string id in a table takes 3 bytes."""
+    texts = ["Property", "Value", "ProductName", "Thing", "ProductCode", "{X}"]
+    pool = struct.pack("<HH", 1252, 0x8000) + b"".join(struct.pack("<HH", len(t), 1) for t in texts)
+
+    def ids(*values):
+        return b"".join(v.to_bytes(3, "little") for v in values)
+
+    # _Columns: Property.Property (string key, 72) and Property.Value (localizable string), integers offset by 0x8000.
+    columns = ids(1, 1) + struct.pack("<HH", 0x8001, 0x8002) + ids(1, 2) + struct.pack("<HH", 0xAD48, 0x8F00)
+    streams = {"_StringPool": pool, "_StringData": "".join(texts).encode(), "_Columns": columns}
+    streams["Property"] = ids(3, 5) + ids(4, 6)
+    assert msi.property_table(streams) == {"ProductName": "Thing", "ProductCode": "{X}"}
+    # A Property table of another shape is refused rather than misread.
+    streams["_Columns"] = (
+        ids(1, 1) + struct.pack("<HH", 0x8001, 0x8002) + ids(1, 2) + struct.pack("<HH", 0xAD48, 0x8104)
+    )
+    with pytest.raises(MetadataError, match="unexpected Property table"):
+        msi.property_table(streams)
+
+
 def test_msi_stream_names_are_unpacked():
     alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._"
     pairs = "".join(chr(0x3800 + alphabet.index(a) + (alphabet.index(b) << 6)) for a, b in ("Pr", "op", "er", "ty"))
