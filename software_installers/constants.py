@@ -16,6 +16,9 @@ NOT_SELF_SERVICE = "Software title is not available through self-service"
 EXE_NEEDS_SCRIPTS = "Couldn't add. Install script is required for .exe packages."
 EXE_NEEDS_UNINSTALL = "Couldn't add. Uninstall script is required for .exe packages."
 UNSUPPORTED_TYPE = "Couldn't add. File type not supported. The file should be .pkg, .msi, .exe, .deb or .rpm."
+# A package whose metadata names no package id (an msi without ProductCode, a deb without Package).
+NO_METADATA = "Couldn't add. Unable to extract necessary metadata."
+NO_UPGRADE_CODE = "$UPGRADE_CODE variable was used in uninstall script but package does not have an UpgradeCode"
 
 NO_SUCH_LABEL = "Couldn't update. Label \"{name}\" doesn't exist. Please remove the label from the software."
 
@@ -31,9 +34,11 @@ INSTALL_FAILED = "Installing software...\nFailed\n{output}"
 POST_OK = "Running script...\nExit code: 0 (Success)\n{output}"
 POST_FAILED = "Running script...\nExit code: {code} (Failed)\n{output}\n"
 
-# The placeholder Fleet substitutes in install and uninstall scripts.
+# The placeholders Fleet substitutes in install and uninstall scripts: the downloaded file, the
+# package ids read from the package (an msi's product code) and an msi's upgrade code.
 INSTALLER_PATH = "$INSTALLER_PATH"
 PACKAGE_ID = "$PACKAGE_ID"
+UPGRADE_CODE = "$UPGRADE_CODE"
 
 # Fleet's default scripts per package type (pkg/file/scripts): install from $INSTALLER_PATH,
 # uninstall by the package ids read from the package.
@@ -93,6 +98,22 @@ DEFAULT_UNINSTALL = {
         "fi\n"
     ),
 }
+
+# An msi with an upgrade code: uninstall every product of that family (the installed one may be an
+# older or newer version than the package uploaded), stopping at the first failure.
+UNINSTALL_MSI_BY_UPGRADE_CODE = (
+    "# Fleet uninstalls every product that shares the package's upgrade code.\n"
+    '$windowsInstaller = New-Object -ComObject "WindowsInstaller.Installer"\n'
+    'foreach ($product_code in $windowsInstaller.RelatedProducts("$UPGRADE_CODE")) {\n'
+    '    $process = Start-Process msiexec -ArgumentList @("/quiet", "/x", $product_code, "/norestart") '
+    "-Wait -PassThru\n"
+    "    if ($process.ExitCode -ne 0) {\n"
+    '        Write-Output "Uninstall of $($product_code) exited with $($process.ExitCode)"\n'
+    "        Exit $process.ExitCode\n"
+    "    }\n"
+    "}\n"
+    "Exit 0\n"
+)
 
 # Outputs are stored up to this many characters (the end is kept), like script outputs.
 MAX_OUTPUT_CHARS = 10_000

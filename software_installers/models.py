@@ -25,6 +25,7 @@ class SoftwareInstaller(models.Model):
     version = models.CharField(max_length=255, blank=True)
     platform = models.CharField(max_length=16)
     package_ids = models.TextField(blank=True)  # comma-separated, substituted for $PACKAGE_ID
+    upgrade_code = models.CharField(max_length=64, blank=True)  # an msi's UpgradeCode, for $UPGRADE_CODE
     storage_id = models.CharField(max_length=64)  # sha256 of the bytes: the stored object's name
     size = models.BigIntegerField(default=0)
     install_script = models.TextField(blank=True)

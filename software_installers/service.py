@@ -7,6 +7,8 @@ execution of the installer's uninstall script, so fleetd fetches it through scri
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from typing import IO, Any
 
@@ -115,19 +117,66 @@ def _check_labels(include: list[str] | None, exclude: list[str] | None) -> None:
         raise bad_request('Only one of "labels_include_any" or "labels_exclude_any" can be included.')
 
 
-def _scripts_for(extension: str, fields: dict[str, Any], installer: SoftwareInstaller | None = None) -> dict[str, str]:
-    """Install and uninstall scripts: given ones, else the installer's, else Fleet's defaults for the type."""
+def _scripts_for(
+    extension: str, fields: dict[str, Any], installer: SoftwareInstaller | None = None, upgrade_code: str = ""
+) -> dict[str, str]:
+    """Install and uninstall scripts: given ones, else the installer's, else Fleet's defaults for the type.
+
+    An msi with an upgrade code uninstalls by it; a script that is one of the msi defaults follows
+    the package's upgrade code, so replacing the package picks the right one.
+    """
     scripts = {}
     for key, defaults in (("install_script", c.DEFAULT_INSTALL), ("uninstall_script", c.DEFAULT_UNINSTALL)):
         value = fields.get(key)
         if value is None and installer is not None:
             value = getattr(installer, key)
-        scripts[key] = (value or defaults.get(extension, "")).replace("\r\n", "\n")
+        value = (value or "").replace("\r\n", "\n")
+        default = defaults.get(extension, "")
+        if key == "uninstall_script" and extension == "msi":
+            if value in (default, c.UNINSTALL_MSI_BY_UPGRADE_CODE):
+                value = ""
+            if upgrade_code:
+                default = c.UNINSTALL_MSI_BY_UPGRADE_CODE
+        scripts[key] = value or default
     if extension == "exe" and not scripts["install_script"]:
         raise bad_request(c.EXE_NEEDS_SCRIPTS)
     if extension == "exe" and not scripts["uninstall_script"]:
         raise bad_request(c.EXE_NEEDS_UNINSTALL)
     return scripts
+
+
+# Package ids and upgrade codes come from the uploaded file and are pasted into scripts that run
+# as root: only these characters may be (Fleet's allowlist), whenever the script uses them.
+_SAFE_IDENTIFIER = re.compile(r"[a-zA-Z0-9._\-{} +,/:~@]+")
+_PACKAGE_ID_VAR = re.compile(r"\$PACKAGE_ID(?!\w)|\$\{PACKAGE_ID\}")
+_UPGRADE_CODE_VAR = re.compile(r"\$UPGRADE_CODE(?!\w)|\$\{UPGRADE_CODE\}")
+
+
+def check_identifiers(script: str, package_ids: list[str], upgrade_code: str, action: str) -> None:
+    """400 when the uninstall script would receive an identifier with shell metacharacters, or none."""
+    prefix = f"Couldn't {action} software:"
+    if package_ids and _PACKAGE_ID_VAR.search(script):
+        for package_id in package_ids:
+            if not _SAFE_IDENTIFIER.fullmatch(package_id):
+                raise bad_request(f"{prefix} package identifier {json.dumps(package_id)} contains invalid characters")
+    if _UPGRADE_CODE_VAR.search(script):
+        if not upgrade_code:
+            raise bad_request(f"{prefix} {c.NO_UPGRADE_CODE}")
+        if not _SAFE_IDENTIFIER.fullmatch(upgrade_code):
+            raise bad_request(f"{prefix} upgrade code {json.dumps(upgrade_code)} contains invalid characters")
+
+
+def _read_metadata(extension: str, fileobj: IO[bytes], action: str) -> metadata.PackageMeta:
+    """The package's metadata, or Fleet's 400: unreadable, or no package id (exe and pkg may have none)."""
+    try:
+        meta = metadata.read_metadata(extension, fileobj)
+    except metadata.MetadataError as exc:
+        raise bad_request(f"Couldn't {action}. {exc}") from exc
+    # An exe names no package id when it has no ProductName; a component pkg keeps its ids in
+    # PackageInfo, which is not read here. Both still install with their scripts.
+    if not meta.package_ids and extension not in ("exe", "pkg"):
+        raise bad_request(c.NO_METADATA)
+    return meta
 
 
 def _activity_details(installer: SoftwareInstaller) -> dict[str, Any]:
@@ -149,12 +198,11 @@ def upload(
     filename = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
     extension = extension_of(filename)
     _check_labels(fields.get("labels_include_any"), fields.get("labels_exclude_any"))
-    scripts = _scripts_for(extension, fields)
-    try:
-        meta = metadata.read_metadata(extension, fileobj)
-    except metadata.MetadataError as exc:
-        raise bad_request(f"Couldn't add. {exc}") from exc
-    name = (fields.get("name") or meta.name or filename.rsplit(".", 1)[0]).strip()
+    meta = _read_metadata(extension, fileobj, "add")
+    scripts = _scripts_for(extension, fields, upgrade_code=meta.upgrade_code)
+    check_identifiers(scripts["uninstall_script"], meta.package_ids, meta.upgrade_code, "add")
+    # Fleet's title: the package's own name, else the uploaded file's name.
+    name = (fields.get("name") or meta.name or filename).strip()
     version = (fields.get("version") or meta.version).strip()
     platform, source = EXTENSIONS[extension]
     storage_id, size = storage.digest_of(fileobj)
@@ -172,6 +220,7 @@ def upload(
                 version=version[:255],
                 platform=platform,
                 package_ids=",".join(meta.package_ids),
+                upgrade_code=meta.upgrade_code[:64],
                 storage_id=storage_id,
                 size=size,
                 pre_install_query=fields.get("pre_install_query") or "",
@@ -212,11 +261,11 @@ def update(
             raise bad_request(
                 f"The selected package is for a different file type. Please select a .{installer.extension} file."
             )
-        try:
-            meta = metadata.read_metadata(extension, fileobj)
-        except metadata.MetadataError as exc:
-            raise bad_request(f"Couldn't edit. {exc}") from exc
-    scripts = _scripts_for(extension, fields, installer)
+        meta = _read_metadata(extension, fileobj, "edit")
+    package_ids = meta.package_ids if meta else installer.package_ids.split(",") if installer.package_ids else []
+    upgrade_code = meta.upgrade_code if meta else installer.upgrade_code
+    scripts = _scripts_for(extension, fields, installer, upgrade_code)
+    check_identifiers(scripts["uninstall_script"], package_ids, upgrade_code, "edit")
     include = exclude = None
     if fields.get("labels_include_any") is not None or fields.get("labels_exclude_any") is not None:
         include = _labels(installer.team_id, fields.get("labels_include_any") or [])
@@ -231,6 +280,7 @@ def update(
         installer.filename = bounds.clean_text(filename.rsplit("/", 1)[-1])[:255]
         installer.version = (fields.get("version") or meta.version or installer.version)[:255]  # type: ignore[union-attr]
         installer.package_ids = ",".join(meta.package_ids) or installer.package_ids  # type: ignore[union-attr]
+        installer.upgrade_code = upgrade_code[:64]
         installer.uploaded_at = timezone.now()
     for key in ("pre_install_query", "post_install_script"):
         if fields.get(key) is not None:
@@ -428,9 +478,13 @@ def install(user: User | None, host: Host, title_id: int, self_service: bool = F
 
 
 def uninstall_contents(installer: SoftwareInstaller) -> str:
-    """The uninstall script with Fleet's `$PACKAGE_ID` filled in (space-separated ids when several)."""
+    """The uninstall script with `$PACKAGE_ID` (space-separated ids when several) and `$UPGRADE_CODE` filled in.
+
+    Both were checked against the identifier allowlist when the script or package was saved.
+    """
     ids = " ".join(installer.package_ids.split(",")) if installer.package_ids else ""
-    return installer.uninstall_script.replace(c.PACKAGE_ID, ids).replace("${PACKAGE_ID}", ids)
+    script = _PACKAGE_ID_VAR.sub(lambda _: ids, installer.uninstall_script)
+    return _UPGRADE_CODE_VAR.sub(lambda _: installer.upgrade_code, script)
 
 
 def uninstall(user: User | None, host: Host, title_id: int, self_service: bool = False) -> SoftwareInstall:

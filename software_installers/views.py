@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q, Subquery, Value
@@ -29,6 +27,7 @@ from scripts.models import ScriptExecution
 from scripts.views import selected_team, team_query
 from software_installers import queue, service
 from software_installers.choices import InstallStatus
+from software_installers.forms import InstallerUploadForm
 from software_installers.models import SoftwareInstall, SoftwareInstaller
 
 ACTIVITIES_PER_PAGE = 10
@@ -46,22 +45,6 @@ def _require(user: Any, action: str, team_id: int | None) -> None:
         raise Http404
     if action == "write" and not permissions.can(user, "write", Kind.INSTALLER, team_id):
         raise PermissionDenied
-
-
-class InstallerUploadForm(forms.Form):
-    """A package (.pkg, .msi, .exe, .deb, .rpm); its metadata is read by the service, streaming."""
-
-    software = forms.FileField(label="Package", help_text="A .pkg, .msi, .exe, .deb or .rpm file.")
-    install_script = forms.CharField(label="Install script", required=False, widget=forms.Textarea({"rows": 3}))
-    uninstall_script = forms.CharField(label="Uninstall script", required=False, widget=forms.Textarea({"rows": 3}))
-    self_service = forms.BooleanField(label="Self-service (end users install it from My Device)", required=False)
-
-    def clean_software(self) -> Any:
-        upload = self.cleaned_data["software"]
-        limit = settings.FLEETSITE_SOFTWARE_INSTALLER_MAX_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(f"The maximum file size is {limit} bytes.")
-        return upload
 
 
 def status_counts(installer_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -89,21 +72,19 @@ def installer_list(request: HttpRequest) -> HttpResponse:
     team_id, choices = selected_team(request)
     _require(request.user, "read", team_id)
     can_write = permissions.can(request.user, "write", Kind.INSTALLER, team_id)
-    form = InstallerUploadForm()
+    form = InstallerUploadForm(team_id=team_id) if can_write else None
     if request.method == "POST":
         if not can_write:
             raise PermissionDenied
-        form = InstallerUploadForm(request.POST, request.FILES)
+        form = InstallerUploadForm(request.POST, request.FILES, team_id=team_id)
         if form.is_valid():
             upload = form.cleaned_data["software"]
-            fields = {key: form.cleaned_data[key] or None for key in ("install_script", "uninstall_script")}
-            fields["self_service"] = form.cleaned_data["self_service"]
             try:
                 # Django hands over a temporary file past FILE_UPLOAD_MAX_MEMORY_SIZE; the service
                 # hashes, reads metadata and stores it in chunks.
-                installer = service.upload(request.user, team_id, upload, upload.name, fields)
+                installer = service.upload(request.user, team_id, upload, upload.name, form.fields_for_service())
             except FleetAPIError as exc:
-                form.add_error("software", str(exc.reason))
+                form.add_service_error(exc)
             else:
                 messages.success(request, f"{installer.name} was added.")
                 return redirect(reverse("ui-installers") + team_query(team_id))
@@ -133,7 +114,7 @@ def installer_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "can_write": can_write,
     }
-    if form.errors:
+    if form is not None and form.errors:
         return render(request, "software_installers/list.html", context, status=400)
     return render_list(request, "software_installers/list.html", context)
 

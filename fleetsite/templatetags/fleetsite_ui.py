@@ -31,7 +31,8 @@ MAIN_NAV = (
     ("Vulnerabilities", "/vulnerabilities/", ("/vulnerabilities/", "/os-versions/"), "everyone"),
     ("Software installers", "/software/installers/", ("/software/installers/", "/software/installs/"), "everyone"),
     ("Scripts", "/scripts/", ("/scripts/",), "everyone"),
-    ("Installers", "/packages/", ("/packages/",), "installers"),
+    # The fleetd installer builder; "Software installers" above is the packages hosts install.
+    ("fleetd installers", "/packages/", ("/packages/",), "installers"),
     ("Activity", "/activity/", ("/activity/",), "everyone"),
     ("Settings", "/settings/", ("/settings/", "/teams/", "/users/"), "everyone"),
 )

@@ -101,16 +101,16 @@ def nav_entries(page: Any) -> list[str]:
 
 def test_admin_navigation_lists_every_area_and_admin_once(admin_page: Any) -> None:
     entries = nav_entries(admin_page)
-    assert "Live queries" in entries and "Installers" in entries
+    assert "Live queries" in entries and "fleetd installers" in entries
     assert admin_page.locator("header.topbar").get_by_text("Admin", exact=True).count() == 1
-    admin_page.click("nav.mainnav a:text-is('Installers')")
+    admin_page.click("nav.mainnav a:text-is('fleetd installers')")
     admin_page.wait_for_selector("h1:text('Build a fleetd installer')")
-    assert admin_page.locator("nav.mainnav a[aria-current=page]").inner_text() == "Installers"
+    assert admin_page.locator("nav.mainnav a[aria-current=page]").inner_text() == "fleetd installers"
 
 
 def test_observer_navigation_opens_only_pages_that_work(observer_page: Any) -> None:
     entries = nav_entries(observer_page)
-    assert "Live queries" not in entries and "Installers" not in entries
+    assert "Live queries" not in entries and "fleetd installers" not in entries
     for href in observer_page.locator("nav.mainnav a").evaluate_all("links => links.map(a => a.getAttribute('href'))"):
         assert observer_page.goto(href).status == 200, href
 
@@ -118,7 +118,7 @@ def test_observer_navigation_opens_only_pages_that_work(observer_page: Any) -> N
 def test_observer_plus_may_run_live_queries(browser: Any, server: LiveServer) -> None:
     page = log_in(browser, server, "plus@example.com")
     try:
-        assert "Live queries" in nav_entries(page) and "Installers" not in nav_entries(page)
+        assert "Live queries" in nav_entries(page) and "fleetd installers" not in nav_entries(page)
         assert page.locator("header.topbar").get_by_text("Pat Plus").count() == 1
     finally:
         page.context.close()

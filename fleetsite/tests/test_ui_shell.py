@@ -31,7 +31,7 @@ def test_admins_see_every_area_and_admin_once(admin: User) -> None:
     html = browser_for(admin).get("/hosts/").content.decode()
     assert nav_of(html) == [
         "Hosts", "Queries", "Live queries", "Labels", "Policies", "Software", "Vulnerabilities",
-        "Software installers", "Scripts", "Installers", "Activity", "Settings",
+        "Software installers", "Scripts", "fleetd installers", "Activity", "Settings",
     ]  # fmt: skip
     header = html.split("<header", 1)[1].split("</header>", 1)[0]
     assert len(re.findall(r">Admin<", header)) == 1 and "Database admin" in header
@@ -53,7 +53,7 @@ def test_the_top_bar_lists_only_what_the_role_can_use(
     client = browser_for(user)
     html = client.get("/hosts/").content.decode()
     entries = nav_of(html)
-    assert ("Live queries" in entries) is live and ("Installers" in entries) is installers
+    assert ("Live queries" in entries) is live and ("fleetd installers" in entries) is installers
     # Every link of the bar and of the hosts page opens for this user: none ends in 403 or 404.
     main = html.split('class="mainnav"', 1)[1]
     for href in set(re.findall(r'href="(/[^"?#]*/)"', main)) - {"/logout/", "/admin/"}:

@@ -42,7 +42,7 @@ def test_page_offers_types_and_visible_secrets_and_loads_htmx(admin: Any, enroll
         assert f'value="{package_type}"' in page
     assert "Global secret #" in page and enroll_secret not in page  # ids in the form, never the secret
     # The site's own layout: the top bar (with this page marked) and its htmx.
-    assert '<a href="/packages/" aria-current="page">Installers</a>' in page
+    assert '<a href="/packages/" aria-current="page">fleetd installers</a>' in page
     assert "/static/vendor/htmx.min.js" in page and finders.find("vendor/htmx.min.js") is not None
 
 

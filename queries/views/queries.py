@@ -166,8 +166,11 @@ def query_delete(request: HttpRequest, query_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def check_sql(request: HttpRequest) -> HttpResponse:
-    """The editor's as-you-type check: OK, or the error with the offending line and a caret at the column."""
-    sql = request.POST.get("query", "")
+    """The editor's as-you-type check: OK, or the error with the offending line and a caret at the column.
+
+    Query, policy and label editors send `query`; the software installer form its `pre_install_query`.
+    """
+    sql = request.POST.get("query", request.POST.get("pre_install_query", ""))
     if not sql.strip():
         return HttpResponse("")
     try:

@@ -11,6 +11,7 @@ from activities.models import Activity
 from software_installers import batch
 from software_installers.models import SoftwareInstall, SoftwareInstaller
 from software_installers.tests.conftest import BASE, make_deb, make_rpm, upload
+from software_installers.tests.windows_packages import make_exe
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,9 @@ def test_second_upload_of_a_title_is_409(api, team):
     [
         ("notes.txt", b"x", "File type not supported"),
         ("broken.deb", b"garbage" * 20, "invalid deb package"),
-        ("setup.exe", b"MZ", "Install script is required"),
+        ("setup.exe", make_exe(), "Install script is required"),
+        ("setup.exe", b"MZ", "Couldn't add. invalid exe package"),
+        ("setup.msi", b"garbage" * 20, "Couldn't add. invalid msi package"),
     ],
 )
 def test_bad_packages_are_400(api, team, name, raw, reason):
@@ -60,7 +63,9 @@ def test_missing_file_is_400(api, team):
 
 
 def test_exe_with_scripts_and_a_name_override(api, team):
-    package = add(api, team, "Setup-1.2.exe", b"MZ", install_script="run.exe", uninstall_script="un.exe", name="Tool")
+    package = add(
+        api, team, "Setup-1.2.exe", make_exe(), install_script="run.exe", uninstall_script="un.exe", name="Tool"
+    )
     assert package["platform"] == "windows"
     assert SoftwareInstaller.objects.get().title.name == "Tool"
 

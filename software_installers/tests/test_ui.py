@@ -12,11 +12,13 @@ from django.test import Client
 from accounts.models import Team, User
 from activities.models import Activity
 from activities.record import record
-from hosts.models import Host
+from hosts.models import Host, Label
 from scripts.models import Script, ScriptExecution
+from software_installers import constants as c
 from software_installers.choices import InstallStatus
 from software_installers.models import SoftwareInstall, SoftwareInstaller
 from software_installers.tests.conftest import make_deb
+from software_installers.tests.windows_packages import make_exe, make_msi
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +74,98 @@ def test_bad_uploads_are_shown_on_the_form(maintainer: User, team: Team, setting
     settings.FLEETSITE_SOFTWARE_INSTALLER_MAX_BYTES = 10
     assert add_deb(client, team).status_code == 400
     assert not SoftwareInstaller.objects.exists()
+
+
+def field_block(html: str, name: str) -> str:
+    """The form's block for one field (generic/_form.html: `<div class="field field-NAME ...">`)."""
+    return html.split(f'class="field field-{name}', 1)[1].split('<div class="field ', 1)[0]
+
+
+@pytest.fixture
+def labels(team: Team, other_team: Team) -> dict[str, Label]:
+    return {
+        "global": Label.objects.create(name="Windows 11", query="SELECT 1;"),
+        "team": Label.objects.create(name="Lab machines", query="SELECT 1;", team=team),
+        "other": Label.objects.create(name="Other team's", query="SELECT 1;", team=other_team),
+    }
+
+
+def test_upload_form_offers_what_the_api_takes(maintainer: User, team: Team, labels: dict[str, Label]) -> None:
+    html = as_user(maintainer).get(f"/software/installers/?team_id={team.pk}").content.decode()
+    for name in ("software", "target", "labels", "pre_install_query", "install_script", "post_install_script",
+                 "uninstall_script", "self_service"):  # fmt: skip
+        assert f'name="{name}"' in html, name
+    targets = field_block(html, "target")
+    assert 'value="include_any"' in targets and 'value="exclude_any"' in targets
+    assert 'value="all"' in targets and "checked" in targets.split('value="all"', 1)[1].split(">", 1)[0]
+    offered = field_block(html, "labels")
+    assert 'value="Windows 11"' in offered and 'value="Lab machines"' in offered and "Other team" not in offered
+    # The pre-install condition is checked as it is typed, sending only itself.
+    query = field_block(html, "pre_install_query")
+    assert 'hx-post="/queries/check-sql/"' in query and 'hx-params="pre_install_query"' in query
+
+
+def test_upload_form_sends_labels_condition_scripts_and_self_service(
+    maintainer: User, team: Team, labels: dict[str, Label]
+) -> None:
+    response = as_user(maintainer).post(
+        f"/software/installers/?team_id={team.pk}",
+        {
+            "software": SimpleUploadedFile("example.msi", make_msi()),
+            "target": "exclude_any",
+            "labels": ["Windows 11", "Lab machines"],
+            "pre_install_query": "SELECT 1 FROM programs WHERE name = 'Example Tool';",
+            "install_script": "",
+            "post_install_script": "Write-Output done",
+            "uninstall_script": "",
+            "self_service": "on",
+        },
+    )
+    assert response.status_code == 302, response.content
+    installer = SoftwareInstaller.objects.get()
+    assert installer.title.name == "Example Tool" and installer.version == "4.5.6"
+    assert installer.pre_install_query == "SELECT 1 FROM programs WHERE name = 'Example Tool';"
+    assert installer.post_install_script == "Write-Output done" and installer.self_service
+    assert set(installer.labels_exclude_any.values_list("name", flat=True)) == {"Windows 11", "Lab machines"}
+    assert not installer.labels_include_any.exists()
+    # Empty scripts are Fleet's defaults for the type (an msi with an upgrade code uninstalls by it).
+    assert "msiexec" in installer.install_script
+    assert installer.uninstall_script == c.UNINSTALL_MSI_BY_UPGRADE_CODE
+
+
+def test_upload_form_errors_are_shown_on_their_field(maintainer: User, team: Team, labels: dict[str, Label]) -> None:
+    client = as_user(maintainer)
+    path = f"/software/installers/?team_id={team.pk}"
+    no_labels = client.post(path, {"software": SimpleUploadedFile("hello.deb", make_deb()), "target": "include_any",
+                                   "pre_install_query": "SELECT 42;"})  # fmt: skip
+    html = no_labels.content.decode()
+    assert no_labels.status_code == 400 and '<details class="card" open id="upload">' in html  # the form stays open
+    assert "Tick at least one label" in field_block(html, "labels")
+    assert 'class="field field-labels has-error"' in html
+    assert "SELECT 42;" in field_block(html, "pre_install_query")  # what was typed stays
+    # A label of another team is not offered, and forging it is refused on the field.
+    forged = client.post(path, {"software": SimpleUploadedFile("hello.deb", make_deb()), "target": "include_any",
+                                "labels": ["Other team's"]})  # fmt: skip
+    assert forged.status_code == 400 and "Select a valid choice" in field_block(forged.content.decode(), "labels")
+    # The service's refusals land where the user fixes them: an exe needs scripts.
+    exe = client.post(path, {"software": SimpleUploadedFile("setup.exe", make_exe()), "target": "all"})
+    assert exe.status_code == 400
+    assert "Install script is required for .exe packages" in field_block(exe.content.decode(), "install_script")
+    garbage = client.post(path, {"software": SimpleUploadedFile("setup.msi", b"garbage" * 20), "target": "all"})
+    assert "invalid msi package" in field_block(garbage.content.decode(), "software")
+    assert not SoftwareInstaller.objects.exists()
+
+
+def test_the_sql_check_reads_the_pre_install_condition(maintainer: User) -> None:
+    client = as_user(maintainer)
+    ok = client.post(
+        "/queries/check-sql/", {"pre_install_query": "SELECT 1 FROM programs;"}, headers={"HX-Request": "true"}
+    )
+    assert b"valid read-only SQL" in ok.content
+    bad = client.post(
+        "/queries/check-sql/", {"pre_install_query": "DELETE FROM programs;"}, headers={"HX-Request": "true"}
+    )
+    assert b"field-error" in bad.content
 
 
 def test_status_counts_and_the_installers_hosts(installer: SoftwareInstaller, maintainer: User, team: Team) -> None:

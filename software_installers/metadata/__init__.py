@@ -1,8 +1,8 @@
-"""Name, version and package ids read from an installer's own metadata, in pure Python.
+"""Name, version and package ids read from an installer's own metadata (Fleet's pkg/file).
 
 deb: the `control` file inside `control.tar.*` of the ar archive. rpm: the NAME/VERSION tags of
 the main header. pkg: the xar table of contents and its `Distribution` (product title, version,
-pkg-ref ids). msi and exe are not parsed: their name comes from the form or the file name.
+pkg-ref ids). msi: the Property table (`msi.py`). exe: the PE version resource (`pe.py`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import re
 import struct
 import tarfile
 import zlib
-from dataclasses import dataclass, field
 from typing import IO
 from xml.etree import ElementTree
 
-# Metadata sits at the front of every format read here; never read more than this to find it.
-_MAX_META = 64 * 1024 * 1024
+from software_installers.metadata import msi, pe
+from software_installers.metadata.base import MAX_META as _MAX_META
+from software_installers.metadata.base import MetadataError, PackageMeta
+
+__all__ = ["MetadataError", "PackageMeta", "read_metadata"]
+
 _ERRORS = (
     OSError,
     EOFError,
@@ -30,24 +33,13 @@ _ERRORS = (
     ElementTree.ParseError,
     ValueError,
     IndexError,
+    *pe.ERRORS,
 )
-
-
-class MetadataError(ValueError):
-    """The file is not a package of the type its extension says."""
-
-
-@dataclass
-class PackageMeta:
-    name: str = ""
-    version: str = ""
-    bundle_identifier: str = ""
-    package_ids: list[str] = field(default_factory=list)
 
 
 def read_metadata(extension: str, fileobj: IO[bytes]) -> PackageMeta:
     """What the package says about itself; empty fields when the format carries none."""
-    reader = {"deb": _deb, "rpm": _rpm, "pkg": _pkg}.get(extension)
+    reader = {"deb": _deb, "rpm": _rpm, "pkg": _pkg, "msi": msi.read, "exe": pe.read}.get(extension)
     fileobj.seek(0)
     try:
         meta = reader(fileobj) if reader else PackageMeta()
@@ -90,7 +82,8 @@ def _deb_control(member: str, raw: bytes) -> PackageMeta:
                 text = tar.extractfile(info).read().decode("utf-8", "replace")  # type: ignore[union-attr]
                 fields = dict(re.findall(r"^([A-Za-z-]+):[ \t]*(.*)$", text, re.MULTILINE))
                 package = fields.get("Package", "").strip()
-                return PackageMeta(name=package, version=fields.get("Version", "").strip(), package_ids=[package])
+                ids = [package] if package else []
+                return PackageMeta(name=package, version=fields.get("Version", "").strip(), package_ids=ids)
     raise MetadataError("invalid deb package: no control file")
 
 

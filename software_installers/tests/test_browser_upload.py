@@ -1,0 +1,124 @@
+"""Browser test: the software installer upload form (Debian's Chromium, real server).
+
+The labels only show once the target is narrowed to them (CSS, no script), the pre-install
+condition is checked as it is typed (htmx), a refusal shows on its field, and an msi's own
+metadata names the uploaded package.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetsite.liveserver import BASE_DIR, LiveServer, isolated_database_url
+from fleetsite.tests.test_browser_a11y import severe_violations
+from software_installers.tests.windows_packages import make_exe, make_msi
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = BASE_DIR / "test-artifacts"
+PASSWORD = "browser test passphrase 1"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
+]
+
+SETUP = f"""
+from accounts.models import Team, User
+from hosts.models import Label
+User.objects.create_superuser("admin@example.com", "{PASSWORD}", name="Ada Admin")
+team = Team.objects.create(name="Workstations")
+Label.objects.create(name="Windows 11", query="SELECT 1;")
+Label.objects.create(name="Lab machines", query="SELECT 1;", team=team)
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("browser_installers")
+    suffix = f"browser_installers_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
+    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
+    live.start()
+    try:
+        live.manage("shell", "-c", SETUP)
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic",
+            ],
+        )  # fmt: skip
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(base_url=server.url, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/login/")
+    page.fill("input[name=email]", "admin@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+    yield page
+    context.close()
+
+
+def test_upload_an_msi_with_labels_and_a_pre_install_condition(page: Any, tmp_path: Path) -> None:
+    page.goto("/software/installers/")
+    page.select_option("select[name=team_id]", label="Workstations")
+    page.wait_for_url("**team_id=**")
+    page.click("#upload summary")
+    labels = page.locator(".field-labels")
+    assert not labels.is_visible()  # "All hosts" is the default: no labels to tick
+    page.check("input[name=target][value=include_any]")
+    assert labels.is_visible()
+    offered = labels.locator("input[name=labels]").evaluate_all("boxes => boxes.map(box => box.value)")
+    assert {"Lab machines", "Windows 11", "All Hosts"} <= set(offered)  # the team's, global ones and built-in ones
+    page.check("input[name=labels][value='Windows 11']")
+    # The condition is checked as it is typed.
+    page.fill("textarea[name=pre_install_query]", "DELETE FROM programs;")
+    page.wait_for_selector(".field-pre_install_query .field-error")
+    page.fill("textarea[name=pre_install_query]", "SELECT 1 FROM programs WHERE name = 'Example Tool';")
+    page.wait_for_selector(".field-pre_install_query :text('valid read-only SQL')")
+    # An exe without scripts is refused on the install script's field; what was entered stays.
+    exe = tmp_path / "setup.exe"
+    exe.write_bytes(make_exe())
+    page.set_input_files("input[name=software]", str(exe))
+    page.click("#upload button[type=submit]")
+    error = page.locator(".field-install_script .field-error")
+    assert "Install script is required for .exe packages." in error.inner_text()
+    assert page.locator("input[name=target][value=include_any]").is_checked()
+    assert page.locator("input[name=labels][value='Windows 11']").is_checked()
+    assert "Example Tool" in page.locator("textarea[name=pre_install_query]").input_value()
+    assert not severe_violations(page)  # axe-core, with the whole form open and an error shown
+    # The msi names itself: title and version come from its Property table.
+    msi = tmp_path / "example-4.5.6.msi"
+    msi.write_bytes(make_msi())
+    page.set_input_files("input[name=software]", str(msi))
+    page.check("input[name=labels][value='Lab machines']")
+    page.fill("textarea[name=post_install_script]", "Write-Output installed")
+    page.check("input[name=self_service]")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "software-installer-upload.png"), full_page=True)
+    page.click("#upload button[type=submit]")
+    page.wait_for_selector("text=Example Tool was added.")
+    row = page.locator("#results tbody tr").filter(has_text="Example Tool")
+    assert "example-4.5.6.msi" in row.inner_text() and "4.5.6" in row.inner_text()
