@@ -18,15 +18,15 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
-from accounts import permissions
+from accounts import permissions, teampicker
 from accounts.permissions import Kind
+from accounts.teampicker import team_library, team_query
 from fleetsite.api.errors import FleetAPIError
 from fleetsite.templatetags.fleetsite_ui import when_html
 from fleetsite.ui import Column, Table, badge, link, login_required, paginate, render_list
 from hosts.models import Host
 from scripts import service as scripts_service
 from scripts.models import ScriptExecution
-from scripts.views import selected_team, team_query
 from software_installers import queue, service
 from software_installers.choices import InstallStatus
 from software_installers.models import SoftwareInstall, SoftwareInstaller
@@ -39,13 +39,6 @@ _TONES = {
     InstallStatus.PENDING_INSTALL: "warn",
     InstallStatus.PENDING_UNINSTALL: "warn",
 }
-
-
-def _require(user: Any, action: str, team_id: int | None) -> None:
-    if not permissions.can(user, "read", Kind.INSTALLER, team_id):
-        raise Http404
-    if action == "write" and not permissions.can(user, "write", Kind.INSTALLER, team_id):
-        raise PermissionDenied
 
 
 class InstallerUploadForm(forms.Form):
@@ -84,29 +77,23 @@ def _count_link(installer: SoftwareInstaller, status: str, counts: dict[str, int
     return link(f"{reverse('ui-installer', args=[installer.pk])}?status={status}", counts[status])
 
 
+def _add_installer(user: Any, team_id: int | None, data: dict[str, Any]) -> str:
+    """Store an uploaded package with its scripts; returns its name."""
+    upload = data["software"]
+    fields = {key: data[key] or None for key in ("install_script", "uninstall_script")}
+    fields["self_service"] = data["self_service"]
+    # Django hands over a temporary file past FILE_UPLOAD_MAX_MEMORY_SIZE; the service
+    # hashes, reads metadata and stores it in chunks.
+    return service.upload(user, team_id, upload, upload.name, fields).name
+
+
 @login_required
 def installer_list(request: HttpRequest) -> HttpResponse:
-    team_id, choices = selected_team(request)
-    _require(request.user, "read", team_id)
-    can_write = permissions.can(request.user, "write", Kind.INSTALLER, team_id)
-    form = InstallerUploadForm()
-    if request.method == "POST":
-        if not can_write:
-            raise PermissionDenied
-        form = InstallerUploadForm(request.POST, request.FILES)
-        if form.is_valid():
-            upload = form.cleaned_data["software"]
-            fields = {key: form.cleaned_data[key] or None for key in ("install_script", "uninstall_script")}
-            fields["self_service"] = form.cleaned_data["self_service"]
-            try:
-                # Django hands over a temporary file past FILE_UPLOAD_MAX_MEMORY_SIZE; the service
-                # hashes, reads metadata and stores it in chunks.
-                installer = service.upload(request.user, team_id, upload, upload.name, fields)
-            except FleetAPIError as exc:
-                form.add_error("software", str(exc.reason))
-            else:
-                messages.success(request, f"{installer.name} was added.")
-                return redirect(reverse("ui-installers") + team_query(team_id))
+    library = team_library(request, Kind.INSTALLER)
+    team_id = library.team_id
+    form, added = library.upload(request, InstallerUploadForm, "software", _add_installer, "ui-installers")
+    if added:
+        return added
     queryset = SoftwareInstaller.objects.filter(team_key=team_id or 0).select_related("title").order_by("id")
     installers, page = paginate(request, queryset)
     counts = status_counts([i.pk for i in installers])
@@ -126,12 +113,10 @@ def installer_list(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "title": "Software installers",
-        "team_id": team_id,
-        "team_choices": choices,
+        **library.context(),
         "table": table,
         "page": page,
         "form": form,
-        "can_write": can_write,
     }
     if form.errors:
         return render(request, "software_installers/list.html", context, status=400)
@@ -151,7 +136,7 @@ def installer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     installer = SoftwareInstaller.objects.select_related("title", "team").filter(pk=pk).first()
     if installer is None:
         raise Http404
-    _require(request.user, "read", installer.team_id)
+    teampicker.require(request.user, Kind.INSTALLER, "read", installer.team_id)
     runs = SoftwareInstall.objects.filter(installer=installer, canceled=False, uninstall=False)
     latest = runs.values("host_id").annotate(last=Max("pk")).values("last")
     queryset = SoftwareInstall.objects.filter(pk__in=Subquery(latest)).select_related("host").order_by("-id")
