@@ -21,7 +21,12 @@ from fleetsite.lib import memo
 from hosts import seen
 from queries import reports
 
-pytest_plugins = ["enrollment.tests.fixtures", "vulnerabilities.tests.fixtures", "webhooks.tests.fixtures"]
+pytest_plugins = [
+    "enrollment.tests.fixtures",
+    "fleetsite.tests.browser",
+    "vulnerabilities.tests.fixtures",
+    "webhooks.tests.fixtures",
+]
 
 PASSWORD = "correct horse battery staple 42"
 

@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
-from accounts import permissions
-from accounts.models import Team
+from accounts import permissions, teampicker
 from accounts.permissions import Kind
+from accounts.teampicker import team_library, team_query
 from fleetsite.api.errors import FleetAPIError
 from fleetsite.templatetags.fleetsite_ui import when_html
 from fleetsite.ui import Column, Table, badge, link, login_required, paginate, render_list
@@ -36,49 +36,12 @@ HOST_SCRIPTS_PER_PAGE = 20
 # --- Who may see and change what -------------------------------------------------------------------
 
 
-def require_script(user: Any, action: str, team_id: int | None) -> None:
-    """404 when the user cannot see the team's scripts (existence must not leak), 403 without write."""
-    if not permissions.can(user, "read", Kind.SCRIPT, team_id):
-        raise Http404
-    if action == "write" and not permissions.can(user, "write", Kind.SCRIPT, team_id):
-        raise PermissionDenied
-
-
 def _script(request: HttpRequest, pk: int, action: str = "read") -> Script:
     script = Script.objects.select_related("team").filter(pk=pk).first()
     if script is None:
         raise Http404
-    require_script(request.user, action, script.team_id)
+    teampicker.require(request.user, Kind.SCRIPT, action, script.team_id)
     return script
-
-
-def team_choices(user: Any) -> list[tuple[int | None, str]]:
-    """Teams whose scripts the user may see: (None, "No team") for global roles, then their teams by name."""
-    visible = permissions.visible_team_ids(user)
-    teams = Team.objects.order_by("name").values_list("pk", "name")
-    if visible is not None:
-        teams = teams.filter(pk__in=visible)
-    return ([(None, "No team")] if visible is None else []) + list(teams)
-
-
-def selected_team(request: HttpRequest) -> tuple[int | None, list[tuple[int | None, str]]]:
-    """The `team_id` of the query string (0 or none: "No team"), else the first team the user sees."""
-    choices = team_choices(request.user)
-    raw = request.GET.get("team_id", "")
-    if raw == "":
-        if not choices:
-            raise Http404
-        return choices[0][0], choices
-    if not raw.isdigit():
-        raise Http404
-    team_id = int(raw) or None
-    if team_id not in {pk for pk, _ in choices}:
-        raise Http404
-    return team_id, choices
-
-
-def team_query(team_id: int | None) -> str:
-    return f"?team_id={team_id or 0}"
 
 
 def friendly(exc: FleetAPIError) -> str:
@@ -107,36 +70,26 @@ def _script_table(scripts: list[Script], can_write: bool) -> Table:
     )
 
 
+def _add_script(user: Any, team_id: int | None, data: dict[str, Any]) -> str:
+    return service.create(user, team_id, *data["script"]).name
+
+
 @login_required
 def script_list(request: HttpRequest) -> HttpResponse:
     """A team's saved scripts, its recent batch runs, and (for writers) the upload form."""
-    team_id, choices = selected_team(request)
-    require_script(request.user, "read", team_id)
-    can_write = permissions.can(request.user, "write", Kind.SCRIPT, team_id)
-    form = ScriptUploadForm()
-    if request.method == "POST":
-        if not can_write:
-            raise PermissionDenied
-        form = ScriptUploadForm(request.POST, request.FILES)
-        if form.is_valid():
-            name, contents = form.cleaned_data["script"]
-            try:
-                script = service.create(request.user, team_id, name, contents)
-            except FleetAPIError as exc:
-                form.add_error("script", friendly(exc))
-            else:
-                messages.success(request, f"{script.name} was added.")
-                return redirect(reverse("ui-scripts") + team_query(team_id))
+    library = team_library(request, Kind.SCRIPT)
+    team_id = library.team_id
+    form, added = library.upload(request, ScriptUploadForm, "script", _add_script, "ui-scripts")
+    if added:
+        return added
     scripts, page = paginate(request, Script.objects.filter(team_key=team_id or 0).order_by("name", "id"))
     batches = BatchExecution.objects.filter(team_id=team_id).order_by("-created_at", "-id")[:10]
     context = {
         "title": "Scripts",
-        "team_id": team_id,
-        "team_choices": choices,
-        "table": _script_table(scripts, can_write),
+        **library.context(),
+        "table": _script_table(scripts, library.can_write),
         "page": page,
         "form": form,
-        "can_write": can_write,
         "batches": batches,
     }
     if form.errors:
@@ -277,7 +230,7 @@ def _batch(request: HttpRequest, batch_id: str, action: str = "read") -> BatchEx
     batch = BatchExecution.objects.select_related("team", "user").filter(batch_execution_id=batch_id).first()
     if batch is None:
         raise Http404
-    require_script(request.user, action, batch.team_id)
+    teampicker.require(request.user, Kind.SCRIPT, action, batch.team_id)
     return batch
 
 

@@ -16,15 +16,15 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
-from accounts import permissions
+from accounts import permissions, teampicker
 from accounts.permissions import Kind
+from accounts.teampicker import team_library, team_query
 from fleetsite.api.errors import FleetAPIError
 from fleetsite.templatetags.fleetsite_ui import when_html
 from fleetsite.ui import Column, Table, badge, link, login_required, paginate, render_list
 from hosts.models import Host
 from scripts import service as scripts_service
 from scripts.models import ScriptExecution
-from scripts.views import selected_team, team_query
 from software_installers import queue, service
 from software_installers.choices import InstallStatus
 from software_installers.forms import InstallerUploadForm
@@ -38,13 +38,6 @@ _TONES = {
     InstallStatus.PENDING_INSTALL: "warn",
     InstallStatus.PENDING_UNINSTALL: "warn",
 }
-
-
-def _require(user: Any, action: str, team_id: int | None) -> None:
-    if not permissions.can(user, "read", Kind.INSTALLER, team_id):
-        raise Http404
-    if action == "write" and not permissions.can(user, "write", Kind.INSTALLER, team_id):
-        raise PermissionDenied
 
 
 def status_counts(installer_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -69,12 +62,11 @@ def _count_link(installer: SoftwareInstaller, status: str, counts: dict[str, int
 
 @login_required
 def installer_list(request: HttpRequest) -> HttpResponse:
-    team_id, choices = selected_team(request)
-    _require(request.user, "read", team_id)
-    can_write = permissions.can(request.user, "write", Kind.INSTALLER, team_id)
-    form = InstallerUploadForm(team_id=team_id) if can_write else None
+    library = team_library(request, Kind.INSTALLER)
+    team_id = library.team_id
+    form = InstallerUploadForm(team_id=team_id) if library.can_write else None
     if request.method == "POST":
-        if not can_write:
+        if not library.can_write:
             raise PermissionDenied
         form = InstallerUploadForm(request.POST, request.FILES, team_id=team_id)
         if form.is_valid():
@@ -107,12 +99,10 @@ def installer_list(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "title": "Software installers",
-        "team_id": team_id,
-        "team_choices": choices,
+        **library.context(),
         "table": table,
         "page": page,
         "form": form,
-        "can_write": can_write,
     }
     if form is not None and form.errors:
         return render(request, "software_installers/list.html", context, status=400)
@@ -132,7 +122,7 @@ def installer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     installer = SoftwareInstaller.objects.select_related("title", "team").filter(pk=pk).first()
     if installer is None:
         raise Http404
-    _require(request.user, "read", installer.team_id)
+    teampicker.require(request.user, Kind.INSTALLER, "read", installer.team_id)
     runs = SoftwareInstall.objects.filter(installer=installer, canceled=False, uninstall=False)
     latest = runs.values("host_id").annotate(last=Max("pk")).values("last")
     queryset = SoftwareInstall.objects.filter(pk__in=Subquery(latest)).select_related("host").order_by("-id")

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from fleetsite.lib.rows import insert_many
 from hosts.models import Host, HostSoftware, Software
 from vulnerabilities import changes, ecosystems
 from vulnerabilities.choices import MatchSource
@@ -401,6 +402,7 @@ def _applies(source: str, match_ecosystem: str, host_distro: str) -> bool:
 
 
 HistoryKey = tuple[int, str, str]  # (host id, cve, via)
+HISTORY_COLUMNS = ("host_id", "cve", "via", "software_id", "os_version_id", "first_detected_at")
 
 
 def _sync_software_history(distro: dict[int, str], now: datetime, hosts: set[int] | None = None) -> tuple[int, int]:
@@ -511,15 +513,6 @@ def _insert_history(
 ) -> None:
     """Insert new history rows with executemany: a first run opens hundreds of thousands, and building a
     model instance per row cost ten times the SQL (measured: 300,000 rows, 60 s through bulk_create)."""
-    table = connection.ops.quote_name(HostVulnerability._meta.db_table)
-    columns = ", ".join(
-        connection.ops.quote_name(name)
-        for name in ("host_id", "cve", "via", "software_id", "os_version_id", "first_detected_at")
-    )
-    sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)"
-    at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        for start in range(0, len(keys), BATCH * 10):
-            cursor.executemany(
-                sql, [(h, c, v, *desired[(h, c, v)], at) for h, c, v in keys[start : start + BATCH * 10]]
-            )
+    at = connection.ops.adapt_datetimefield_value(now)  # once, not per row
+    rows = ((h, c, v, *desired[(h, c, v)], at) for h, c, v in keys)
+    insert_many(HostVulnerability, HISTORY_COLUMNS, rows, prepared=True, batch_size=BATCH * 10)

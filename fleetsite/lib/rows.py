@@ -8,8 +8,9 @@ that mysqlclient folds into multi-row INSERTs, psycopg pipelines and SQLite loop
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
+from itertools import chain, islice
 from typing import Any
 
 from django.db import connection, models
@@ -50,20 +51,45 @@ def _converters(model: type[models.Model], names: tuple[str, ...], vendor: str) 
     return tuple(converters)
 
 
-def insert_many(
-    model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence[Any]], ignore_conflicts: bool = False
-) -> None:
-    """INSERT `rows` (values in the order of `names`, foreign keys as ids) into `model`'s table."""
-    key = tuple(names)
-    convert = _converters(model, key, connection.vendor)
-    if any(convert):
-        rows = [[value if fn is None else fn(value) for fn, value in zip(convert, row, strict=True)] for row in rows]
-    else:
-        rows = list(rows)
-    if not rows:
+def _batches(rows: Iterable[Sequence[Any]], size: int | None) -> Iterator[list[Sequence[Any]]]:
+    """`rows` in lists of at most `size` (all in one list without a size), read lazily."""
+    if not size:
+        yield list(rows)
         return
+    rows = iter(rows)
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def _converted(rows: list[Sequence[Any]], convert: tuple[Callable | None, ...]) -> list[list[Any]]:
+    return [[value if fn is None else fn(value) for fn, value in zip(convert, row, strict=True)] for row in rows]
+
+
+def insert_many(
+    model: type[models.Model],
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    ignore_conflicts: bool = False,
+    *,
+    prepared: bool = False,
+    batch_size: int | None = None,
+) -> None:
+    """INSERT `rows` (values in the order of `names`, foreign keys as ids) into `model`'s table.
+
+    `prepared`: the values are database values already (a timestamp adapted once for a million rows),
+    so none is converted. `batch_size`: one executemany per that many rows, so a huge iterable is never
+    held whole as parameter lists.
+    """
+    key = tuple(names)
+    convert = () if prepared else _converters(model, key, connection.vendor)
+    batches = _batches(rows, batch_size)
+    first = next(batches, [])
+    if not first:
+        return
+    statement = _statement(model, key, ignore_conflicts, connection.vendor)
     with connection.cursor() as cursor:
-        cursor.executemany(_statement(model, key, ignore_conflicts, connection.vendor), rows)
+        for batch in chain([first], batches):
+            cursor.executemany(statement, _converted(batch, convert) if any(convert) else batch)
 
 
 @cache

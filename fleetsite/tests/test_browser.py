@@ -7,23 +7,15 @@ to test-artifacts/ (and the hosts page to docs/screenshots/ for the README).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fleetsite.liveserver import BASE_DIR, LiveServer, isolated_database_url
+from fleetsite.liveserver import BASE_DIR, LiveServer
+from fleetsite.tests.browser import PASSWORD, needs_chromium, new_server, serving, shot
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = BASE_DIR / "test-artifacts"
-PASSWORD = "browser test passphrase 1"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 SETUP = f"""
 from accounts.models import Team, User
@@ -35,53 +27,8 @@ Team.objects.create(name="Servers")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("browser")
-    # Parallel workers each start their own server: each needs its own database.
-    suffix = f"browser_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
-    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
-    live.start()
-    try:
-        live.manage("shell", "-c", SETUP)
-        live.manage("seed_hosts", "150", "--quiet")
+    with serving(new_server(tmp_path_factory, "browser"), SETUP, ("seed_hosts", "150", "--quiet")) as live:
         yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-quic",
-            ],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any, server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto("/login/")
-    page.fill("input[name=email]", "admin@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
-    yield page
-    context.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_log_in_and_see_the_dashboard(page: Any) -> None:

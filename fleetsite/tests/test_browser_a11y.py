@@ -17,17 +17,13 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from fleetsite.liveserver import LiveServer, isolated_database_url
-from fleetsite.tests.test_browser import CHROMIUM, PASSWORD
+from fleetsite.liveserver import LiveServer
+from fleetsite.tests.browser import DESKTOP, PASSWORD, log_in, needs_chromium, new_page, new_server, serving
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 TOKEN = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
-DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 SETUP = f"""
@@ -84,44 +80,20 @@ SEVERE = {"serious", "critical"}
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict[str, str]]]:
-    data_dir = tmp_path_factory.mktemp("browser-a11y")
-    suffix = f"browser_a11y_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
-    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
-    live.start()
-    try:
+    with serving(new_server(tmp_path_factory, "browser-a11y")) as live:
         output = live.manage("shell", "-c", SETUP)
         host_id, team_id = output.split()[-2:]
         live.manage("seed_hosts", "30", "--quiet")
         yield live, {"host": host_id, "team": team_id}
-    finally:
-        live.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic"]
-        )
-        yield chromium
-        chromium.close()
 
 
 def _context(browser: Any, server: LiveServer, viewport: dict[str, int], email: str | None) -> Any:
-    context = browser.new_context(base_url=server.url, viewport=viewport)
-    if email:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/login/")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
-        page.close()
-    return context
+    if not email:
+        return browser.new_context(base_url=server.url, viewport=viewport)
+    page = new_page(browser, server.url, viewport=viewport)
+    log_in(page, server.url, email)
+    page.close()
+    return page.context
 
 
 def _open(context: Any, path: str, ids: dict[str, str]) -> Any:

@@ -7,7 +7,6 @@ with --tls (its self-signed certificate) so login also proves Secure cookies com
 
 from __future__ import annotations
 
-import os
 import ssl
 import urllib.request
 from collections.abc import Iterator
@@ -15,13 +14,19 @@ from typing import Any
 
 import pytest
 
-from fleetsite.liveserver import LiveServer, isolated_database_url
-from fleetsite.tests.test_browser import CHROMIUM, PASSWORD, browser  # noqa: F401 (the browser fixture)
+from fleetsite.liveserver import LiveServer
+from fleetsite.tests.browser import (
+    DESKTOP,
+    PASSWORD,
+    Violations,
+    needs_chromium,
+    new_server,
+    open_page,
+    serving,
+    submit_login,
+)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 SETUP = f"""
 from accounts.models import Team, User
@@ -31,73 +36,23 @@ Team.objects.create(name="Workstations")
 Query.objects.create(name="uptime", query="SELECT * FROM uptime;")
 """
 
-# Recorded in every document before its own scripts run.
-RECORD_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  const where = `${event.sourceFile}:${event.lineNumber}`;
-  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} at ${where}`);
-});
-"""
-
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("browser_csp")
-    suffix = f"csp_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
-    live = LiveServer(data_dir=data_dir, database_url=database_url, tls=True, extra_env={"LOG_LEVEL": "WARNING"})
-    live.start()
-    try:
-        live.manage("shell", "-c", SETUP)
-        live.manage("seed_hosts", "60", "--quiet")
+    live = new_server(tmp_path_factory, "browser_csp", tls=True)
+    with serving(live, SETUP, ("seed_hosts", "60", "--quiet")):
         yield live
-    finally:
-        live.stop()
-
-
-class Violations:
-    """CSP violations seen on the pages visited: events from the page and console errors."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.console: list[str] = []
-        page.on("console", self._on_console)
-
-    def _on_console(self, message: Any) -> None:
-        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
-            self.console.append(f"{self.page.url}: {message.text}")
-
-    def check(self, expected_blocked: str = "") -> None:
-        """Fails when the current page or any console message so far reported a violation.
-
-        `expected_blocked` names a URL prefix the policy is meant to block on this page.
-        """
-        events = self.page.evaluate("() => window.__cspViolations || []")
-        if expected_blocked:
-            events = [event for event in events if f"blocked {expected_blocked}" not in event]
-            self.console = [message for message in self.console if expected_blocked not in message]
-        assert events == [], f"{self.page.url}: {events}"
-        assert self.console == []
 
 
 @pytest.fixture
-def tls_page(browser: Any, tls_server: LiveServer) -> Iterator[tuple[Any, Violations]]:  # noqa: F811
-    context = browser.new_context(
-        base_url=tls_server.url, ignore_https_errors=True, viewport={"width": 1440, "height": 900}
-    )
-    context.add_init_script(RECORD_VIOLATIONS)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    violations = Violations(page)
-    page.goto("/login/")
-    violations.check()
-    page.fill("input[name=email]", "admin@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{tls_server.url}/")
-    yield page, violations
-    context.close()
+def tls_page(browser: Any, tls_server: LiveServer) -> Iterator[tuple[Any, Violations]]:
+    with open_page(browser, tls_server.url, ignore_https_errors=True, viewport=DESKTOP) as page:
+        violations = Violations(page)
+        page.goto("/login/")
+        violations.check()
+        submit_login(page)
+        page.wait_for_url(f"{tls_server.url}/")
+        yield page, violations
 
 
 def test_tls_server_sends_hsts_and_secure_cookies(tls_server: LiveServer) -> None:

@@ -6,20 +6,15 @@ Playwright drives Debian's Chromium against a real server process, as in test_br
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fleetsite.liveserver import LiveServer, isolated_database_url
-from fleetsite.tests.test_browser import CHROMIUM, PASSWORD
+from fleetsite.liveserver import LiveServer
+from fleetsite.tests.browser import PASSWORD, log_in, needs_chromium, new_server, open_page, serving
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 TOKEN = "9f0e1d2c-3b4a-4c5d-8e7f-a1b2c3d4e5f6"
 LONG = "an-unusually-long-host-name-that-has-no-spaces-at-all-" * 3
@@ -47,46 +42,14 @@ PolicyMembership.objects.create(policy=policy, host=host, passes=False)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("browser-layout")
-    suffix = f"browser_layout_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
-    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
-    live.start()
-    try:
-        live.manage("shell", "-c", SETUP)
-        live.manage("seed_hosts", "40", "--quiet")
+    with serving(new_server(tmp_path_factory, "browser-layout"), SETUP, ("seed_hosts", "40", "--quiet")) as live:
         yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic"]
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def phone(browser: Any, server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(base_url=server.url, viewport=PHONE)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-def log_in(page: Any, server: LiveServer) -> None:
-    page.goto("/login/")
-    page.fill("input[name=email]", "admin@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
+    with open_page(browser, server.url, viewport=PHONE) as page:
+        yield page
 
 
 def assert_no_sideways_scroll(page: Any) -> None:
@@ -98,7 +61,7 @@ def assert_no_sideways_scroll(page: Any) -> None:
 
 
 def test_host_list_and_host_detail_fit_390px(phone: Any, server: LiveServer) -> None:
-    log_in(phone, server)
+    log_in(phone, server.url)
     phone.goto("/hosts/")
     phone.wait_for_selector("#results table")
     assert_no_sideways_scroll(phone)
@@ -130,7 +93,7 @@ def test_a_wrong_token_gets_the_plain_page(phone: Any) -> None:
 
 
 def test_the_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(phone: Any, server: LiveServer) -> None:
-    log_in(phone, server)
+    log_in(phone, server.url)
     for path in ("/hosts/", f"/device/{TOKEN}"):
         phone.goto(path)
         phone.keyboard.press("Tab")

@@ -6,22 +6,18 @@ Playwright drives Debian's Chromium against a real server process, as in test_br
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from fleetsite.liveserver import LiveServer, isolated_database_url
-from fleetsite.tests.test_browser import CHROMIUM, PASSWORD
+from fleetsite.liveserver import LiveServer
+from fleetsite.tests.browser import PASSWORD, needs_chromium, new_server, open_page, serving
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 SETUP = f"""
 from accounts.models import Team, TeamMembership, User
@@ -44,55 +40,25 @@ record(admin, "live_query", {{"query_id": None, "query_name": None, "targets_cou
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("browser-shell")
-    suffix = f"browser_shell_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
-    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
-    live.start()
-    try:
-        live.manage("shell", "-c", SETUP)
-        live.manage("seed_hosts", "60", "--quiet")
+    with serving(new_server(tmp_path_factory, "browser-shell"), SETUP, ("seed_hosts", "60", "--quiet")) as live:
         yield live
-    finally:
-        live.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic"]
-        )
-        yield chromium
-        chromium.close()
-
-
-def log_in(browser: Any, server: LiveServer, email: str) -> Any:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto("/login/")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
-    return page
+def log_in(browser: Any, server: LiveServer, email: str) -> AbstractContextManager[Any]:
+    """`email`'s page, logged in, 1280 px wide; the `with` closes it."""
+    return open_page(browser, server.url, email, viewport={"width": 1280, "height": 900})
 
 
 @pytest.fixture
 def admin_page(browser: Any, server: LiveServer) -> Iterator[Any]:
-    page = log_in(browser, server, "admin@example.com")
-    yield page
-    page.context.close()
+    with log_in(browser, server, "admin@example.com") as page:
+        yield page
 
 
 @pytest.fixture
 def observer_page(browser: Any, server: LiveServer) -> Iterator[Any]:
-    page = log_in(browser, server, "observer@example.com")
-    yield page
-    page.context.close()
+    with log_in(browser, server, "observer@example.com") as page:
+        yield page
 
 
 def nav_entries(page: Any) -> list[str]:
@@ -116,12 +82,9 @@ def test_observer_navigation_opens_only_pages_that_work(observer_page: Any) -> N
 
 
 def test_observer_plus_may_run_live_queries(browser: Any, server: LiveServer) -> None:
-    page = log_in(browser, server, "plus@example.com")
-    try:
+    with log_in(browser, server, "plus@example.com") as page:
         assert "Live queries" in nav_entries(page) and "fleetd installers" not in nav_entries(page)
         assert page.locator("header.topbar").get_by_text("Pat Plus").count() == 1
-    finally:
-        page.context.close()
 
 
 def test_list_address_names_exactly_the_current_filters(admin_page: Any) -> None:

@@ -1,13 +1,21 @@
-"""Client-IP and public-IP rules (fleet-protocol §8), typed env readers and random keys."""
+"""Client-IP and public-IP rules (fleet-protocol §8), typed env readers, random keys and insert_many."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, models
+from django.utils import timezone
 
 from fleetsite.lib import env, netaddr, tokens
+from fleetsite.lib.rows import insert_many
+from hosts.models import Host
+from vulnerabilities.matching import HISTORY_COLUMNS
+from vulnerabilities.models import HostVulnerability
 
 # --- client_ip ----------------------------------------------------------------------------------
 
@@ -223,3 +231,48 @@ def test_digest_is_stable_and_does_not_contain_the_key() -> None:
     assert tokens.digest(key) == tokens.digest(key)
     assert key not in tokens.digest(key)
     assert tokens.digest(key) != tokens.digest(tokens.random_key(24))
+
+
+# --- rows.insert_many -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def host(db: None) -> Host:
+    return Host.objects.create(hostname="rows-1", osquery_host_id="rows-1", platform="ubuntu")
+
+
+def _history_rows(host: Host, count: int, at: object) -> Iterator[tuple[object, ...]]:
+    return ((host.pk, f"CVE-2024-{n:04}", f"s{n}", None, None, at) for n in range(count))
+
+
+def test_insert_many_sends_one_executemany_per_batch(host: Host, django_assert_num_queries: Any) -> None:
+    now = timezone.now()
+    with django_assert_num_queries(3):  # 5 rows in batches of 2
+        insert_many(HostVulnerability, HISTORY_COLUMNS, _history_rows(host, 5, now), batch_size=2)
+    stored = HostVulnerability.objects.order_by("cve").values_list("cve", "via", "first_detected_at")
+    assert list(stored) == [(f"CVE-2024-{n:04}", f"s{n}", now) for n in range(5)]
+
+
+def test_insert_many_of_no_rows_sends_nothing(host: Host, django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(0):
+        insert_many(HostVulnerability, HISTORY_COLUMNS, iter(()), batch_size=2)
+        insert_many(HostVulnerability, HISTORY_COLUMNS, [])
+
+
+def test_insert_many_passes_prepared_values_as_they_are(host: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value the caller adapted once is not converted again per row; others are, per row."""
+    calls: list[object] = []
+    original = models.DateTimeField.get_db_prep_save
+
+    def counted(field: models.Field, value: object, connection: object) -> object:
+        calls.append(value)
+        return original(field, value, connection)
+
+    monkeypatch.setattr(models.DateTimeField, "get_db_prep_save", counted)
+    now = timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
+    insert_many(HostVulnerability, HISTORY_COLUMNS, _history_rows(host, 3, at), prepared=True)
+    assert calls == []
+    insert_many(HostVulnerability, HISTORY_COLUMNS, [(host.pk, "CVE-2024-9999", "o1", None, None, now)])
+    assert calls == [now]
+    assert set(HostVulnerability.objects.values_list("first_detected_at", flat=True)) == {now}

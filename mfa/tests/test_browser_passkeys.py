@@ -8,21 +8,15 @@ localhost is a secure context without TLS.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fleetsite.liveserver import LiveServer, isolated_database_url
-from fleetsite.tests.test_browser import CHROMIUM, PASSWORD
-from fleetsite.tests.test_browser_csp import RECORD_VIOLATIONS, Violations
+from fleetsite.liveserver import LiveServer
+from fleetsite.tests.browser import PASSWORD, Violations, needs_chromium, new_page, new_server, serving, submit_login
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 SETUP = f"""
 from accounts.models import User
@@ -32,44 +26,21 @@ User.objects.create_user("pat@example.com", "{PASSWORD}", name="Pat Passkey")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("browser-passkeys")
-    suffix = f"passkeys_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
-    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
+    live = new_server(tmp_path_factory, "browser_passkeys")
     live.extra_env["FLEETSITE_SERVER_URL"] = f"http://localhost:{live.port}"
-    live.start()
-    try:
-        live.manage("shell", "-c", SETUP)
+    with serving(live, SETUP):
         yield live
-    finally:
-        live.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic"]
-        )
-        yield chromium
-        chromium.close()
-
-
-def _password_step(page: Any, base: str) -> None:
+def _password_step(page: Any) -> None:
     page.goto("/login/?next=/account/")
-    page.fill("input[name=email]", "pat@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    submit_login(page, "pat@example.com")
 
 
 def test_register_a_passkey_then_log_in_with_it(server: LiveServer, browser: Any) -> None:
     base = f"http://localhost:{server.port}"
-    context = browser.new_context(base_url=base)
-    context.add_init_script(RECORD_VIOLATIONS)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    page = new_page(browser, base)
+    context = page.context
     violations = Violations(page)
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
@@ -88,7 +59,7 @@ def test_register_a_passkey_then_log_in_with_it(server: LiveServer, browser: Any
     )["authenticatorId"]
 
     # No second factor yet: the password alone logs in.
-    _password_step(page, base)
+    _password_step(page)
     page.wait_for_url(f"{base}/account/")
     page.goto("/account/mfa/")
     violations.check()
@@ -104,7 +75,7 @@ def test_register_a_passkey_then_log_in_with_it(server: LiveServer, browser: Any
     # Log out, then the password step asks for the second factor and the passkey finishes it.
     page.click("form[action='/logout/'] button")
     page.wait_for_url("**/login/**")
-    _password_step(page, base)
+    _password_step(page)
     page.wait_for_url(f"{base}/login/code/")
     violations.check()
     page.click("#passkey-login-button")

@@ -4,67 +4,43 @@ provider), against a real server process; JIT roles from the IdP change at the n
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fleetsite.liveserver import LiveServer, isolated_database_url
-from fleetsite.tests.test_browser import CHROMIUM
+from fleetsite.liveserver import LiveServer
+from fleetsite.tests.browser import needs_chromium, new_page, new_server, serving
 from sso.tests.conftest import SP_ENTITY_ID, sp_metadata
 from sso.tests.providers import OidcProvider, SamlIdP
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture(scope="module")
 def sso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, SamlIdP]]:
-    data_dir = tmp_path_factory.mktemp("browser-sso")
-    suffix = f"browser_sso_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
-    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
+    live = new_server(tmp_path_factory, "browser-sso")
     live.extra_env["FLEETSITE_SERVER_URL"] = live.url
-    idp = SamlIdP(data_dir)
+    idp = SamlIdP(live.data_dir)
     idp.trust_sp(sp_metadata(idp.metadata(), live.url))
     idp.users["jit@example.com"] = {"displayname": ["Jo Browser"], "FLEET_JIT_USER_ROLE_GLOBAL": ["maintainer"]}
+    setup = (
+        "from sso.models import SSOSettings\n"
+        "row = SSOSettings.load()\n"
+        f"row.enable_sso, row.enable_jit_provisioning, row.entity_id = True, True, {SP_ENTITY_ID!r}\n"
+        f"row.idp_name, row.metadata = 'Loopback IdP', {idp.metadata()!r}\n"
+        "row.save()\n"
+    )
     idp.start()
-    live.start()
     try:
-        live.manage(
-            "shell",
-            "-c",
-            "from sso.models import SSOSettings\n"
-            "row = SSOSettings.load()\n"
-            f"row.enable_sso, row.enable_jit_provisioning, row.entity_id = True, True, {SP_ENTITY_ID!r}\n"
-            f"row.idp_name, row.metadata = 'Loopback IdP', {idp.metadata()!r}\n"
-            "row.save()\n",
-        )
-        yield live, idp
+        with serving(live, setup):
+            yield live, idp
     finally:
-        live.stop()
         idp.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic"]
-        )
-        yield chromium
-        chromium.close()
-
-
 def _sign_in(browser: Any, live: LiveServer, email: str) -> Any:
-    page = browser.new_context(base_url=live.url).new_page()
-    page.set_default_timeout(15_000)
+    page = new_page(browser, live.url)
     page.goto("/login/?next=/hosts/")
     page.click("#sso-saml")
     page.fill("#idp-email", email)
@@ -96,31 +72,25 @@ def test_refused_login_shows_why(sso_server: tuple[LiveServer, SamlIdP], browser
 
 @pytest.fixture(scope="module")
 def oidc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, OidcProvider]]:
-    data_dir = tmp_path_factory.mktemp("browser-oidc")
-    suffix = f"browser_oidc_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
-    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
+    live = new_server(tmp_path_factory, "browser-oidc")
     live.extra_env["FLEETSITE_SERVER_URL"] = live.url
     provider = OidcProvider()
+    setup = (
+        "from accounts.models import Team\n"
+        "from sso import config\n"
+        "Team.objects.create(name='Laptops')\n"
+        "changed = []\n"
+        "config.apply({'oidc': {'name': 'Loopback OIDC', "
+        f"'discovery_url': {provider.discovery_url!r}, 'client_id': {provider.client_id!r}, "
+        f"'client_secret': {provider.client_secret!r}}}, 'enable_jit_provisioning': True}}, changed)\n"
+        "config.fetch_oidc_provider()\n"
+        "config.apply({'oidc': {'enable_oidc': True}}, changed)\n"
+    )
     provider.start()
-    live.start()
     try:
-        live.manage(
-            "shell",
-            "-c",
-            "from accounts.models import Team\n"
-            "from sso import config\n"
-            "Team.objects.create(name='Laptops')\n"
-            "changed = []\n"
-            "config.apply({'oidc': {'name': 'Loopback OIDC', "
-            f"'discovery_url': {provider.discovery_url!r}, 'client_id': {provider.client_id!r}, "
-            f"'client_secret': {provider.client_secret!r}}}, 'enable_jit_provisioning': True}}, changed)\n"
-            "config.fetch_oidc_provider()\n"
-            "config.apply({'oidc': {'enable_oidc': True}}, changed)\n",
-        )
-        yield live, provider
+        with serving(live, setup):
+            yield live, provider
     finally:
-        live.stop()
         provider.stop()
 
 
@@ -144,9 +114,7 @@ def test_oidc_login_through_the_browser_and_role_change_on_next_login(
     live, provider = oidc_server
     provider.next_user = {"sub": "olu-1", "email": "olu@example.com", "name": "Olu Oidc",
                           "FLEET_JIT_USER_ROLE_GLOBAL": "observer"}  # fmt: skip
-    context = browser.new_context(base_url=live.url)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    page = new_page(browser, live.url)
     page.goto("/login/?next=/queries/")
     page.click("#sso-oidc")
     page.wait_for_url(f"{live.url}/queries/")
@@ -160,7 +128,7 @@ def test_oidc_login_through_the_browser_and_role_change_on_next_login(
     page.click("#sso-oidc")
     page.wait_for_url(f"{live.url}/hosts/")
     assert _roles(live, "olu@example.com").startswith("maintainer")
-    context.close()
+    page.context.close()
 
 
 def test_oidc_state_mismatch_in_the_browser_shows_why(
@@ -169,14 +137,12 @@ def test_oidc_state_mismatch_in_the_browser_shows_why(
     live, provider = oidc_server
     provider.next_user = {"sub": "eve-1", "email": "eve@example.com"}
     provider.tamper_state = True
-    context = browser.new_context(base_url=live.url)
+    page = new_page(browser, live.url)
     try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
         page.goto("/login/")
         page.click("#sso-oidc")
         page.wait_for_url("**/login/?status=**")
         assert "state mismatch" in page.content()
     finally:
         provider.tamper_state = False
-        context.close()
+        page.context.close()

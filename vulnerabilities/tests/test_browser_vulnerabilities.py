@@ -6,21 +6,16 @@ Content-Security-Policy violations (the chart is inline SVG, no inline styles) f
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fleetsite.liveserver import LiveServer, isolated_database_url
-from fleetsite.tests.test_browser import CHROMIUM, PASSWORD, browser, shot  # noqa: F401 (the browser fixture)
+from fleetsite.liveserver import LiveServer
+from fleetsite.tests.browser import DESKTOP, PASSWORD, log_in, needs_chromium, new_page, new_server, serving, shot
 from vulnerabilities.tests.fixtures import FEEDS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 SETUP = f"""
 from accounts.models import Team, User
@@ -35,24 +30,13 @@ install(mac, software("Google Chrome.app", "120.0.6099.71", "apps", "com.google.
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("browser_vulns")
-    suffix = f"vulns_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
-    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
-    live.start()
-    try:
-        live.manage("shell", "-c", SETUP)
-        live.manage("vulnerabilities", "import", str(FEEDS))
-        live.manage("vulnerabilities", "match")
+    commands = [("vulnerabilities", "import", str(FEEDS)), ("vulnerabilities", "match")]
+    with serving(new_server(tmp_path_factory, "browser_vulns"), SETUP, *commands) as live:
         yield live
-    finally:
-        live.stop()
 
 
-def test_vulnerabilities_page_and_a_cve_page(browser: Any, server: LiveServer) -> None:  # noqa: F811
-    context = browser.new_context(base_url=server.url, viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+def test_vulnerabilities_page_and_a_cve_page(browser: Any, server: LiveServer) -> None:
+    page = new_page(browser, server.url, viewport=DESKTOP)
     violations: list[str] = []
     page.on(
         "console",
@@ -66,11 +50,7 @@ def test_vulnerabilities_page_and_a_cve_page(browser: Any, server: LiveServer) -
         ),
     )
     try:
-        page.goto("/login/")
-        page.fill("input[name=email]", "admin@example.com")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server.url}/")
+        log_in(page, server.url)
         page.click("nav.mainnav >> text=Vulnerabilities")
         page.wait_for_url(f"{server.url}/vulnerabilities/")
         chart = page.get_by_role("img", name="Open vulnerabilities over time")
@@ -92,4 +72,4 @@ def test_vulnerabilities_page_and_a_cve_page(browser: Any, server: LiveServer) -
         shot(page, "cve")
         assert violations == [] and failed == []
     finally:
-        context.close()
+        page.context.close()
