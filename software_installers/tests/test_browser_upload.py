@@ -7,25 +7,18 @@ metadata names the uploaded package.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fleetsite.liveserver import BASE_DIR, LiveServer, isolated_database_url
+from fleetsite.liveserver import LiveServer
+from fleetsite.tests.browser import PASSWORD, needs_chromium, new_server, serving, shot
 from fleetsite.tests.test_browser_a11y import severe_violations
 from software_installers.tests.windows_packages import make_exe, make_msi
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = BASE_DIR / "test-artifacts"
-PASSWORD = "browser test passphrase 1"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 SETUP = f"""
 from accounts.models import Team, User
@@ -39,46 +32,8 @@ Label.objects.create(name="Lab machines", query="SELECT 1;", team=team)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("browser_installers")
-    suffix = f"browser_installers_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
-    live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
-    live.start()
-    try:
-        live.manage("shell", "-c", SETUP)
+    with serving(new_server(tmp_path_factory, "browser-installers"), SETUP) as live:
         yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-quic",
-            ],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any, server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto("/login/")
-    page.fill("input[name=email]", "admin@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
-    yield page
-    context.close()
 
 
 def test_upload_an_msi_with_labels_and_a_pre_install_condition(page: Any, tmp_path: Path) -> None:
@@ -116,8 +71,7 @@ def test_upload_an_msi_with_labels_and_a_pre_install_condition(page: Any, tmp_pa
     page.check("input[name=labels][value='Lab machines']")
     page.fill("textarea[name=post_install_script]", "Write-Output installed")
     page.check("input[name=self_service]")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "software-installer-upload.png"), full_page=True)
+    shot(page, "software-installer-upload")
     page.click("#upload button[type=submit]")
     page.wait_for_selector("text=Example Tool was added.")
     row = page.locator("#results tbody tr").filter(has_text="Example Tool")
