@@ -1,6 +1,7 @@
 """SSO logins in Chromium (issue 18): SP-initiated SAML (the login page's IdP button, the IdP's form,
-its auto-posting response, the way back) and OIDC (code flow with PKCE through the loopback
-provider), against a real server process; JIT roles from the IdP change at the next login."""
+its auto-posting response, the way back) and OIDC (code flow with PKCE through django-oauth-toolkit
+in its own process, its login form filled in the browser), against a real server process; JIT
+roles from the IdP change at the next login."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 from fleetsite.liveserver import LiveServer, isolated_database_url
 from fleetsite.tests.test_browser import CHROMIUM
+from sso.constants import OIDC_CALLBACK_PATH
 from sso.tests.conftest import SP_ENTITY_ID, sp_metadata
-from sso.tests.providers import OidcProvider, SamlIdP
+from sso.tests.oidc_idp.process import OidcProviderProcess
+from sso.tests.providers import SamlIdP
 
 pytestmark = [
     pytest.mark.browser,
@@ -95,13 +99,13 @@ def test_refused_login_shows_why(sso_server: tuple[LiveServer, SamlIdP], browser
 
 
 @pytest.fixture(scope="module")
-def oidc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, OidcProvider]]:
+def oidc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, OidcProviderProcess]]:
     data_dir = tmp_path_factory.mktemp("browser-oidc")
     suffix = f"browser_oidc_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     database_url = isolated_database_url(os.environ.get("DATABASE_URL", ""), data_dir, suffix=suffix)
     live = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
     live.extra_env["FLEETSITE_SERVER_URL"] = live.url
-    provider = OidcProvider()
+    provider = OidcProviderProcess(tmp_path_factory.mktemp("browser-oidc-idp"), [live.url + OIDC_CALLBACK_PATH])
     provider.start()
     live.start()
     try:
@@ -138,45 +142,79 @@ def _roles(live: LiveServer, email: str) -> str:
     )  # the shell may print its auto-import note first
 
 
+def _provider_login(page: Any, provider: OidcProviderProcess, username: str) -> None:
+    """The provider's own login form, as a person fills it in."""
+    page.wait_for_url(f"{provider.url}/accounts/login/**")
+    page.fill("#id_username", username)
+    page.fill("#id_password", provider.password)
+    page.click("#idp-submit")
+
+
 def test_oidc_login_through_the_browser_and_role_change_on_next_login(
-    oidc_server: tuple[LiveServer, OidcProvider], browser: Any
+    oidc_server: tuple[LiveServer, OidcProviderProcess], browser: Any
 ) -> None:
     live, provider = oidc_server
-    provider.next_user = {"sub": "olu-1", "email": "olu@example.com", "name": "Olu Oidc",
-                          "FLEET_JIT_USER_ROLE_GLOBAL": "observer"}  # fmt: skip
+    claims = {"sub": "olu-1", "email": "olu@example.com", "name": "Olu Oidc", "FLEET_JIT_USER_ROLE_GLOBAL": "observer"}
+    username = provider.set_user(claims)
     context = browser.new_context(base_url=live.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto("/login/?next=/queries/")
     page.click("#sso-oidc")
+    _provider_login(page, provider, username)
     page.wait_for_url(f"{live.url}/queries/")
     assert "olu@example.com" in page.request.get(f"{live.url}/account/").text()
     assert _roles(live, "olu@example.com").startswith("observer")
 
     page.click("form[action='/logout/'] button")
     page.wait_for_url("**/login/**")
-    provider.next_user = {**provider.next_user, "FLEET_JIT_USER_ROLE_GLOBAL": "maintainer"}
+    provider.set_user({**claims, "FLEET_JIT_USER_ROLE_GLOBAL": "maintainer"})
     page.goto("/login/?next=/hosts/")
-    page.click("#sso-oidc")
+    page.click("#sso-oidc")  # still signed in at the provider: straight back, with the new claims
     page.wait_for_url(f"{live.url}/hosts/")
     assert _roles(live, "olu@example.com").startswith("maintainer")
     context.close()
 
 
 def test_oidc_state_mismatch_in_the_browser_shows_why(
-    oidc_server: tuple[LiveServer, OidcProvider], browser: Any
+    oidc_server: tuple[LiveServer, OidcProviderProcess], browser: Any
 ) -> None:
+    """The provider's answer reaches us with another state (as if swapped on the way): refused, and said so."""
     live, provider = oidc_server
-    provider.next_user = {"sub": "eve-1", "email": "eve@example.com"}
-    provider.tamper_state = True
+    username = provider.set_user({"sub": "eve-1", "email": "eve@example.com"})
     context = browser.new_context(base_url=live.url)
+
+    def swap_state(route: Any) -> None:
+        parts = urlsplit(route.request.url)
+        query = urlencode({**dict(parse_qsl(parts.query)), "state": "forged"})
+        if "state=forged" in parts.query:
+            route.continue_()
+        else:
+            route.fulfill(status=302, headers={"Location": urlunsplit(parts._replace(query=query))})
+
+    context.route(f"{live.url}{OIDC_CALLBACK_PATH}?*", swap_state)
     try:
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.goto("/login/")
         page.click("#sso-oidc")
+        _provider_login(page, provider, username)
         page.wait_for_url("**/login/?status=**")
         assert "state mismatch" in page.content()
     finally:
-        provider.tamper_state = False
+        context.close()
+
+
+def test_open_redirect_in_next_is_refused_in_the_browser(
+    oidc_server: tuple[LiveServer, OidcProviderProcess], browser: Any
+) -> None:
+    live, _ = oidc_server
+    context = browser.new_context(base_url=live.url)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto("/sso/oidc/start/?next=https://evil.example/")
+        page.wait_for_url("**/login/?status=error")
+        assert "open redirect refused" in page.content()
+    finally:
         context.close()
