@@ -61,6 +61,7 @@ class OidcProviderProcess:
             ],  # fmt: skip
             cwd=REPO,
             env=env,
+            stdin=subprocess.PIPE,  # closed by stop() or by our exit: the provider then exits too
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
@@ -74,6 +75,7 @@ class OidcProviderProcess:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            self.process.stdin.close()  # type: ignore[union-attr]
             self.process.terminate()
             try:
                 self.process.wait(10)

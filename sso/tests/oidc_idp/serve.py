@@ -2,13 +2,15 @@
 
 Binds a free loopback port first (the issuer URL names it), then sets up Django, creates the tables
 (`migrate --run-syncdb`: DOT's migrations plus the claims table), registers Fleetsite as a
-confidential RS256 client with consent skipped, prints `READY <base URL>` and serves until killed.
+confidential RS256 client with consent skipped, prints `READY <base URL>` and serves until its
+standard input closes (the test process ended, even if killed) or it is terminated.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -68,8 +70,15 @@ def main(argv: list[str]) -> None:
         skip_authorization=True,
     )
     httpd.set_app(get_wsgi_application())
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     print(f"READY {base}", flush=True)
     httpd.serve_forever()
+
+
+def _exit_with_parent() -> None:
+    """No provider outlives its tests: the parent holds our stdin open, and its end is ours."""
+    sys.stdin.read()
+    os._exit(0)
 
 
 if __name__ == "__main__":
