@@ -179,26 +179,34 @@ def test_oidc_login_through_the_browser_and_role_change_on_next_login(
 def test_oidc_state_mismatch_in_the_browser_shows_why(
     oidc_server: tuple[LiveServer, OidcProviderProcess], browser: Any
 ) -> None:
-    """The provider's answer reaches us with another state (as if swapped on the way): refused, and said so."""
+    """The provider's answer reaches us with another state (as if swapped on the way): refused, and said so.
+
+    Playwright routes only the first request of a redirect chain, so the swap happens at our start
+    route: its redirect and the provider's answer are fetched with the browser's own cookies (the
+    person is already signed in at the provider), and the browser is sent on to the answer with the
+    state replaced.
+    """
     live, provider = oidc_server
     username = provider.set_user({"sub": "eve-1", "email": "eve@example.com"})
     context = browser.new_context(base_url=live.url)
 
     def swap_state(route: Any) -> None:
-        parts = urlsplit(route.request.url)
-        query = urlencode({**dict(parse_qsl(parts.query)), "state": "forged"})
-        if "state=forged" in parts.query:
-            route.continue_()
-        else:
-            route.fulfill(status=302, headers={"Location": urlunsplit(parts._replace(query=query))})
+        started = route.fetch(max_redirects=0)  # the pending login and its cookie, for this browser
+        answer = context.request.get(started.headers["location"], max_redirects=0)
+        back = urlsplit(answer.headers["location"])
+        assert back.path == OIDC_CALLBACK_PATH, answer.headers["location"]
+        forged = urlunsplit(back._replace(query=urlencode({**dict(parse_qsl(back.query)), "state": "forged"})))
+        route.fulfill(status=302, headers={"Location": forged, "Set-Cookie": started.headers["set-cookie"]})
 
-    context.route(f"{live.url}{OIDC_CALLBACK_PATH}?*", swap_state)
     try:
         page = context.new_page()
         page.set_default_timeout(15_000)
+        page.goto(f"{provider.url}/accounts/login/")
+        _provider_login(page, provider, username)
+        page.wait_for_url(f"{provider.url}/o/.well-known/openid-configuration")
+        context.route(lambda url: url.startswith(f"{live.url}/sso/oidc/start/"), swap_state)
         page.goto("/login/")
         page.click("#sso-oidc")
-        _provider_login(page, provider, username)
         page.wait_for_url("**/login/?status=**")
         assert "state mismatch" in page.content()
     finally:

@@ -43,6 +43,8 @@ DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DIR
 SESSION_COOKIE_NAME = "oidc_idp_session"
 CSRF_COOKIE_NAME = "oidc_idp_csrftoken"
 LOGIN_URL = "/accounts/login/"
+# Signing in at the provider directly (not from an authorize request) lands on a page it has.
+LOGIN_REDIRECT_URL = "/o/.well-known/openid-configuration"
 # Test-speed hashing: the provider's passwords are throwaway.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -24,9 +24,10 @@ def set_user(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "unauthorized"}, status=401)
     body = json.loads(request.body)
     with transaction.atomic():
-        user, _ = User.objects.get_or_create(username=body["username"])
+        user, created = User.objects.get_or_create(username=body["username"])
         user.email = str(body["claims"].get("email", ""))
-        user.set_password(body["password"])
+        if created or not user.check_password(body["password"]):
+            user.set_password(body["password"])  # only then: a new password hash ends the user's sessions
         user.save()
         UserClaims.objects.update_or_create(user=user, defaults={"data": body["claims"]})
     return JsonResponse({"id": user.pk})
