@@ -11,11 +11,13 @@ import base64
 import io
 import re
 import secrets
+import time
 
 import qrcode
 import qrcode.image.svg
 from django.db import transaction
 from django.utils.safestring import SafeString
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
@@ -144,6 +146,13 @@ def _recovery_digest(code: str) -> str:
 # --- Checking a login's code -------------------------------------------------------------------
 
 
+def _already_used(device: TOTPDevice, code: str) -> bool:
+    """True when `code` is valid right now but for a time step a login already spent (`last_t`)."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    return bool(totp.verify(int(code), device.tolerance)) and totp.t() <= device.last_t
+
+
 def verify(user: User, code: str) -> str:
     """Check a second-step `code` for `user`; returns the method that passed ("totp" or "recovery_code").
 
@@ -160,7 +169,9 @@ def verify(user: User, code: str) -> str:
         if not allowed:
             raise CodeRefused("Too many wrong codes just now: wait a few seconds, then use the next code.")
         if not device.verify_token(compact):
-            raise CodeRefused("That code is not right, or it was already used.")
+            if _already_used(device, compact):
+                raise CodeRefused("That code was already used: each code works once. Wait for the next one.")
+            raise CodeRefused("That code is not right. Check the device's clock and try the next code.")
         return "totp"
     if _RECOVERY_SHAPE.match(_normal_recovery(code)):
         deleted, _ = RecoveryCode.objects.filter(user=user, code_digest=_recovery_digest(code)).delete()

@@ -23,6 +23,11 @@ STATUS_ORG_DISABLED = "org_disabled"
 STATUS_ACCOUNT_DISABLED = "account_disabled"
 STATUS_ACCOUNT_INVALID = "account_invalid"
 SSO_NOT_CONFIGURED = "organization not configured to use sso"
+# A sign-in (SSO start, SAML RelayState, the login form's `next`) that would end on another site.
+OPEN_REDIRECT = (
+    "This sign-in was to continue to {target}, which is not a page of this server, so it was stopped "
+    "(open redirect refused): nobody is sent on to another site. Start again from the login page."
+)
 
 # Fleet's JIT role attributes (SAML attributes; OIDC claims of the same names).
 ROLE_GLOBAL = "FLEET_JIT_USER_ROLE_GLOBAL"

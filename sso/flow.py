@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -45,6 +45,31 @@ def local_path(value: str | None) -> str | None:
     if "\\" in value or any(ord(c) < 32 for c in value):
         return None
     return value
+
+
+def checked_relay(value: str | None) -> str:
+    """Where a sign-in goes afterwards: "/" when nothing was asked, the local path asked for, or SSOError.
+
+    An absolute URL of this server (an IdP's default RelayState often is one) counts as its path;
+    anything else is an open-redirect attempt, refused rather than quietly replaced.
+    """
+    if value is None or not str(value).strip():
+        return "/"
+    value = str(value).strip()
+    parts = urlsplit(value)
+    own = urlsplit(server_url())
+    if parts.scheme and parts.netloc and (parts.scheme, parts.netloc) == (own.scheme, own.netloc):
+        value = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+    path = local_path(value)
+    if path is None:
+        raise SSOError(refused_redirect_message(value))
+    return path
+
+
+def refused_redirect_message(target: str) -> str:
+    """The person's explanation of a refused redirect, naming where it would have gone (shortened)."""
+    shown = target if len(target) <= 200 else target[:200] + "…"
+    return constants.OPEN_REDIRECT.format(target=repr(shown))
 
 
 def start(response: HttpResponse, request: HttpRequest, protocol: str, relay_path: str, **fields: str) -> None:
@@ -98,14 +123,19 @@ def succeed(request: HttpRequest, user: User, relay_path: str) -> HttpResponse:
     return response
 
 
-def fail(request: HttpRequest, error: SSOError) -> HttpResponse:
-    """Record Fleet's `user_failed_login` and send the browser to the login page with the reason."""
+def record_failure(request: HttpRequest, error: SSOError) -> None:
+    """Fleet's `user_failed_login` for a refused sign-in, with our reason (who, when known)."""
     known = User.objects.filter(email=error.email).first() if error.email else None
     record(
         known,
         types.USER_FAILED_LOGIN,
         {"email": error.email, "public_ip": getattr(request, "client_ip", ""), "reason": error.message},
     )
+
+
+def fail(request: HttpRequest, error: SSOError) -> HttpResponse:
+    """Record Fleet's `user_failed_login` and send the browser to the login page with the reason."""
+    record_failure(request, error)
     messages.error(request, f"Single sign-on failed: {error.message}")
     response = HttpResponseRedirect("/login/?" + urlencode({"status": error.status}))
     response.delete_cookie(constants.COOKIE_NAME)

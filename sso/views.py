@@ -80,10 +80,11 @@ class SSOView(FleetAPIView):
     def post(self, request: Request) -> Response:
         body = InitiateSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
-        relay = body.validated_data.get("relay_url") or "/"
-        relay_path = flow.local_path(relay)
-        if relay_path is None:
-            raise bad_request("invalid sso redirect url: only a path on this server is allowed")
+        try:
+            relay_path = flow.checked_relay(body.validated_data.get("relay_url"))
+        except SSOError as exc:
+            flow.record_failure(request._request, exc)
+            raise bad_request("invalid sso redirect url: only a path on this server is allowed") from exc
         try:
             started, url = _start_saml(request._request, relay_path)
         except SSOError as exc:
@@ -110,19 +111,20 @@ def acs(request: HttpRequest) -> HttpResponse:
         assertion = saml.verify_response(row, flow.acs_url(), encoded, pending.request_id if pending else None)
         email = assertion.email
         replay.consume(assertion.assertion_id, assertion.expires_at, email)
+        # Checked once the assertion is verified (so the refusal names who) and before any account change.
+        posted_relay = flow.checked_relay(request.POST.get("RelayState"))
         user = users.resolve(assertion.email, assertion.name, assertion.attributes, "saml", row)
     except SSOError as exc:
         exc.email = exc.email or email
         return flow.fail(request, exc)
-    relay = pending.relay_path if pending else (flow.local_path(request.POST.get("RelayState")) or "/")
-    return flow.succeed(request, user, relay)
+    return flow.succeed(request, user, pending.relay_path if pending else posted_relay)
 
 
 @require_GET
 def saml_start(request: HttpRequest) -> HttpResponse:
     """The login page's IdP button: start SAML and go to the IdP."""
-    relay = flow.local_path(request.GET.get("next")) or "/"
     try:
+        relay = flow.checked_relay(request.GET.get("next"))
         started, url = _start_saml(request, relay)
     except SSOError as exc:
         return flow.fail(request, exc)
@@ -137,7 +139,10 @@ def oidc_start(request: HttpRequest) -> HttpResponse:
     row = SSOSettings.load()
     if not (row.enable_oidc and row.oidc_provider):
         return flow.fail(request, SSOError("OpenID Connect sign-in is not configured.", constants.STATUS_ORG_DISABLED))
-    relay = flow.local_path(request.GET.get("next")) or "/"
+    try:
+        relay = flow.checked_relay(request.GET.get("next"))
+    except SSOError as exc:
+        return flow.fail(request, exc)
     started = oidc.authorization_request(row, flow.oidc_redirect_uri())
     response = HttpResponseRedirect(started.url)
     flow.start(

@@ -23,17 +23,39 @@ from activities.record import record
 from fleetsite.ui import field_errors_from, login_required
 from mfa import policy as mfa_policy
 from mfa import views as mfa_views
+from sso import flow as sso_flow
 from sso import policy as sso_policy
 
 
 def login_view(request: HttpRequest) -> HttpResponse:
-    """Email and password; failures are recorded and answered with one message that tells nothing."""
+    """Email and password; failures are recorded and answered with one message that tells nothing.
+
+    A `next` on another site is an open-redirect attempt: shown as such and dropped when the page
+    is opened, and a login posted with one is refused (and recorded) before the password is tried.
+    """
     next_url = request.POST.get("next") or request.GET.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+    offsite = not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure())
+    refused_next = next_url if offsite else ""
+    if offsite:
         next_url = "/"
     form = LoginForm(request.POST or None)
     status = 200
-    if request.method == "POST" and form.is_valid():
+    if request.method == "GET" and refused_next:
+        messages.warning(
+            request,
+            f"The link you followed would have sent you on to {refused_next[:200]!r} after logging in. "
+            "That is not a page of this server, so you will go to the dashboard instead.",
+        )
+    if request.method == "POST" and refused_next and form.is_valid():
+        reason = sso_flow.refused_redirect_message(refused_next)
+        email = form.cleaned_data["email"].strip().lower()
+        record(
+            User.objects.filter(email=email).first(),
+            types.USER_FAILED_LOGIN,
+            {"email": email, "public_ip": getattr(request, "client_ip", ""), "reason": reason},
+        )
+        form.add_error(None, reason)
+    elif request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
         user = authenticate(request, username=email, password=form.cleaned_data["password"])
         if user is not None and user.is_active and not user.api_only and user.force_password_reset:

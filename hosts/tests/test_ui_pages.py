@@ -35,7 +35,10 @@ def test_wrong_password_shows_one_message_and_is_recorded(client: Client, admin:
 
 def test_login_redirects_only_to_this_site(client: Client, admin: User) -> None:
     response = client.post("/login/?next=https://evil.example/", {"email": admin.email, "password": PASSWORD})
-    assert response.url == "/"
+    assert response.status_code == 200 and b"open redirect refused" in response.content
+    assert "open redirect" in Activity.objects.filter(type="user_failed_login").latest("id").details["reason"]
+    response = client.post("/login/?next=/hosts/", {"email": admin.email, "password": PASSWORD})
+    assert response.url == "/hosts/"
 
 
 @pytest.mark.parametrize(

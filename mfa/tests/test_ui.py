@@ -47,6 +47,37 @@ def test_wrong_code_shows_an_error_then_the_right_one_passes(client: Client, obs
     assert logged_in(client)
 
 
+def test_a_used_code_is_refused_with_a_clear_message_and_recorded(observer: User) -> None:
+    device = enrol(observer)
+    code = code_at(device)
+    first = Client()
+    password_step(first, observer)
+    assert first.post("/login/code/", {"code": code}).status_code == 302
+    second = Client()  # someone who saw the code, with the password too
+    password_step(second, observer)
+    response = second.post("/login/code/", {"code": code})
+    assert response.status_code == 401
+    assert "That code was already used" in response.content.decode()
+    assert not logged_in(second)
+    failure = Activity.objects.filter(type="user_failed_login", actor=observer).latest("id")
+    assert "already used" in failure.details["reason"]
+
+
+def test_open_redirect_in_next_is_refused_before_password_and_code(client: Client, observer: User) -> None:
+    enrol(observer)
+    page = client.get("/login/", {"next": "https://evil.example/"}).content.decode()
+    assert "not a page of this server" in page and 'name="next" value="/"' in page
+    response = client.post("/login/", {"email": observer.email, "password": PASSWORD, "next": "https://evil.example/"})
+    assert response.status_code == 200
+    assert "open redirect refused" in response.content.decode()
+    assert not LoginChallenge.objects.exists()  # the second step never started
+    assert not logged_in(client)
+    failure = Activity.objects.filter(type="user_failed_login", actor=observer).latest("id")
+    assert "'https://evil.example/'" in failure.details["reason"] and failure.details["email"] == observer.email
+    # The page now carries a local next: the same person logs in normally.
+    assert password_step(client, observer, "/hosts/")["Location"] == "/login/code/"
+
+
 def test_code_page_without_the_password_step_sends_to_login(client: Client, db: None) -> None:
     response = client.get("/login/code/")
     assert response.status_code == 302 and response["Location"] == "/login/"

@@ -1,4 +1,4 @@
-"""Fixtures: the loopback SAML IdP and OIDC provider (one each per module), and settings pointing at them."""
+"""Fixtures: the loopback SAML IdP and OIDC provider process (one each per module), and settings pointing at them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from saml2.metadata import create_metadata_string
 
 from fleetsite.models import FleetConfig
 from sso import saml
+from sso.constants import OIDC_CALLBACK_PATH
 from sso.models import SSOSettings
-from sso.tests.providers import OidcProvider, SamlIdP
+from sso.tests.oidc_idp.process import OidcProviderProcess
+from sso.tests.providers import SamlIdP
 
 SP_ENTITY_ID = "fleetsite-test-sp"
 SERVER_URL = "http://testserver"
@@ -34,8 +36,9 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamlIdP]:
 
 
 @pytest.fixture(scope="module")
-def oidc_provider() -> Iterator[OidcProvider]:
-    provider = OidcProvider()
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProviderProcess]:
+    """django-oauth-toolkit in its own process, with Fleetsite (the test client's server) registered."""
+    provider = OidcProviderProcess(tmp_path_factory.mktemp("oidc-idp"), [SERVER_URL + OIDC_CALLBACK_PATH])
     provider.start()
     yield provider
     provider.stop()
@@ -59,11 +62,10 @@ def saml_settings(db: Any, idp: SamlIdP) -> SSOSettings:
 
 
 @pytest.fixture
-def oidc_settings(db: Any, oidc_provider: OidcProvider) -> SSOSettings:
+def oidc_settings(db: Any, oidc_provider: OidcProviderProcess) -> SSOSettings:
     """OIDC on, configured through PATCH /config's code path, the provider fetched by the explicit action."""
     from sso import config
 
-    oidc_provider.tamper_state = oidc_provider.tamper_nonce = False
     FleetConfig.objects.update_or_create(pk=1, defaults={"server_url": SERVER_URL})
     from fleetsite.lib import memo
 

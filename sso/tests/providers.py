@@ -1,17 +1,15 @@
-"""Real identity providers on loopback for the SSO tests: a pysaml2 SAML IdP and a small OIDC provider.
+"""A real SAML identity provider on loopback for the SSO tests (pysaml2's IdP `Server`).
 
-Both run in a thread of the test process and answer real HTTP on 127.0.0.1. The SAML IdP signs
-with its own generated key (and a second, "rogue" key for the re-signing attack); knobs make it
-issue the bad responses the attack tests need: unsigned, signed by the rogue key, for another
-audience, already expired. The OIDC provider checks PKCE and the client secret and signs ID
-tokens with joserfc; knobs tamper with the state or nonce it echoes.
+It runs in a thread of the test process and answers real HTTP on 127.0.0.1. It signs with its own
+generated key (and a second, "rogue" key for the re-signing attack); knobs make it issue the bad
+responses the attack tests need: unsigned, signed by the rogue key, for another audience, already
+expired. The OpenID Connect provider is django-oauth-toolkit in its own process (`oidc_idp/`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
-import json
 import re
 import secrets
 import shutil
@@ -21,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from cryptography import x509
@@ -241,98 +239,3 @@ def form_fields(page: str) -> tuple[str, dict[str, str]]:
         for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page)
     }
     return action, fields
-
-
-class OidcProvider:
-    """A small OpenID Connect provider: discovery, JWKS, authorize (auto-approves `next_user`), token."""
-
-    client_id = "fleetsite-test"
-    client_secret = "s3cret-for-tests"
-
-    def __init__(self) -> None:
-        from joserfc import jwk
-
-        self.server = LoopbackServer(self.app)
-        self.issuer = self.server.url
-        self.key = jwk.ECKey.generate_key("P-256", parameters={"kid": "k1", "use": "sig", "alg": "ES256"})
-        self.codes: dict[str, dict[str, Any]] = {}
-        self.next_user: dict[str, Any] = {}
-        self.tamper_state = False
-        self.tamper_nonce = False
-        self.token_requests: list[dict[str, str]] = []
-
-    def start(self) -> None:
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    @property
-    def discovery_url(self) -> str:
-        return f"{self.issuer}/.well-known/openid-configuration"
-
-    def app(self, environ: Environ, start: StartResponse) -> list[bytes]:
-        path = environ["PATH_INFO"]
-        if path == "/.well-known/openid-configuration":
-            doc = {
-                "issuer": self.issuer,
-                "authorization_endpoint": f"{self.issuer}/authorize",
-                "token_endpoint": f"{self.issuer}/token",
-                "jwks_uri": f"{self.issuer}/jwks",
-                "code_challenge_methods_supported": ["S256"],
-            }
-            return _reply(start, "200 OK", json.dumps(doc), "application/json")
-        if path == "/jwks":
-            keys = {"keys": [self.key.as_dict(private=False)]}
-            return _reply(start, "200 OK", json.dumps(keys), "application/json")
-        if path == "/authorize":
-            query = _query(environ)
-            if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
-                return _reply(start, "400 Bad Request", "PKCE required", "text/plain")
-            code = secrets.token_urlsafe(16)
-            self.codes[code] = {**query, "user": dict(self.next_user)}
-            state = "tampered" if self.tamper_state else query["state"]
-            location = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': state})}"
-            start("302 Found", [("Location", location), ("Content-Length", "0")])
-            return [b""]
-        if path == "/token":
-            return self.token(_form(environ), start)
-        return _reply(start, "404 Not Found", "not found", "text/plain")
-
-    def token(self, form: dict[str, str], start: StartResponse) -> list[bytes]:
-        from authlib.oauth2.rfc7636 import create_s256_code_challenge
-        from joserfc import jwt
-
-        self.token_requests.append(form)
-        grant = self.codes.pop(form.get("code", ""), None)
-        error = None
-        if grant is None:
-            error = "invalid_grant"
-        elif form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
-            error = "invalid_client"
-        elif (
-            create_s256_code_challenge(form.get("code_verifier", "")) != grant["code_challenge"]
-            or form.get("redirect_uri") != grant["redirect_uri"]
-        ):
-            error = "invalid_grant"
-        if error:
-            return _reply(start, "400 Bad Request", json.dumps({"error": error}), "application/json")
-        now = int(time.time())
-        user = grant["user"]
-        claims = {
-            "iss": self.issuer,
-            "aud": self.client_id,
-            "sub": user.get("sub", user["email"]),
-            "iat": now,
-            "exp": now + 300,
-            "nonce": "tampered" if self.tamper_nonce else grant["nonce"],
-            **user,
-        }
-        id_token = jwt.encode({"alg": "ES256", "kid": "k1"}, claims, self.key)
-        body = {
-            "access_token": secrets.token_urlsafe(16),
-            "token_type": "Bearer",
-            "expires_in": 300,
-            "id_token": id_token,
-        }
-        return _reply(start, "200 OK", json.dumps(body), "application/json")

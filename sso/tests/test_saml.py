@@ -178,7 +178,7 @@ def test_idp_initiated_login_only_when_enabled_and_relay_state_stays_local(
 ) -> None:
     _prepared(saml_settings)
     acs = "http://testserver" + ACS
-    _, fields = form_fields(idp.response_form("idp@example.com", None, SP_ENTITY_ID, "https://evil.example/", acs))
+    _, fields = form_fields(idp.response_form("idp@example.com", None, SP_ENTITY_ID, "/queries/", acs))
     client = Client()
     response = post_back(client, fields)
     assert "IdP-initiated sign-in is off" in failure_message(client, response)
@@ -186,26 +186,52 @@ def test_idp_initiated_login_only_when_enabled_and_relay_state_stays_local(
     saml_settings.enable_sso_idp_login = True
     saml_settings.save()
     _, fields = form_fields(idp.response_form("idp@example.com", None, SP_ENTITY_ID, "https://evil.example/", acs))
-    response = post_back(Client(), fields)
-    assert response["Location"] == "/"
+    client = Client()
+    response = post_back(client, fields)
+    assert response["Location"] == "/login/?status=error"
+    assert "open redirect refused" in failure_message(client, response)
+    failure = last_failure()
+    assert failure.details["email"] == "idp@example.com" and "'https://evil.example/'" in failure.details["reason"]
+    assert not User.objects.filter(email="idp@example.com").exists()  # refused before JIT
     _, fields = form_fields(idp.response_form("idp@example.com", None, SP_ENTITY_ID, "/queries/", acs))
     assert post_back(Client(), fields)["Location"] == "/queries/"
+    # An IdP's default RelayState is often a full URL of this server: that is its path.
+    full = "http://testserver/hosts/?status=online"
+    _, fields = form_fields(idp.response_form("idp@example.com", None, SP_ENTITY_ID, full, acs))
+    assert post_back(Client(), fields)["Location"] == "/hosts/?status=online"
 
 
-@pytest.mark.parametrize(
-    "relay", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)", "/\\evil.example"]
-)
-def test_open_redirects_are_refused(saml_settings: SSOSettings, idp: SamlIdP, relay: str) -> None:
+OPEN_REDIRECTS = ["https://evil.example/", "//evil.example/x", "javascript:alert(1)", "/\\evil.example"]
+
+
+@pytest.mark.parametrize("relay", OPEN_REDIRECTS)
+def test_open_redirect_at_the_start_is_refused_and_recorded(saml_settings: SSOSettings, relay: str) -> None:
     api = Client().post("/api/v1/fleet/sso", {"relay_url": relay}, content_type="application/json")
     assert api.status_code == 400
     assert "invalid sso redirect url" in api.json()["message"] + str(api.json()["errors"])
-    start = Client().get("/sso/saml/start/", {"next": relay})
-    assert start.status_code == 302  # goes on to the IdP, but the way back is "/"
+    assert "open redirect refused" in last_failure().details["reason"]
     client = Client()
-    fields = idp_response(idp, client, "x@example.com", relay)
-    User.objects.create_user("x@example.com", None, global_role="observer")
-    SSOUser.objects.create(user=User.objects.get(email="x@example.com"))
-    assert post_back(client, fields)["Location"] == "/"
+    start = client.get("/sso/saml/start/", {"next": relay})
+    assert start["Location"] == "/login/?status=error"  # never sent on to the IdP
+    assert "open redirect refused" in failure_message(client, start)
+    assert repr(relay) in last_failure().details["reason"]
+    assert Activity.objects.filter(type="user_failed_login").count() == 2
+
+
+@pytest.mark.parametrize("relay", OPEN_REDIRECTS[:2])
+def test_relay_state_swapped_on_the_way_back_is_refused(saml_settings: SSOSettings, idp: SamlIdP, relay: str) -> None:
+    """The IdP echoed our local RelayState; someone changed it before the post reached us."""
+    user = User.objects.create_user("x@example.com", None, global_role="observer")
+    SSOUser.objects.create(user=user)
+    client = Client()
+    fields = idp_response(idp, client, "x@example.com", "/hosts/")
+    assert fields["RelayState"] == "/hosts/"
+    response = post_back(client, {**fields, "RelayState": relay})
+    assert response["Location"] == "/login/?status=error"
+    assert "open redirect refused" in failure_message(client, response)
+    failure = last_failure()
+    assert failure.actor == user and repr(relay) in failure.details["reason"]
+    assert "_auth_user_id" not in client.session
 
 
 def test_fleet_api_routes(saml_settings: SSOSettings, idp: SamlIdP) -> None:

@@ -13,7 +13,8 @@ from accounts.models import User
 from activities.models import Activity
 from sso import config
 from sso.models import SSOSettings
-from sso.tests.providers import OidcProvider, SamlIdP
+from sso.tests.oidc_idp.process import OidcProviderProcess
+from sso.tests.providers import SamlIdP
 
 URL = "/api/latest/fleet/config"
 
@@ -27,7 +28,7 @@ def test_config_shows_fleets_sso_keys_and_masks_the_client_secret(api: APIClient
     assert "s3cret" not in api.get(URL).content.decode()
     # Sending the mask back keeps the secret.
     assert api.patch(URL, {"sso_settings": {"oidc": {"client_secret": "********"}}}).status_code == 200
-    assert config.client_secret(SSOSettings.load()) == OidcProvider.client_secret
+    assert config.client_secret(SSOSettings.load()) == OidcProviderProcess.client_secret
 
 
 @pytest.mark.parametrize(
