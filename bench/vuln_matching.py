@@ -164,7 +164,8 @@ def seed_feed(rng: random.Random, count: int, hit_rate: float) -> int:
         fixed = family.version(int(name[-5:]), fixed_index)
         fixed_text = f"{fixed[0]}-{fixed[1]}" if fixed[1] else fixed[0]
         if kind == "nvd":
-            cves.append({"cve": cve_id, "cvss_score": round(rng.uniform(2, 10), 1), "published": now})
+            score = round(rng.uniform(2, 10), 1)
+            cves.append({"cve": cve_id, "cvss_score": score, "published": now, "references": "[]"})
             cpes.append((cve_id, {"criteria": f"cpe:2.3:a:vendor:{name}:*:*:*:*:*:*:*:*", "part": "a",
                                   "vendor": "vendor", "product": name, "end_excluding": fixed_text}))  # fmt: skip
         else:

@@ -210,6 +210,7 @@ def cve_detail(request: HttpRequest, cve: str) -> HttpResponse:
         "cve": known,
         "cve_id": cve,
         "details_link": details_link(cve),
+        "references": _references(known),
         "cvss": _score(known.cvss_score if known else None),
         "epss": _percent(known.epss_probability if known else None),
         "advisories": [(osv_id, summary, f"https://osv.dev/vulnerability/{osv_id}") for osv_id, summary in advisories],
@@ -220,6 +221,12 @@ def cve_detail(request: HttpRequest, cve: str) -> HttpResponse:
     if request.htmx and request.htmx.target == "results":
         return render(request, "generic/_results.html", context)
     return render(request, "vulnerabilities/cve.html", context)
+
+
+def _references(cve: CVE | None) -> list[dict[str, Any]]:
+    """The CVE's NVD references that are http(s) links (import checks them; the page checks again)."""
+    refs = cve.references if cve is not None and isinstance(cve.references, list) else []
+    return [r for r in refs if isinstance(r, dict) and str(r.get("url", "")).startswith(("https://", "http://"))]
 
 
 def _found_in(row: HostVulnerability) -> SafeString | str:
