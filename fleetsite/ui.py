@@ -241,6 +241,7 @@ def keyset_paginate(
     parse: Callable[[str], Any],
     cursor_of: Callable[[Any], tuple[Any, Any]],
     per_page: int = UI_PER_PAGE,
+    fetch: Callable[[QuerySet], list[Any]] = list,
 ) -> tuple[list[Any], PageInfo]:
     """`paginate`, but the pager's Next and Previous links carry the edge row's (value, tie) instead of a page
     number, so a deep page is one index range rather than an OFFSET over every row before it.
@@ -266,19 +267,19 @@ def keyset_paginate(
             tie_value = tie or None
             condition = keyset.after(value, tie_value) if direction == "after" else keyset.before(value, tie_value)
     if condition is None:
-        rows, info = paginate(request, queryset, per_page)
+        rows, info = paginate(request, queryset, per_page, fetch)
         more = info.has_next
     else:
         cap = max(COUNT_CAP, (page + 2) * per_page)
         total = queryset.order_by()[: cap + 1].count()
         info = PageInfo(page, per_page, min(total, cap), total > cap)
         if direction == "after":
-            rows = list(queryset.filter(condition)[: per_page + 1])
+            rows = fetch(queryset.filter(condition)[: per_page + 1])
             more = len(rows) > per_page
             rows = rows[:per_page]
         else:
             # The rows just before, read backwards from the cursor and put back in the list's order.
-            rows = list(queryset.filter(condition).order_by(*keyset.reversed().ordering())[: per_page + 1])
+            rows = fetch(queryset.filter(condition).order_by(*keyset.reversed().ordering())[: per_page + 1])
             if len(rows) <= per_page:  # nothing before these: this is the first page
                 info.number = 0
             rows = rows[:per_page][::-1]

@@ -102,25 +102,47 @@ def _cve_column(name: str) -> Subquery:
     return Subquery(CVE.objects.filter(cve=OuterRef("cve")).values(name)[:1])
 
 
+# The list's columns that come from the CVE table, by the CVE field they read.
+CVE_COLUMNS = {
+    "cvss_score": "cvss_score",
+    "epss_probability": "epss_probability",
+    "cisa_known_exploit": "cisa_known_exploit",
+    "cve_published": "published",
+}
+
+
 def open_cve_rows(hosts: QuerySet, filters: CVEFilters, keyset: Keyset) -> QuerySet:
-    """One row per CVE open on one of `hosts` that passes `filters`: hosts_count, first detection and the
-    CVE's scores, in `keyset` order. Page it by OFFSET, or filter by `keyset.after(...)` for deep pages.
+    """One row per CVE open on one of `hosts` that passes `filters`: hosts_count and first detection, in
+    `keyset` order. Page it by OFFSET, or filter by `keyset.after(...)` for deep pages.
+
+    Of the CVE table's columns only the one sorted by is computed here: a scalar subquery in the select
+    list runs once per CVE of the whole list before the sort, so each one more would cost a lookup per
+    listed CVE. `with_cve_columns` adds the others to a page's rows.
     """
     rows = filters.apply(HostVulnerability.objects.filter(resolved_at__isnull=True, host__in=hosts))
-    grouped = (
-        rows.values("cve")
-        .annotate(
-            hosts_count=Count("host_id", distinct=True),
-            created_at=Min("first_detected_at"),
-            cvss_score=_cve_column("cvss_score"),
-            epss_probability=_cve_column("epss_probability"),
-            # A CVE no feed has a row for yet is not a known exploit: never NULL, so no NULL cursor either.
-            cisa_known_exploit=Coalesce(_cve_column("cisa_known_exploit"), Value(False)),
-            cve_published=_cve_column("published"),
-        )
-        .order_by()
-    )
+    annotations: dict[str, Any] = {
+        "hosts_count": Count("host_id", distinct=True),
+        "created_at": Min("first_detected_at"),
+    }
+    if keyset.column == "cisa_known_exploit":
+        # A CVE no feed has a row for yet is not a known exploit: never NULL, so no NULL cursor either.
+        annotations[keyset.column] = Coalesce(_cve_column("cisa_known_exploit"), Value(False))
+    elif keyset.column in CVE_COLUMNS:
+        annotations[keyset.column] = _cve_column(CVE_COLUMNS[keyset.column])
+    grouped = rows.values("cve").annotate(**annotations).order_by()
     return grouped.order_by(*keyset.ordering())
+
+
+def with_cve_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A page of `open_cve_rows` with every CVE column (scores, KEV, published), in one query."""
+    fields = list(CVE_COLUMNS.values())
+    meta = {row["cve"]: row for row in CVE.objects.filter(cve__in=[r["cve"] for r in rows]).values("cve", *fields)}
+    for row in rows:
+        known = meta.get(row["cve"], {})
+        for column, field in CVE_COLUMNS.items():
+            row.setdefault(column, known.get(field))
+        row["cisa_known_exploit"] = bool(row["cisa_known_exploit"])
+    return rows
 
 
 def cve_history(hosts: QuerySet, cve: str) -> QuerySet:

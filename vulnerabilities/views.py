@@ -35,6 +35,7 @@ from vulnerabilities.listing import (
     open_counts_by_day,
     open_cve_rows,
     os_version_rows,
+    with_cve_columns,
 )
 from vulnerabilities.models import CVE, Advisory, HostVulnerability
 
@@ -133,6 +134,7 @@ def vulnerability_list(request: HttpRequest) -> HttpResponse:
         keyset,
         parse=lambda raw: cursor_value(column, raw),
         cursor_of=lambda row: (row[column], row["cve"]),
+        fetch=lambda rows: with_cve_columns(list(rows)),
     )
     now = timezone.now()
     table = Table(
