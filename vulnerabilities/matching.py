@@ -127,7 +127,7 @@ def _full_run(now: datetime) -> MatchReport:
     report.os_matches = len(os_matches)
     distro = _host_distros()
     _remember_distros(distro, replace=True)
-    report.opened, report.resolved = _sync_software_history(distro, now)
+    report.opened, report.resolved = _sync_software_history(now)
     opened, resolved = _sync_os_history(os_ids, now)
     report.opened += opened
     report.resolved += resolved
@@ -151,10 +151,10 @@ def _incremental_run(now: datetime, upto: int) -> MatchReport:
     report.resolved = _resolve_pairs(removed, now)
     report.opened = _open_pairs(installed, distro, now)
     if moved:
-        opened, resolved = _sync_software_history(distro, now, hosts=moved)
+        _remember_distros({host: distro[host] for host in moved}, replace=False)
+        opened, resolved = _sync_software_history(now, hosts=moved)
         report.opened += opened
         report.resolved += resolved
-        _remember_distros({host: distro[host] for host in moved}, replace=False)
     os_ids = _sync_os_versions()
     opened, resolved = _sync_os_history(os_ids, now)
     report.opened += opened
@@ -403,26 +403,83 @@ def _applies(source: str, match_ecosystem: str, host_distro: str) -> bool:
 HistoryKey = tuple[int, str, str]  # (host id, cve, via)
 
 
-def _sync_software_history(distro: dict[int, str], now: datetime, hosts: set[int] | None = None) -> tuple[int, int]:
+def _sync_software_history(now: datetime, hosts: set[int] | None = None) -> tuple[int, int]:
     """Open a history row for each new (host, CVE, software) and resolve those no longer matched,
-    for every host or only for `hosts`."""
-    desired: dict[HistoryKey, tuple[int | None, int | None]] = {}
-    open_rows: dict[HistoryKey, int] = {}
-    batches = [None] if hosts is None else [sorted(hosts)[i : i + BATCH] for i in range(0, len(hosts), BATCH)]
-    for batch in batches:
-        installs = HostSoftware.objects.filter(software__vulnerabilities__isnull=False)
-        history = HostVulnerability.objects.filter(resolved_at__isnull=True, via__startswith="s")
-        if batch is not None:
-            installs, history = installs.filter(host_id__in=batch), history.filter(host_id__in=batch)
-        rows = installs.values_list(
-            "host_id", "software_id", "software__source", "software__vulnerabilities__cve",
-            "software__vulnerabilities__ecosystem",
-        )  # fmt: skip
-        for host_id, software_id, source, cve, eco in rows.iterator(BATCH * 10):
-            if _applies(source, eco, distro.get(host_id, "")):
-                desired[(host_id, cve, f"s{software_id}")] = (software_id, None)
-        open_rows.update(((h, c, v), pk) for pk, h, c, v in history.values_list("pk", "host_id", "cve", "via"))
-    return _apply_history(desired, open_rows, now)
+    for every host or only for `hosts`, in two statements the database runs on its own.
+
+    A first run opens hundreds of thousands of rows: reading every vulnerable install out, diffing it
+    in Python and sending the rows back cost twice the database's own work (at 2,000 hosts, 480,000
+    rows: 24 s of 31 s in the INSERTs and the read). MatchedHost must hold the hosts' ecosystems already.
+    """
+    if hosts is None:
+        return _sync_software_history_sql(now, None)
+    opened = resolved = 0
+    ids = sorted(hosts)
+    for start in range(0, len(ids), BATCH):
+        more_opened, more_resolved = _sync_software_history_sql(now, ids[start : start + BATCH])
+        opened, resolved = opened + more_opened, resolved + more_resolved
+    return opened, resolved
+
+
+def _history_sql() -> dict[str, str]:
+    """Table names and the pieces of SQL both history statements share."""
+    quote = connection.ops.quote_name
+    names = {
+        "hv": quote(HostVulnerability._meta.db_table),
+        "hs": quote(HostSoftware._meta.db_table),
+        "sw": quote(Software._meta.db_table),
+        "sv": quote(SoftwareVulnerability._meta.db_table),
+        "mh": quote(MatchedHost._meta.db_table),
+    }
+    # `_applies` in SQL: CPE matches ("") hold everywhere, language packages in their language's
+    # ecosystem, distribution packages in the host's release (MatchedHost) only.
+    languages = " OR ".join(["(sw.source = %s AND sv.ecosystem = %s)"] * len(ecosystems.LANGUAGE_ECOSYSTEMS))
+    sources = ", ".join(["%s"] * len(ecosystems.LANGUAGE_ECOSYSTEMS))
+    names["applies"] = (
+        f"(sv.ecosystem = '' OR {languages} OR (sw.source NOT IN ({sources}) AND sv.ecosystem = mh.ecosystem))"
+    )
+    names["via"] = {"mysql": "CONCAT('s', hs.software_id)", "postgresql": "'s' || hs.software_id::text"}.get(
+        connection.vendor, "'s' || hs.software_id"
+    )
+    return names
+
+
+def _applies_params() -> list[str]:
+    pairs = [value for item in ecosystems.LANGUAGE_ECOSYSTEMS.items() for value in item]
+    return [*pairs, *ecosystems.LANGUAGE_ECOSYSTEMS]
+
+
+def _sync_software_history_sql(now: datetime, hosts: list[int] | None) -> tuple[int, int]:
+    sql = _history_sql()
+    at = connection.ops.adapt_datetimefield_value(now)
+    in_hosts = ", ".join(["%s"] * len(hosts)) if hosts else ""
+    matches = (
+        f"FROM {sql['hs']} hs JOIN {sql['sv']} sv ON sv.software_id = hs.software_id "
+        f"JOIN {sql['sw']} sw ON sw.id = hs.software_id LEFT JOIN {sql['mh']} mh ON mh.host_id = hs.host_id "
+        f"WHERE {sql['applies']}"
+    )
+    with connection.cursor() as cursor:
+        # Resolve open rows whose install, match or ecosystem is gone (their software may be deleted too).
+        cursor.execute(
+            f"UPDATE {sql['hv']} SET resolved_at = %s WHERE resolved_at IS NULL AND via LIKE %s"
+            + (f" AND host_id IN ({in_hosts})" if hosts else "")
+            + f" AND NOT EXISTS (SELECT 1 {matches} AND hs.host_id = {sql['hv']}.host_id"
+            f" AND hs.software_id = {sql['hv']}.software_id AND sv.cve = {sql['hv']}.cve)",
+            [at, "s%", *(hosts or []), *_applies_params()],
+        )
+        resolved = cursor.rowcount
+        cursor.execute(
+            # No DISTINCT: an install has one (software, CVE) match per ecosystem, and only one ecosystem
+            # applies on a host (CPE matches are apps', OSV ones packages').
+            f"INSERT INTO {sql['hv']} (host_id, cve, via, software_id, first_detected_at) "
+            f"SELECT hs.host_id, sv.cve, {sql['via']}, hs.software_id, %s {matches}"
+            + (f" AND hs.host_id IN ({in_hosts})" if hosts else "")
+            + f" AND NOT EXISTS (SELECT 1 FROM {sql['hv']} open_row WHERE open_row.software_id = hs.software_id"
+            " AND open_row.host_id = hs.host_id AND open_row.cve = sv.cve AND open_row.resolved_at IS NULL)",
+            [at, *_applies_params(), *(hosts or [])],
+        )
+        opened = cursor.rowcount
+    return opened, resolved
 
 
 def _sync_os_history(os_ids: dict[tuple[str, str], int], now: datetime) -> tuple[int, int]:
