@@ -514,8 +514,12 @@ def _sync_os_history(os_ids: dict[tuple[str, str], int], now: datetime) -> tuple
             os_id = os_ids.get((os_version, platform))
             for cve in vulnerable_os.get(os_id, ()):
                 desired[(host_id, cve, f"o{os_id}")] = (None, os_id)
-    history = HostVulnerability.objects.filter(resolved_at__isnull=True, via__startswith="o")
-    open_rows = {(h, c, v): pk for pk, h, c, v in history.values_list("pk", "host_id", "cve", "via")}
+    # OS rows have no software: the (software, host) index finds them, where `via LIKE 'o%'` read every
+    # open row of the table on each hourly run. Software rows whose software was deleted come along too.
+    history = HostVulnerability.objects.filter(software__isnull=True, resolved_at__isnull=True)
+    open_rows = {
+        (h, c, v): pk for pk, h, c, v in history.values_list("pk", "host_id", "cve", "via") if v.startswith("o")
+    }
     return _apply_history(desired, open_rows, now)
 
 
