@@ -234,12 +234,17 @@ def _software_matches() -> set[Match]:
     language = Software.objects.filter(source__in=list(ecosystems.LANGUAGE_ECOSYSTEMS), installs__isnull=False)
     for pk, name, version, source in language.values_list("pk", "name", "version", "source").distinct():
         wanted[(ecosystems.LANGUAGE_ECOSYSTEMS[source], name)].add((pk, version, ""))
-    distro = HostSoftware.objects.filter(software__source__in=["deb_packages", "rpm_packages", "apk_packages"])
-    rows = distro.values_list(
-        "software_id", "software__name", "software__version", "software__release", "software__source",
-        "host__platform", "host__os_version",
-    ).distinct()  # fmt: skip
-    for pk, name, version, release, source, platform, os_version in rows:
+    # Which package versions run on which OS, then the packages' names once: a DISTINCT over the
+    # installs with every software column made MariaDB's temporary table three times as wide.
+    distro = HostSoftware.objects.filter(software__source__in=list(ecosystems.DISTRO_SOURCES))
+    on_os = list(distro.values_list("software_id", "host__platform", "host__os_version").distinct())
+    packages: dict[int, tuple[str, str, str, str]] = {}
+    ids = sorted({pk for pk, _, _ in on_os})
+    for start in range(0, len(ids), BATCH * 10):
+        chunk = Software.objects.filter(pk__in=ids[start : start + BATCH * 10])
+        packages.update((row[0], row[1:]) for row in chunk.values_list("pk", "name", "version", "release", "source"))
+    for pk, platform, os_version in on_os:
+        name, version, release, source = packages[pk]
         _want_package(wanted, pk, name, version, release, source, distro_key(platform, os_version))
     apps = Software.objects.filter(source__in=list(ecosystems.CPE_SOURCES), installs__isnull=False).distinct()
     candidates: Candidates = {}
