@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeData, SafeString
 
 from accounts import permissions
+from fleetsite.lib.keyset import Keyset, cursor_text
 
 UI_PER_PAGE = 50
 UI_MAX_PER_PAGE = 500
@@ -154,6 +155,11 @@ class PageInfo:
     capped: bool = False
     # Where the exact total is fetched when the page did not count (see `paginate`).
     count_url: str = ""
+    # Keyset pages (see `keyset_paginate`): the query-string cursors of the next and previous pages,
+    # and whether rows follow (known from the rows read, not from the count).
+    next_cursor: dict[str, str] | None = None
+    previous_cursor: dict[str, str] | None = None
+    more: bool | None = None
 
     @property
     def start(self) -> int:
@@ -170,7 +176,7 @@ class PageInfo:
 
     @property
     def has_next(self) -> bool:
-        return self.end < self.total
+        return self.more if self.more is not None else self.end < self.total
 
     @property
     def last(self) -> int:
@@ -224,6 +230,70 @@ def paginate(
     return rows, PageInfo(page, per_page, min(total, cap), capped)
 
 
+# The address parameters of a keyset cursor; sorting, filtering and "First" drop them.
+CURSOR_PARAMS = ("after", "after_id", "before", "before_id")
+
+
+def keyset_paginate(
+    request: HttpRequest,
+    queryset: QuerySet,
+    keyset: Keyset,
+    parse: Callable[[str], Any],
+    cursor_of: Callable[[Any], tuple[Any, Any]],
+    per_page: int = UI_PER_PAGE,
+    fetch: Callable[[QuerySet], list[Any]] = list,
+) -> tuple[list[Any], PageInfo]:
+    """`paginate`, but the pager's Next and Previous links carry the edge row's (value, tie) instead of a page
+    number, so a deep page is one index range rather than an OFFSET over every row before it.
+
+    `queryset` is in `keyset.ordering()`; `parse` reads a cursor value from the address (ValueError if it is
+    no value of the sort column: the cursor is then ignored); `cursor_of(row)` gives a row's (value, tie).
+    `page` still comes along, for "page 7 of 40" and the row numbers, and plain `page=` links still work.
+    """
+    page, per_page = _page_params(request, per_page)
+    params = request.GET
+    direction, raw, tie = "", "", ""
+    for name in ("after", "before"):
+        if params.get(name, "") != "":
+            direction, raw, tie = name, params[name], params.get(f"{name}_id", "")
+            break
+    condition = None
+    if direction:
+        try:
+            value = parse(raw)
+        except ValueError:
+            direction = ""
+        else:
+            tie_value = tie or None
+            condition = keyset.after(value, tie_value) if direction == "after" else keyset.before(value, tie_value)
+    if condition is None:
+        rows, info = paginate(request, queryset, per_page, fetch)
+        more = info.has_next
+    else:
+        cap = max(COUNT_CAP, (page + 2) * per_page)
+        total = queryset.order_by()[: cap + 1].count()
+        info = PageInfo(page, per_page, min(total, cap), total > cap)
+        if direction == "after":
+            rows = fetch(queryset.filter(condition)[: per_page + 1])
+            more = len(rows) > per_page
+            rows = rows[:per_page]
+        else:
+            # The rows just before, read backwards from the cursor and put back in the list's order.
+            rows = fetch(queryset.filter(condition).order_by(*keyset.reversed().ordering())[: per_page + 1])
+            if len(rows) <= per_page:  # nothing before these: this is the first page
+                info.number = 0
+            rows = rows[:per_page][::-1]
+            more = True
+    info.more = more
+    if rows and more:
+        value, tie_value = cursor_of(rows[-1])
+        info.next_cursor = {"after": cursor_text(value), "after_id": cursor_text(tie_value)}
+    if rows and info.number > 0:
+        value, tie_value = cursor_of(rows[0])
+        info.previous_cursor = {"before": cursor_text(value), "before_id": cursor_text(tie_value)}
+    return rows, info
+
+
 def count_fragment(request: HttpRequest, queryset: QuerySet, per_page: int = UI_PER_PAGE) -> HttpResponse:
     """The exact total of a list whose page did not count (loaded by the `pagination` tag's placeholder)."""
     page, per_page = _page_params(request, per_page)
@@ -244,14 +314,17 @@ def render_list(
     template: str,
     context: dict[str, Any],
     page_context: Callable[[], dict[str, Any]] | None = None,
+    results_template: str = "generic/_results.html",
 ) -> HttpResponse:
     """The full page, or only its results block when htmx asks for it (filters, sorting, paging).
 
     `page_context` adds what only the full page shows (filter and bulk forms, whose choices
-    cost queries), so the results block that every filter change fetches skips it.
+    cost queries), so the results block that every filter change fetches skips it. A list whose
+    results block holds more than the table (a chart of the same rows) names its own template.
     """
     if request.htmx and request.htmx.target == "results":
-        return render(request, "generic/_results.html", context)
+        return render(request, results_template, context)
+    context = {**context, "results_template": results_template}
     return render(request, template, {**context, **(page_context() if page_context else {})})
 
 

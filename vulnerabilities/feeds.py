@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
@@ -26,6 +29,13 @@ from vulnerabilities.ecosystems import split_ecosystem
 from vulnerabilities.models import CVE, Advisory, AdvisoryCVE, AffectedPackage, CPEMatch
 
 BATCH = 1000
+# References kept per CVE: NVD lists up to hundreds (mailing-list copies of one advisory); the first ones
+# are the CNA's own (advisory, patch, release notes), and the page shows them all.
+MAX_REFERENCES = 20
+MAX_REFERENCE_TAGS = 8
+_http_url = URLValidator(schemes=["http", "https"])
+# RFC 3986's characters (percent-encoding included); URLValidator lets a path hold anything but spaces.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 
 
 class FeedError(Exception):
@@ -168,7 +178,9 @@ def _nvd_batch(items: list[Any], where: str, report: ImportReport) -> None:
     for record in records:
         modified = _time(record.get("lastModified"))
         row = existing.get(record["id"])
-        if row is not None and row.modified and modified and row.modified >= modified:
+        references = nvd_references(record.get("references"))
+        # Unchanged in NVD; the reference check fills CVEs stored before references were kept.
+        if row is not None and row.modified and modified and row.modified >= modified and row.references == references:
             report.unchanged += 1
             continue
         score, severity = _cvss(record.get("metrics") or {})
@@ -181,6 +193,7 @@ def _nvd_batch(items: list[Any], where: str, report: ImportReport) -> None:
             "cvss_score": score,
             "severity": severity,
             "withdrawn": record.get("vulnStatus") == "Rejected",
+            "references": references,
         }
         if row is None:
             row = CVE.objects.create(cve=record["id"], **values)
@@ -192,6 +205,38 @@ def _nvd_batch(items: list[Any], where: str, report: ImportReport) -> None:
             report.updated += 1
         CPEMatch.objects.filter(cve=row).delete()
         CPEMatch.objects.bulk_create(_cpe_matches(row, record.get("configurations") or []))
+
+
+def nvd_references(items: Any) -> list[dict[str, Any]]:
+    """The first MAX_REFERENCES distinct http(s) URLs of an NVD record's `references`, with source and tags.
+
+    The page links to them, so anything else (javascript:, data:, relative or malformed addresses) is
+    dropped here rather than trusted at render time.
+    """
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for item in items if isinstance(items, list) else []:
+        url = item.get("url") if isinstance(item, dict) else None
+        if not isinstance(url, str) or url in seen:
+            continue
+        try:
+            _http_url(url)
+        except ValidationError:
+            continue
+        if not _URL_CHARACTERS.fullmatch(url):  # quotes, angle brackets, spaces: no URL NVD means
+            continue
+        seen.add(url)
+        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+        out.append(
+            {
+                "url": url,
+                "source": str(item.get("source") or "")[:128],
+                "tags": [str(tag)[:64] for tag in tags[:MAX_REFERENCE_TAGS]],
+            }
+        )
+        if len(out) == MAX_REFERENCES:
+            break
+    return out
 
 
 def _cvss(metrics: dict) -> tuple[float | None, str]:

@@ -25,6 +25,8 @@ class CVE(models.Model):
     cisa_known_exploit = models.BooleanField(default=False)
     # NVD "Rejected" or every OSV advisory naming it withdrawn: no longer matched, history kept.
     withdrawn = models.BooleanField(default=False)
+    # NVD's references, checked on import (feeds.nvd_references): [{"url", "source", "tags"}], at most 20.
+    references = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

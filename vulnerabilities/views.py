@@ -19,12 +19,24 @@ from django.utils.safestring import SafeString
 from accounts import permissions
 from fleetsite.dbrouter import reads_from_replica
 from fleetsite.templatetags.fleetsite_ui import when_html
-from fleetsite.ui import Column, Table, badge, link, login_required, paginate, render_list
+from fleetsite.ui import Column, Table, badge, keyset_paginate, link, login_required, paginate, render_list
 from hosts.forms import team_choices
 from hosts.models import Host
 from vulnerabilities.api.serializers import details_link
 from vulnerabilities.chart import open_vulnerabilities_svg
-from vulnerabilities.listing import CVE_SORTS, OS_SORTS, cve_history, open_counts_by_day, open_cve_rows, os_version_rows
+from vulnerabilities.listing import (
+    CVE_SORTS,
+    OS_SORTS,
+    SEVERITIES,
+    CVEFilters,
+    cursor_value,
+    cve_history,
+    cve_keyset,
+    open_counts_by_day,
+    open_cve_rows,
+    os_version_rows,
+    with_cve_columns,
+)
 from vulnerabilities.models import CVE, Advisory, HostVulnerability
 
 CHART_DAYS = 30
@@ -49,8 +61,21 @@ class VulnerabilityFilterForm(TeamForm):
     exploit = forms.BooleanField(required=False, label="Known exploited only")
     min_cvss = forms.FloatField(required=False, min_value=0, max_value=10, label="Min CVSS",
                                 widget=forms.NumberInput(attrs={"step": "0.1"}))  # fmt: skip
+    severity = forms.ChoiceField(
+        required=False, label="Severity", choices=[("", "Any"), *((s, s.title()) for s in SEVERITIES)]
+    )
 
-    field_order = ["query", "exploit", "min_cvss", "team_id"]
+    field_order = ["query", "exploit", "min_cvss", "severity", "team_id"]
+
+    def filters(self) -> CVEFilters:
+        """The list's (and its chart's) filters; call after `is_valid()`."""
+        data = self.cleaned_data
+        return CVEFilters(
+            exploit=bool(data.get("exploit")),
+            min_cvss=data.get("min_cvss"),
+            severity=data.get("severity") or "",
+            query=(data.get("query") or "").strip(),
+        )
 
 
 def visible_hosts(request: HttpRequest, team_id: int | None = None) -> QuerySet:
@@ -89,22 +114,28 @@ def _kev(value: bool | None) -> SafeString | str:
 @reads_from_replica
 @login_required
 def vulnerability_list(request: HttpRequest) -> HttpResponse:
+    """The CVEs open on the reader's hosts, with a chart of the same filtered set over the last 30 days.
+
+    Next and Previous page by keyset (the edge row's sort value and CVE), so page 5,000 of a list of
+    hundreds of thousands of CVEs costs what page 2 does.
+    """
     form = VulnerabilityFilterForm(request.GET, user=request.user)
     valid = form.is_valid()
-    data = form.cleaned_data if valid else {}
+    filters = form.filters() if valid else CVEFilters()
     hosts = visible_hosts(request, form.chosen_team())
     column, descending = _sort(request, CVE_SORTS, "hosts_count")
-    rows_qs = open_cve_rows(
-        hosts,
-        exploit=bool(data.get("exploit")),
-        min_cvss=data.get("min_cvss"),
-        query=(data.get("query") or "").strip(),
-        column=column,
-        descending=descending,
-    )
+    keyset = cve_keyset(column, descending)
+    rows_qs = open_cve_rows(hosts, filters, keyset)
     if not valid:
         rows_qs = rows_qs.none()
-    rows, page = paginate(request, rows_qs)
+    rows, page = keyset_paginate(
+        request,
+        rows_qs,
+        keyset,
+        parse=lambda raw: cursor_value(column, raw),
+        cursor_of=lambda row: (row[column], row["cve"]),
+        fetch=lambda rows: with_cve_columns(list(rows)),
+    )
     now = timezone.now()
     table = Table(
         columns=[
@@ -125,17 +156,21 @@ def vulnerability_list(request: HttpRequest) -> HttpResponse:
         row_id=lambda r: r["cve"],
         empty="No vulnerabilities found on these hosts. The matching job runs hourly once feeds are imported.",
     )
+    # The chart sits in the results block, so every filter change redraws it from the same hosts and CVEs.
+    points = open_counts_by_day(hosts, CHART_DAYS, now, filters) if valid else []
     context = {
         "table": table,
         "page": page,
+        "chart": SafeString(open_vulnerabilities_svg(points)),
         "filter_errors": "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items()),
     }
-
-    def page_context() -> dict[str, Any]:
-        points = open_counts_by_day(hosts, CHART_DAYS, now)
-        return {"title": "Vulnerabilities", "filter_form": form, "chart": SafeString(open_vulnerabilities_svg(points))}
-
-    return render_list(request, "vulnerabilities/list.html", context, page_context)
+    return render_list(
+        request,
+        "vulnerabilities/list.html",
+        context,
+        lambda: {"title": "Vulnerabilities", "filter_form": form},
+        results_template="vulnerabilities/_results.html",
+    )
 
 
 @reads_from_replica
@@ -177,6 +212,7 @@ def cve_detail(request: HttpRequest, cve: str) -> HttpResponse:
         "cve": known,
         "cve_id": cve,
         "details_link": details_link(cve),
+        "references": _references(known),
         "cvss": _score(known.cvss_score if known else None),
         "epss": _percent(known.epss_probability if known else None),
         "advisories": [(osv_id, summary, f"https://osv.dev/vulnerability/{osv_id}") for osv_id, summary in advisories],
@@ -187,6 +223,12 @@ def cve_detail(request: HttpRequest, cve: str) -> HttpResponse:
     if request.htmx and request.htmx.target == "results":
         return render(request, "generic/_results.html", context)
     return render(request, "vulnerabilities/cve.html", context)
+
+
+def _references(cve: CVE | None) -> list[dict[str, Any]]:
+    """The CVE's NVD references that are http(s) links (import checks them; the page checks again)."""
+    refs = cve.references if cve is not None and isinstance(cve.references, list) else []
+    return [r for r in refs if isinstance(r, dict) and str(r.get("url", "")).startswith(("https://", "http://"))]
 
 
 def _found_in(row: HostVulnerability) -> SafeString | str:

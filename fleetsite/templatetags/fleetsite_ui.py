@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from accounts.choices import role_name
-from fleetsite.ui import PageInfo, count_html, html_text
+from fleetsite.ui import CURSOR_PARAMS, PageInfo, count_html, html_text
 
 register = template.Library()
 
@@ -109,7 +109,7 @@ def table_head(context: dict[str, Any], table: Any) -> SafeString:
     """
     params = context["request"].GET
     current, direction = params.get("order_key"), params.get("order_direction", "asc")
-    base = query_without(params, "page", "order_key", "order_direction")
+    base = query_without(params, "page", "order_key", "order_direction", *CURSOR_PARAMS)
     cells = []
     if table.selectable:
         cells.append(
@@ -158,10 +158,12 @@ def pagination(context: dict[str, Any], page: PageInfo | None) -> SafeString:
     """
     if not page:
         return SafeString("")
-    base = html_text(query_without(context["request"].GET, "page"))
+    # Keyset pages (`fleetsite.ui.keyset_paginate`) link Next and Previous by cursor; other links by number.
+    base = html_text(query_without(context["request"].GET, "page", *CURSOR_PARAMS))
 
-    def page_link(number: int, text: str, rel: str = "") -> str:
-        return _results_link(f"{base}page={number}", text, f' rel="{rel}"' if rel else "")
+    def page_link(number: int, text: str, rel: str = "", cursor: dict[str, str] | None = None) -> str:
+        extra = f"&amp;{html_text(urlencode(cursor))}" if cursor else ""
+        return _results_link(f"{base}page={number}{extra}", text, f' rel="{rel}"' if rel else "")
 
     if page.count_url:
         position = (
@@ -172,9 +174,12 @@ def pagination(context: dict[str, Any], page: PageInfo | None) -> SafeString:
         position = count_html(page)
     parts = [position]
     if page.has_previous:
-        parts += [page_link(0, "« First"), page_link(page.number - 1, "‹ Previous", "prev")]
+        parts += [
+            page_link(0, "« First"),
+            page_link(page.number - 1, "‹ Previous", "prev", page.previous_cursor),
+        ]
     if page.has_next:
-        parts.append(page_link(page.number + 1, "Next ›", "next"))
+        parts.append(page_link(page.number + 1, "Next ›", "next", page.next_cursor))
         if not page.capped:
             parts.append(page_link(page.last, "Last »"))
     links = "\n".join(parts)

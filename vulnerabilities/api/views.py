@@ -10,19 +10,20 @@ import re
 from typing import Any
 
 from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import permissions
 from fleetsite.api.errors import bad_request, not_found
-from fleetsite.api.pagination import page_from
+from fleetsite.api.pagination import Page, page_from
 from fleetsite.api.schema import PAGE_META, envelope
 from fleetsite.api.views import FleetAPIView, flag
+from fleetsite.lib.keyset import Keyset
 from hosts.models import Host
 from vulnerabilities.api.serializers import cve_json, cve_meta, timestamp
-from vulnerabilities.listing import open_cve_rows
+from vulnerabilities.listing import CVEFilters, cursor_value, cve_keyset, open_cve_rows
 from vulnerabilities.models import CVE, HostVulnerability, OSVersion, OSVulnerability, SoftwareVulnerability
 
 CVE_FORMAT = re.compile(r"^CVE-\d{4}-\d{4,}$")
@@ -51,6 +52,12 @@ LIST_PARAMS = [
     OpenApiParameter("order_direction", str, enum=["asc", "desc"]),
     OpenApiParameter("page", int),
     OpenApiParameter("per_page", int),
+    OpenApiParameter(
+        "after",
+        str,
+        description="keyset paging: rows after this value of the order key (page is then ignored, meta left out)",
+    ),
+    OpenApiParameter("after_id", str, description="with after: the last row's CVE, so rows tied on the value follow"),
 ]
 _ANY_LIST = serializers.ListField(child=serializers.DictField())
 
@@ -89,16 +96,27 @@ def _order(request: Request, keys: dict[str, str], default: str) -> tuple[str, s
     return column, prefix
 
 
-def vulnerability_rows(request: Request, team_id: int | None) -> QuerySet:
+def vulnerability_rows(request: Request, team_id: int | None) -> tuple[QuerySet, Keyset]:
     """One row per CVE open on a visible host: hosts_count, first detection and the CVE's scores for sorting."""
     column, prefix = _order(request, VULN_ORDER_KEYS, "hosts_count")
-    return open_cve_rows(
-        visible_hosts(request, team_id),
-        exploit=flag(request, "exploit"),
-        query=request.query_params.get("query", "").strip(),
-        column=column,
-        descending=bool(prefix),
-    )
+    keyset = cve_keyset(column, descending=bool(prefix))
+    filters = CVEFilters(exploit=flag(request, "exploit"), query=request.query_params.get("query", "").strip())
+    return open_cve_rows(visible_hosts(request, team_id), filters, keyset), keyset
+
+
+def _after(request: Request, keyset: Keyset) -> Q | None:
+    """Fleet's `after` (the last row's value of the order key) plus `after_id` (its CVE) for ties; None if unused."""
+    raw, tie = request.query_params.get("after", ""), request.query_params.get("after_id", "")
+    if raw == "":
+        return None
+    key = request.query_params.get("order_key") or "hosts_count"
+    try:
+        value = cursor_value(keyset.column, raw)
+    except ValueError as exc:
+        raise bad_request(f"invalid after: {raw!r} is not a value of the order key {key}") from exc
+    if len(tie) > 64:
+        raise bad_request("invalid after_id: not a CVE of the list")
+    return keyset.after(value, tie or None)
 
 
 def vulnerability_json(row: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any]:
@@ -122,22 +140,30 @@ class VulnerabilityListView(FleetAPIView):
             200: envelope(
                 "VulnerabilityList", vulnerabilities=_ANY_LIST, count=serializers.IntegerField(),
                 counts_updated_at=serializers.DateTimeField(allow_null=True),
-                meta=envelope("VulnPageMeta", **PAGE_META),
+                # Left out of a keyset (`after`) page, as in Fleet.
+                meta=inline_serializer(name="VulnPageMeta", fields=PAGE_META, required=False),
             )
         },
     )  # fmt: skip
     def get(self, request: Request) -> Response:
-        rows_qs = vulnerability_rows(request, team_scope(request))
-        rows, meta = page_from(request).slice(rows_qs)
+        rows_qs, keyset = vulnerability_rows(request, team_scope(request))
+        page = page_from(request)
+        after = _after(request, keyset)
+        if after is not None:
+            # As in Fleet: `after` supersedes `page`, and a cursor page has no `meta`.
+            rows, _ = Page(page=0, per_page=page.per_page).slice(rows_qs.filter(after))
+            meta = None
+        else:
+            rows, meta = page.slice(rows_qs)
         info = cve_meta({row["cve"] for row in rows})
-        return Response(
-            {
-                "vulnerabilities": [vulnerability_json(row, info.get(row["cve"])) for row in rows],
-                "count": rows_qs.count(),
-                "counts_updated_at": None,
-                "meta": meta,
-            }
-        )
+        body = {
+            "vulnerabilities": [vulnerability_json(row, info.get(row["cve"])) for row in rows],
+            "count": rows_qs.count(),
+            "counts_updated_at": None,
+        }
+        if meta is not None:
+            body["meta"] = meta
+        return Response(body)
 
 
 class VulnerabilityDetailView(FleetAPIView):

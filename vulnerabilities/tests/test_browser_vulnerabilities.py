@@ -63,12 +63,16 @@ def test_vulnerabilities_page_and_a_cve_page(browser: Any, server: LiveServer) -
         page.check("input[name=exploit]")
         page.wait_for_url("**exploit=on**")
         page.wait_for_function("document.querySelectorAll('#results tbody tr').length === 2")
+        # The chart came with the swapped results: it counts the same two CVEs' open hosts now.
+        assert page.locator("svg.chart rect.chart-bar").last.get_attribute("data-open") == "2"
         shot(page, "vulnerabilities")
         page.click("#results >> text=CVE-2023-7024")
         page.wait_for_url(f"{server.url}/vulnerabilities/CVE-2023-7024/")
         assert page.locator("h1").inner_text().startswith("CVE-2023-7024")
         assert page.locator("text=Heap buffer overflow in WebRTC").count() == 1
         assert page.locator("#hosts tbody tr").count() == 1 and page.locator("#hosts >> text=mac-1").count() == 1
+        crbug = page.locator('a[href="https://crbug.com/1513170"]')  # one of NVD's references
+        assert crbug.count() == 1 and crbug.get_attribute("rel") == "noopener noreferrer"
         shot(page, "cve")
         assert violations == [] and failed == []
     finally:

@@ -130,3 +130,25 @@ def test_a_change_a_full_run_already_counted_opens_nothing_twice(matched: dict[s
 
     assert (report.mode, report.opened) == ("changes", 0)
     assert HostVulnerability.objects.filter(host=mac, cve="CVE-2023-32681").count() == 1
+
+
+def test_a_full_run_writes_new_hosts_whole_and_diffs_the_others(matched: dict[str, Host]) -> None:
+    """A full run opens a new host's rows in one statement and compares the tracked hosts' rows: both
+    ways, first detection times of rows that stay open are kept and removed software is resolved."""
+    old, mac = matched["old"], matched["mac"]
+    kept = dict(HostVulnerability.objects.filter(host=mac).values_list("id", "first_detected_at"))
+    new = Host.objects.create(
+        hostname="deb-2", osquery_host_id="deb-2", platform="debian", os_version="Debian GNU/Linux 11"
+    )
+    HostSoftware.objects.create(host=new, software=software("openssl", "1.1.1n-0+deb11u3", "deb_packages"))
+    HostSoftware.objects.filter(host=old).delete()  # no change-log entry: only a full run can see it
+    later = timezone.now() + timedelta(hours=1)
+
+    report = matching.run(now=later, full=True)
+
+    assert (report.opened, report.resolved) == (len(DSA_5343), len(DSA_5343))
+    assert open_cves(new) == DSA_5343 and open_cves(old) == set()
+    assert set(HostVulnerability.objects.filter(host=new).values_list("first_detected_at", flat=True)) == {later}
+    assert set(HostVulnerability.objects.filter(host=old).values_list("resolved_at", flat=True)) == {later}
+    assert dict(HostVulnerability.objects.filter(host=mac).values_list("id", "first_detected_at")) == kept
+    assert_a_full_run_agrees()

@@ -204,3 +204,42 @@ def test_links_to_the_hosts_list_filter_it(admin: User, observer: User, matched:
     os_id = re.search(r'os_version_id=(\d+)">macOS 14.1.1<', html).group(1)
     listed_hosts = page(logged_in(admin), "/hosts/", os_version_id=os_id)
     assert "mac-1" in listed_hosts and "ubuntu-1" not in listed_hosts
+
+
+def _bars(html: str) -> list[int]:
+    svg = html.split("<svg", 1)[1].split("</svg>", 1)[0]
+    return [int(count) for count in re.findall(r'data-open="(\d+)"', svg)]
+
+
+def test_chart_shows_the_same_filtered_set_as_the_table(
+    admin: User, observer: User, team: Team, other_team: Team, matched: dict[str, Host]
+) -> None:
+    client = logged_in(admin)
+    open_rows = HostVulnerability.objects.filter(resolved_at__isnull=True)
+    kev = set(CVE.objects.filter(cisa_known_exploit=True).values_list("cve", flat=True))
+    high = set(CVE.objects.filter(severity="HIGH").values_list("cve", flat=True))
+    scored = set(CVE.objects.filter(cvss_score__gte=8).values_list("cve", flat=True))
+    cases = [
+        ({}, open_rows),
+        ({"exploit": "on"}, open_rows.filter(cve__in=kev)),
+        ({"query": "2023-0"}, open_rows.filter(cve__contains="2023-0")),
+        ({"severity": "HIGH"}, open_rows.filter(cve__in=high)),
+        ({"min_cvss": "8"}, open_rows.filter(cve__in=scored)),
+        ({"team_id": other_team.pk}, open_rows.filter(host__team=other_team)),
+        ({"team_id": team.pk, "exploit": "on"}, open_rows.filter(host__team=team, cve__in=kev)),
+    ]
+    for params, rows in cases:
+        html = page(client, "/vulnerabilities/", **params)
+        assert _bars(html)[-1] == rows.count(), params
+        # The table beside it lists exactly the CVEs the chart counts.
+        assert set(listed(html)) == set(rows.values_list("cve", flat=True)), params
+    assert 0 < _bars(page(client, "/vulnerabilities/", exploit="on"))[-1] < _bars(page(client, "/vulnerabilities/"))[-1]
+    # A filter change swaps only the results block (htmx): the chart is in it, redrawn for the filter.
+    swapped = client.get(
+        "/vulnerabilities/", {"team_id": other_team.pk}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results"
+    )
+    assert "<svg" in swapped.content.decode() and "<form" not in swapped.content.decode()
+    assert _bars(swapped.content.decode())[-1] == open_rows.filter(host__team=other_team).count()
+    # A team user's chart counts only their team's hosts, whatever the filters.
+    mine = page(logged_in(observer), "/vulnerabilities/", exploit="on")
+    assert _bars(mine)[-1] == open_rows.filter(host__team=team, cve__in=kev).count()
