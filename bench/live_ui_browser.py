@@ -42,14 +42,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def prepare(server: LiveServer) -> str:
-    server.extra_env.update(DJANGO_SUPERUSER_EMAIL=EMAIL, DJANGO_SUPERUSER_PASSWORD=PASSWORD)
-    server.data_dir.mkdir(parents=True, exist_ok=True)
-    server.manage("migrate", "--noinput")
-    server.manage("createsuperuser", "--noinput")
-    return server.manage("enroll_secret", "add").strip()
-
-
 async def wait_for_hosts(server: LiveServer, token: str, hosts: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     count = 0
@@ -140,7 +132,7 @@ def main() -> None:
         data_dir = Path(tmp)
         database_url = isolated_database_url(args.database_url, data_dir, suffix="browserbench")
         server = LiveServer(data_dir=data_dir, database_url=database_url, extra_env={"LOG_LEVEL": "WARNING"})
-        secret = prepare(server)
+        secret = server.prepare(EMAIL, PASSWORD)
         with server:
             asyncio.run(scenario(args, server, secret))
 

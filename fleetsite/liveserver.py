@@ -99,6 +99,14 @@ class LiveServer:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
+    def prepare(self, email: str, password: str) -> str:
+        """Migrate, create a global admin and an enroll secret before the server starts; returns the secret."""
+        self.extra_env.update(DJANGO_SUPERUSER_EMAIL=email, DJANGO_SUPERUSER_PASSWORD=password)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.manage("migrate", "--noinput")
+        self.manage("createsuperuser", "--noinput")
+        return self.manage("enroll_secret", "add").strip()
+
     def start(self, timeout: float = 30.0) -> LiveServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.manage("migrate", "--noinput")

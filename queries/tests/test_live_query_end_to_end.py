@@ -25,11 +25,7 @@ HOSTS = 12
 
 
 def _prepare(server: LiveServer) -> str:
-    server.extra_env.update(DJANGO_SUPERUSER_EMAIL=EMAIL, DJANGO_SUPERUSER_PASSWORD=PASSWORD)
-    server.data_dir.mkdir(parents=True, exist_ok=True)
-    server.manage("migrate", "--noinput")
-    server.manage("createsuperuser", "--noinput")
-    return server.manage("enroll_secret", "add").strip()
+    return server.prepare(EMAIL, PASSWORD)
 
 
 async def _scenario(agent_url: str | list[str], socket_server: LiveServer, secret: str) -> None:
