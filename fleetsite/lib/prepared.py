@@ -156,6 +156,46 @@ class OneByValue:
         return _instance(compiled.klass_info, compiled.attnames, values, alias)
 
 
+class FirstRowByValue:
+    """`FirstRowByValue(build, placeholder).get(value)`: the first row of `build(value)` as the driver gives it.
+
+    Like OneByValue, compiled once per database, for a `.values_list()` query whose value may
+    stand more than once (each side of a UNION): every parameter equal to `placeholder` takes the
+    value. `placeholder` must be of the value's type (an integer column refuses the text one) and
+    never a real value. No converters run: for ids and keys, not dates.
+    """
+
+    def __init__(self, build: Callable[[Any], QuerySet], placeholder: Any = _PLACEHOLDER) -> None:
+        self._build = build
+        self._placeholder = placeholder
+        self._compiled: dict[tuple[str, str], tuple[str, tuple[Any, ...], tuple[int, ...]]] = {}
+
+    def _is_placeholder(self, param: Any) -> bool:
+        return type(param) is type(self._placeholder) and param == self._placeholder
+
+    def _compile(self, alias: str) -> tuple[str, tuple[Any, ...], tuple[int, ...]]:
+        key = (alias, connections[alias].vendor)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            query = self._build(self._placeholder).using(alias)[:1].query
+            sql, params = query.get_compiler(alias).as_sql()
+            positions = tuple(index for index, param in enumerate(params) if self._is_placeholder(param))
+            if not positions:
+                raise ValueError("FirstRowByValue needs a queryset that filters on the looked-up value")
+            compiled = self._compiled[key] = (sql, tuple(params), positions)
+        return compiled
+
+    def get(self, value: Any, alias: str = DEFAULT_DB_ALIAS) -> tuple[Any, ...] | None:
+        sql, params, positions = self._compile(alias)
+        values = list(params)
+        for index in positions:
+            values[index] = value
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, values)
+            row = cursor.fetchone()
+        return None if row is None else tuple(row)
+
+
 def _instance(klass_info: dict[str, Any], attnames: list[str], values: list[Any], alias: str) -> Any:
     """The model instance of `klass_info` from one row, with its select_related objects cached on it."""
     fields = klass_info["select_fields"]
