@@ -63,6 +63,19 @@
     return false;
   }
 
+  // A credential as py_webauthn reads it: the fields both ceremonies share, and `fields` of the
+  // ceremony's own response (attestation for a new passkey, signature for a login).
+  function credentialJSON(credential, fields) {
+    return {
+      id: credential.id,
+      rawId: toB64url(credential.rawId),
+      type: credential.type,
+      clientExtensionResults: credential.getClientExtensionResults(),
+      authenticatorAttachment: credential.authenticatorAttachment || undefined,
+      response: { clientDataJSON: toB64url(credential.response.clientDataJSON), ...fields },
+    };
+  }
+
   async function register(form) {
     const name = form.querySelector("#passkey-name").value.trim();
     if (!name) return show(form, "Give the passkey a name, such as the device it lives on.");
@@ -74,18 +87,10 @@
     const response = credential.response;
     const body = {
       name: name,
-      credential: {
-        id: credential.id,
-        rawId: toB64url(credential.rawId),
-        type: credential.type,
-        clientExtensionResults: credential.getClientExtensionResults(),
-        authenticatorAttachment: credential.authenticatorAttachment || undefined,
-        response: {
-          clientDataJSON: toB64url(response.clientDataJSON),
-          attestationObject: toB64url(response.attestationObject),
-          transports: response.getTransports ? response.getTransports() : [],
-        },
-      },
+      credential: credentialJSON(credential, {
+        attestationObject: toB64url(response.attestationObject),
+        transports: response.getTransports ? response.getTransports() : [],
+      }),
     };
     const done = await post(form, form.dataset.registerUrl, body);
     window.location.assign(done.redirect);
@@ -98,19 +103,11 @@
     const credential = await navigator.credentials.get({ publicKey: options });
     const response = credential.response;
     const body = {
-      credential: {
-        id: credential.id,
-        rawId: toB64url(credential.rawId),
-        type: credential.type,
-        clientExtensionResults: credential.getClientExtensionResults(),
-        authenticatorAttachment: credential.authenticatorAttachment || undefined,
-        response: {
-          clientDataJSON: toB64url(response.clientDataJSON),
-          authenticatorData: toB64url(response.authenticatorData),
-          signature: toB64url(response.signature),
-          userHandle: response.userHandle ? toB64url(response.userHandle) : undefined,
-        },
-      },
+      credential: credentialJSON(credential, {
+        authenticatorData: toB64url(response.authenticatorData),
+        signature: toB64url(response.signature),
+        userHandle: response.userHandle ? toB64url(response.userHandle) : undefined,
+      }),
     };
     const done = await post(form, form.dataset.loginUrl, body);
     window.location.assign(done.redirect);

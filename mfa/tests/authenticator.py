@@ -47,20 +47,8 @@ class SoftAuthenticator:
         attested = bytes(16) + struct.pack(">H", len(self.credential_id)) + self.credential_id + self._cose_key()
         auth_data = self._auth_data(rp_id, FLAG_UP | FLAG_UV | FLAG_AT, attested)
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
-        raw_id = bytes_to_base64url(self.credential_id)
-        return {
-            "id": raw_id,
-            "rawId": raw_id,
-            "type": "public-key",
-            "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": bytes_to_base64url(
-                    self._client_data("webauthn.create", options["challenge"], origin)
-                ),
-                "attestationObject": bytes_to_base64url(attestation),
-                "transports": ["internal"],
-            },
-        }
+        client_data = self._client_data("webauthn.create", options["challenge"], origin)
+        return self._credential(client_data, attestationObject=bytes_to_base64url(attestation), transports=["internal"])
 
     def get(
         self, options: dict, origin: str | None = None, rp_id: str | None = None, sign_count: int | None = None
@@ -70,15 +58,17 @@ class SoftAuthenticator:
         auth_data = self._auth_data(rp_id, FLAG_UP | FLAG_UV)
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
         signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
+        return self._credential(
+            client_data, authenticatorData=bytes_to_base64url(auth_data), signature=bytes_to_base64url(signature)
+        )
+
+    def _credential(self, client_data: bytes, **response: Any) -> dict[str, Any]:
+        """The credential JSON a browser posts: what both ceremonies share, and the ceremony's `response` fields."""
         raw_id = bytes_to_base64url(self.credential_id)
         return {
             "id": raw_id,
             "rawId": raw_id,
             "type": "public-key",
             "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": bytes_to_base64url(client_data),
-                "authenticatorData": bytes_to_base64url(auth_data),
-                "signature": bytes_to_base64url(signature),
-            },
+            "response": {"clientDataJSON": bytes_to_base64url(client_data), **response},
         }
