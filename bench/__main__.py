@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench.checkins import Interleaved, checkin_phases, empty_view_only
+from bench.database import sized_for_bench
 from bench.live_query import prepare_admin, prepare_logged_query, soak_with_live_query
 from fleetsite.liveserver import LiveServer, isolated_database_url
 
@@ -87,6 +88,13 @@ def print_table(rows: list[Interleaved]) -> None:
 
 def main() -> None:
     args = parse_args()
+    print(f"fleetsite bench: {machine()}")
+    with sized_for_bench(args.database_url) as sizing:
+        print(sizing)
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="fleetsite-bench-") as tmp:
         data_dir = Path(tmp)
         database_url = isolated_database_url(args.database_url, data_dir, suffix="bench")
@@ -99,7 +107,6 @@ def main() -> None:
                        "FLEETSITE_SEEN_FLUSH_INTERVAL": "2",
                        "FLEETSITE_REPORT_FLUSH_INTERVAL": "2"},
         )  # fmt: skip
-        print(f"fleetsite bench: {machine()}")
         print(f"database {database_url.split('@')[-1]}, redis {args.redis_url}, one `serve` worker")
         server.start()
         pid = server.process.pid if server.process else 0

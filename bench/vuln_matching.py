@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.database import sized_for_bench
+
 TARGET_FIRST_S = 60.0
 TARGET_RERUN_S = 5.0
 VERSIONS_PER_NAME = 3
@@ -281,13 +283,15 @@ def verdict(seconds: float, target: float) -> str:
 def main() -> None:
     args = parse_args()
     rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory(prefix="fleetsite-vulnbench-") as tmp:
+    scratch = tempfile.TemporaryDirectory(prefix="fleetsite-vulnbench-")
+    with sized_for_bench(args.database_url) as sizing, scratch as tmp:
         setup_django(args.database_url, Path(tmp))
         from django.conf import settings
         from django.core.management import call_command
 
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         print(f"vulnerability matching: {args.hosts:,} hosts, {args.advisories:,} advisories, database {engine}")
+        print(f"  {sizing}")
         started = time.monotonic()
         call_command("seed_hosts", str(args.hosts), software=0, quiet=True, stdout=open(os.devnull, "w"))  # noqa: SIM115
         ids = seed_software()
