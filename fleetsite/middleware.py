@@ -20,9 +20,14 @@ class ClientIPMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        # Read per request (parsed once, memoized) so a changed setting applies without a restart.
-        request.client_ip = client_ip(request.META, settings.FLEETSITE_TRUSTED_PROXIES, settings.FLEETSITE_PROXY_COUNT)
+        set_client_ip(request)
         return self.get_response(request)
+
+
+def set_client_ip(request: HttpRequest) -> None:
+    """`request.client_ip` (also for `fleetsite.agent_wsgi`, which skips middleware)."""
+    # Read per request (parsed once, memoized) so a changed setting applies without a restart.
+    request.client_ip = client_ip(request.META, settings.FLEETSITE_TRUSTED_PROXIES, settings.FLEETSITE_PROXY_COUNT)
 
 
 def is_agent_path(path: str) -> bool:

@@ -22,6 +22,11 @@ logger = logging.getLogger(__name__)
 _installed = False
 
 
+def installed() -> bool:
+    """Whether requests are traced (then every request goes through Django's middleware, see agent_wsgi)."""
+    return _installed
+
+
 def tracing_requested(environ: Mapping[str, str] = os.environ) -> bool:
     """True when the environment asks for traces to be exported, by OpenTelemetry's own rules."""
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":

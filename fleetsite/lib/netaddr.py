@@ -93,7 +93,7 @@ def client_ip(meta: Mapping[str, str], trusted_proxies: Iterable[str] = (), prox
             return hops[-proxy_count]
         return peer
     networks = proxy_networks(trusted_proxies)
-    if not _is_trusted(peer, networks):
+    if not networks or not _is_trusted(peer, networks):  # no proxies (the default): nothing to parse
         return peer
     for header in ("HTTP_TRUE_CLIENT_IP", "HTTP_X_REAL_IP"):
         value = meta.get(header, "").strip()

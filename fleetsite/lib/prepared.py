@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 
 @dataclass(frozen=True)
@@ -204,10 +206,30 @@ def _instance(klass_info: dict[str, Any], attnames: list[str], values: list[Any]
     row = [values[i] for i in fields]
     if row[names.index(model._meta.pk.attname)] is None:
         return None  # a nullable foreign key with nothing behind it
-    instance = model.from_db(alias, names, row)
+    instance = _from_db(model, alias, names, row)
     for related in klass_info.get("related_klass_infos", []):
         related_instance = _instance(related, attnames, values, alias)
         related["local_setter"](instance, related_instance)
         if related_instance is not None:
             related["remote_setter"](related_instance, instance)
+    return instance
+
+
+def _from_db(model: type[Model], alias: str, names: list[str], row: list[Any]) -> Model:
+    """`model.from_db(alias, names, row)`, without Model.__init__ when no init signal listens.
+
+    For a model with many columns and a few loaded, `from_db` spent more time padding the row
+    with deferred markers and skipping them again in `__init__` than the query took. An instance
+    with its loaded columns set (the others absent, so deferred, as Django sees them) and its
+    `_state` is what `__init__` would have built.
+    """
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(alias, names, row)
+    instance = model.__new__(model)
+    state = ModelState()
+    state.adding = False
+    state.db = alias
+    instance._state = state
+    for name, value in zip(names, row, strict=True):
+        setattr(instance, name, value)  # through the field's descriptor, as __init__ does
     return instance
