@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django_redis.cache import RedisCache
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 
@@ -25,5 +27,33 @@ def redis_caches(url: str, prefix: str = "fleetsite") -> dict[str, Any]:
     default = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix, "OPTIONS": options}
     return {
         "default": default,
-        "login_counters": {**default, "OPTIONS": {**options, "IGNORE_EXCEPTIONS": True}},
+        "login_counters": {
+            **default,
+            "BACKEND": "fleetsite.lib.cachesettings.MissingIsFineCache",
+            "OPTIONS": {**options, "IGNORE_EXCEPTIONS": True},
+        },
     }
+
+
+class MissingIsFineCache(RedisCache):
+    """django-redis with IGNORE_EXCEPTIONS, answering as a cache that just lost its keys.
+
+    With Redis down, django-redis's ignored calls return None, and django-axes, counting a failed
+    login, compares those Nones (a TypeError); its `touch` is not covered by the flag at all
+    (redis-py's ConnectionError escapes django-redis 7.0). Either way every failed login answered
+    500 during an outage. Here a lost counter starts again at one attempt.
+    """
+
+    def add(self, *args: Any, **kwargs: Any) -> bool:
+        added = super().add(*args, **kwargs)
+        return True if added is None else added
+
+    def incr(self, key: Any, delta: int = 1, *args: Any, **kwargs: Any) -> int:
+        value = super().incr(key, delta, *args, **kwargs)
+        return delta if value is None else value
+
+    def touch(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().touch(*args, **kwargs)
+        except RedisError:
+            return False
