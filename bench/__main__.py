@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.checkins import Interleaved, checkin_phases, empty_view_only
 from bench.database import sized_for_bench
-from bench.live_query import prepare_admin, prepare_logged_query, soak_with_live_query
+from bench.live_query import prepare_admin, prepare_logged_query, soak_only, soak_with_live_query
 from fleetsite.liveserver import LiveServer, isolated_database_url
 
 # Targets from issue 13: idle check-ins at most the empty view, a detail write at most 5x it.
@@ -52,13 +52,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats of each case (at least 5)")
     parser.add_argument("--soak-hosts", type=int, default=1000)
     parser.add_argument("--soak-seconds", type=float, default=240, help="whole soak; the steady window is the middle")
+    parser.add_argument(
+        "--scale-workers", type=int, default=2, help="soak with this many workers, hosts times as many (0: skip)"
+    )
     parser.add_argument("--skip-packages", action="store_true", help="do not time installer builds")
     parser.add_argument("--list-hosts", type=int, default=100_000, help="seed this many hosts and time the host list")
     parser.add_argument("--vuln-hosts", type=int, default=10_000, help="hosts for vulnerability matching (0: skip)")
     # --quick changes the defaults; options given on the command line still win.
     if parser.parse_known_args()[0].quick:
         parser.set_defaults(hosts=100, repeats=3, soak_hosts=300, soak_seconds=90, list_hosts=10_000, vuln_hosts=1000)
-        parser.set_defaults(skip_packages=True)
+        parser.set_defaults(skip_packages=True, scale_workers=0)
     args = parser.parse_args()
     return args
 
@@ -129,10 +132,40 @@ def run(args: argparse.Namespace) -> None:
             raise
         finally:
             server.stop()
+    if args.scale_workers > 1 and args.soak_hosts:
+        print_scale_out(args)
     if args.vuln_hosts:
         print_vulnerability_matching(args.database_url, args.vuln_hosts)
     if not args.skip_packages:
         print_build_times()
+
+
+def print_scale_out(args: argparse.Namespace) -> None:
+    """The soak on a server with more workers and proportionally more hosts, the database on this machine too:
+    how throughput grows with workers (issue 13, item 6)."""
+    workers = args.scale_workers
+    with tempfile.TemporaryDirectory(prefix="fleetsite-bench-scale-") as tmp:
+        data_dir = Path(tmp)
+        server = LiveServer(
+            data_dir=data_dir / "serve",
+            database_url=isolated_database_url(args.database_url, data_dir, suffix="scale"),
+            redis_url=args.redis_url,
+            workers=workers,
+            extra_env={"DJANGO_SETTINGS_MODULE": "bench.settings", "LOG_LEVEL": "WARNING",
+                       "FLEETSITE_SEEN_FLUSH_INTERVAL": "2", "FLEETSITE_REPORT_FLUSH_INTERVAL": "2"},
+        )  # fmt: skip
+        server.start()
+        try:
+            secret = server.manage("enroll_secret", "add").strip()
+            hosts = args.soak_hosts * workers
+            title = f"scale-out: {workers} serve workers, {hosts} hosts, database and load generator on the same cores"
+            pid = server.process.pid if server.process else 0
+            asyncio.run(soak_only(server, pid, secret, hosts, args.soak_seconds, args.redis_url, title))
+        except Exception:
+            print("server log (tail):\n" + server.log())
+            raise
+        finally:
+            server.stop()
 
 
 def print_vulnerability_matching(database_url: str, hosts: int) -> None:

@@ -8,6 +8,7 @@ import time
 from urllib.parse import urlsplit
 
 from agentsim import run as run_agents
+from agentsim.stats import Summary
 from bench.checkins import LOGGED_QUERY, process_cpu_seconds
 from fleetsite.liveserver import LiveServer
 from queries.livecheck import call, login, watch
@@ -78,28 +79,8 @@ async def soak_with_live_query(
 ) -> None:
     """agentsim paced at fleetd's defaults: server, database and Redis CPU in the steady state, then live queries."""
     stop = asyncio.Event()
-    agents = asyncio.create_task(
-        # They run until the live queries are done (`stop`); `duration` is only a bound.
-        run_agents(
-            server.url, secret, hosts, platform="mixed", duration=seconds + 180, seed=5, ramp=10, stop_event=stop
-        )
-    )
-    # Enrollment, the first detail queries and the first scheduled results are behind us by then.
-    await asyncio.sleep(max(45.0, seconds * 0.35))
-    window = max(30.0, seconds * 0.3)
-    db_pid, redis_pid = _pid_of("mariadbd|mysqld"), _pid_of(f"redis-server .*:{urlsplit(redis_url).port or 6379}")
-    before = (process_cpu_seconds(pid), _cpu(db_pid), _cpu(redis_pid), time.monotonic())
-    await asyncio.sleep(window)
-    after = (process_cpu_seconds(pid), _cpu(db_pid), _cpu(redis_pid), time.monotonic())
-    elapsed = after[3] - before[3]
-    server_share, db_share, redis_share = ((after[i] - before[i]) / elapsed for i in range(3))
-    print(f"\nagentsim soak: {hosts} hosts, osquery + orbit at default intervals, steady window {window:.0f} s")
-    print(f"  server: {server_share * 100:5.1f}% of one core -> {hosts * 0.6 / max(server_share, 1e-6):,.0f} "
-          "hosts per core at 60% load   (target >= 6,000)")  # fmt: skip
-    print(f"  database (mariadbd, whole process): {db_share * 100:5.1f}% of one core; "
-          f"Redis: {redis_share * 100:4.1f}%")  # fmt: skip
-    total_share = server_share + db_share + redis_share
-    print(f"  server + database + Redis: {hosts * 0.6 / max(total_share, 1e-6):,.0f} hosts per core at 60% load")
+    agents = _start_agents(server, secret, hosts, seconds, stop)
+    await measure_soak(pid, hosts, seconds, redis_url, f"agentsim soak: {hosts} hosts")
 
     status, body = await asyncio.to_thread(call, server.url, "GET", "/api/latest/fleet/hosts/count", None, token)
     total = body.get("count", 0)
@@ -109,7 +90,52 @@ async def soak_with_live_query(
     for sql in ("SELECT * FROM osquery_info;", "SELECT * FROM processes;"):
         await _live_query(server, pid, token, all_hosts, total, sql)
     stop.set()
-    summary = await agents
+    _print_agents(await agents, hosts)
+
+
+async def soak_only(
+    server: LiveServer, pid: int, secret: str, hosts: int, seconds: float, redis_url: str, title: str
+) -> float:
+    """The soak alone (no live queries); returns the server's share of one core."""
+    stop = asyncio.Event()
+    agents = _start_agents(server, secret, hosts, seconds, stop)
+    share = await measure_soak(pid, hosts, seconds, redis_url, title)
+    stop.set()
+    _print_agents(await agents, hosts)
+    return share
+
+
+def _start_agents(server: LiveServer, secret: str, hosts: int, seconds: float, stop: asyncio.Event) -> asyncio.Task:
+    # They run until told to stop (`stop`); `duration` is only a bound.
+    return asyncio.create_task(
+        run_agents(
+            server.url, secret, hosts, platform="mixed", duration=seconds + 180, seed=5, ramp=10, stop_event=stop
+        )
+    )
+
+
+async def measure_soak(pid: int, hosts: int, seconds: float, redis_url: str, title: str) -> float:
+    """Server, database and Redis CPU over the soak's steady middle window, printed; returns the server's share."""
+    # Enrollment, the first detail queries and the first scheduled results are behind us by then.
+    await asyncio.sleep(max(45.0, seconds * 0.35))
+    window = max(30.0, seconds * 0.3)
+    db_pid, redis_pid = _pid_of("mariadbd|mysqld"), _pid_of(f"redis-server .*:{urlsplit(redis_url).port or 6379}")
+    before = (process_cpu_seconds(pid), _cpu(db_pid), _cpu(redis_pid), time.monotonic())
+    await asyncio.sleep(window)
+    after = (process_cpu_seconds(pid), _cpu(db_pid), _cpu(redis_pid), time.monotonic())
+    elapsed = after[3] - before[3]
+    server_share, db_share, redis_share = ((after[i] - before[i]) / elapsed for i in range(3))
+    print(f"\n{title}, osquery + orbit at default intervals, steady window {window:.0f} s")
+    print(f"  server: {server_share * 100:5.1f}% of one core -> {hosts * 0.6 / max(server_share, 1e-6):,.0f} "
+          "hosts per core at 60% load   (target >= 6,000)")  # fmt: skip
+    print(f"  database (mariadbd, whole process): {db_share * 100:5.1f}% of one core; "
+          f"Redis: {redis_share * 100:4.1f}%")  # fmt: skip
+    total_share = server_share + db_share + redis_share
+    print(f"  server + database + Redis: {hosts * 0.6 / max(total_share, 1e-6):,.0f} hosts per core at 60% load")
+    return server_share
+
+
+def _print_agents(summary: Summary, hosts: int) -> None:
     errors = sum(summary.errors.values())
     rate = summary.total_requests / max(summary.duration_s, 1e-6) / hosts
     print(f"  agentsim: {summary.total_requests} requests ({rate * 60:.1f} per host per minute), {errors} errors")
