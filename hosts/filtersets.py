@@ -23,11 +23,14 @@ from vulnerabilities.models import HostVulnerability, OSVersion
 
 NOT_LINUX = ["darwin", "windows", "chrome", "ios", "ipados", "android", ""]
 
+# The sort column of `display_name`: an annotation (see HostFilterSet.qs).
+DISPLAY_NAME = "display_name_sort"
+
 ORDER_KEYS = {
     "id": "id",
     "hostname": "hostname",
     "computer_name": "computer_name",
-    "display_name": "display_name_sort",
+    "display_name": DISPLAY_NAME,
     "seen_time": "seen_time",
     "created_at": "created_at",
     "updated_at": "updated_at",
@@ -47,7 +50,7 @@ ORDER_KEYS = {
 def after_value(key: str, raw: str) -> Any:
     """`raw` (from the query string) as a value of the order key's column; ValidationError if it is none."""
     column = ORDER_KEYS[key]
-    if column == "display_name_sort":
+    if column == DISPLAY_NAME:
         return raw
     model: type[models.Model] = Host
     if column == "team__name":
@@ -192,7 +195,7 @@ class HostFilterSet(LeanFilterSet):
             queryset = self.filter_policy(queryset, int(data["policy_id"]), data.get("policy_response") or None)
         key = data.get("order_key") or "id"
         column = ORDER_KEYS[key]
-        if column == "display_name_sort":
+        if column == DISPLAY_NAME:
             # Host.display_name: the computer name when the agent reported one, else the hostname.
             queryset = queryset.annotate(display_name_sort=Coalesce(NullIf("computer_name", Value("")), "hostname"))
         descending = data.get("order_direction") == "desc"
