@@ -96,6 +96,8 @@ def cases(client: KeepAlive) -> list[tuple]:
     out: list[tuple] = [("hosts API, 100/page", api, {"per_page": 100})]
     out += [(f"hosts API, {name}", api, {"per_page": 100, **params}) for name, params in filters]
     out += [("hosts API, page 500", api, {"per_page": 100, "page": 500})]
+    # A page nobody reached: each round jumps to a page far from any page read before (OFFSET).
+    out += [("hosts API, page 300-580, cold", api, lambda n: {"per_page": 100, "page": 300 + 20 * n})]
     if page_500_after is not None:  # a seed smaller than 50,000 hosts has no page 500
         out += [("hosts API, page 500 by after=", api, {"per_page": 100, "after": page_500_after})]
     out += [
@@ -127,13 +129,15 @@ def run(server_url: str, token: str, rounds: int = ROUNDS, only: str = "") -> li
     for name, path, params, *headers in cases(client):
         if only and only not in name:
             continue
-        target = f"{path}?{urlencode(params)}"
+        # A params callable gives each round its own query (and the warm-up read round -1's).
+        query = params if callable(params) else lambda _, params=params: params
+        target = f"{path}?{urlencode(query(-1))}"
         extra = headers[0] if headers else None
         client.get(target, extra)  # warm caches
         empties, times = [], []
         for _ in range(rounds):
             empties.append(client.timed("/bench/empty"))
-            times.append(client.timed(target, extra))
+            times.append(client.timed(f"{path}?{urlencode(query(len(times)))}", extra))
         ratios = [case / empty for case, empty in zip(times, empties, strict=True)]
         results.append(
             Case(name, statistics.median(times), statistics.median(empties), statistics.median(ratios),

@@ -7,8 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
@@ -23,7 +22,7 @@ from vulnerabilities.models import HostVulnerability, OSVersion
 
 NOT_LINUX = ["darwin", "windows", "chrome", "ios", "ipados", "android", ""]
 
-# The sort column of `display_name`: an annotation (see HostFilterSet.qs).
+# The sort column of `display_name`: a generated column (Host.display_name_sort).
 DISPLAY_NAME = "display_name_sort"
 
 ORDER_KEYS = {
@@ -195,9 +194,6 @@ class HostFilterSet(LeanFilterSet):
             queryset = self.filter_policy(queryset, int(data["policy_id"]), data.get("policy_response") or None)
         key = data.get("order_key") or "id"
         column = ORDER_KEYS[key]
-        if column == DISPLAY_NAME:
-            # Host.display_name: the computer name when the agent reported one, else the hostname.
-            queryset = queryset.annotate(display_name_sort=Coalesce(NullIf("computer_name", Value("")), "hostname"))
         descending = data.get("order_direction") == "desc"
         if data.get("after") not in (None, ""):
             queryset = queryset.filter(after_condition(column, data["after"], data.get("after_id"), descending))

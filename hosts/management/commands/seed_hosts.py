@@ -89,7 +89,7 @@ def _insert(model: type[models.Model], rows: list[dict[str, Any]], per_statement
     """
     if not rows:
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
     names = [f.attname for f in fields]
     defaults = {f.attname: f.get_default() for f in fields}
     literals = _Literals()
