@@ -17,7 +17,6 @@ from fleetsite.api.filtersets import LeanFilterSet
 from hosts.choices import HostStatus
 from hosts.models import Host, HostSoftware, Software
 from hosts.status import status_q
-from queries.models import PolicyMembership
 from vulnerabilities.models import HostVulnerability, OSVersion
 
 NOT_LINUX = ["darwin", "windows", "chrome", "ios", "ipados", "android", ""]
@@ -148,7 +147,9 @@ class HostFilterSet(LeanFilterSet):
         return queryset.filter(platform=value)
 
     def filter_software_version(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
-        return queryset.filter(Exists(HostSoftware.objects.filter(host_id=OuterRef("pk"), software_id=int(value))))
+        # A join, as for labels: (host, software) is unique, and the (software, host) index gives the
+        # hosts in id order, so a page reads 100 entries (EXISTS probed every host: 25x at a million).
+        return queryset.filter(software_installs__software_id=int(value))
 
     def filter_software_title(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
         """A title is every version of one name and source; its id is its first version's id."""
@@ -173,12 +174,13 @@ class HostFilterSet(LeanFilterSet):
         return queryset.filter(Exists(open_rows))
 
     def filter_policy(self, queryset: QuerySet, policy_id: int, response: str | None) -> QuerySet:
-        answers = PolicyMembership.objects.filter(host_id=OuterRef("pk"), policy_id=policy_id)
-        if response == "passing":
-            answers = answers.filter(passes=True)
-        elif response == "failing":
-            answers = answers.filter(passes=False)
-        return queryset.filter(Exists(answers))
+        """A join on the host's answer: (policy, host) is unique, and the (policy, passes, host) index gives
+        the hosts in id order, so a page reads 100 entries and a count one index range (EXISTS probed
+        every host: 17 s to count a million)."""
+        answer: dict[str, Any] = {"policy_memberships__policy_id": policy_id}
+        if response in ("passing", "failing"):
+            answer["policy_memberships__passes"] = response == "passing"
+        return queryset.filter(**answer)
 
     def filter_low_disk(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
         return queryset.filter(gigs_disk_space_available__lt=value)

@@ -182,6 +182,8 @@ class HostSoftware(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["host", "software"], name="unique_host_software")]
+        # The host list filtered by a software version reads its hosts in id order from here.
+        indexes = [models.Index(fields=["software", "host"], name="host_software_by_version")]
 
 
 class Label(models.Model):

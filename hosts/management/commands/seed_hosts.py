@@ -43,6 +43,7 @@ CATALOGUE = {
               ("kernel", "rpm_packages")],
 }  # fmt: skip
 VERSIONS = ["1.0.0", "1.2.3", "2.0.1", "3.4.0", "120.0.6099", "121.0.6167", "5.17.4", "8.5.0"]
+ONLINE_FOR = timedelta(hours=6)
 POLICY_PASS_RATES = [0.9, 0.6, 0.97, 0.75, 0.5]
 NAMES = ["mbp", "win", "dev", "web", "db", "build", "kiosk", "lab", "ops", "sales", "eng", "ci"]
 
@@ -215,7 +216,8 @@ class Command(BaseCommand):
             percent_disk_space_available=round(100 * free / total, 1),
             disk_encryption_enabled=rng.random() < 0.85,
             seen_time=seen,
-            online_until=seen + timedelta(seconds=70),
+            # Online hosts stay online for a few hours, as if they kept checking in while the bench runs.
+            online_until=now + ONLINE_FOR if roll < 0.7 else seen + timedelta(seconds=70),
             created_at=seen - timedelta(days=rng.randint(0, 400)),
             last_enrolled_at=seen - timedelta(days=rng.randint(0, 30)),
             detail_updated_at=seen,
