@@ -5,52 +5,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0005_user_ui_settings'),
-        ('hosts', '0004_host_work_queued_at'),
+        ("accounts", "0005_user_ui_settings"),
+        ("hosts", "0004_host_work_queued_at"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='host',
-            name='display_name_sort',
-            field=models.GeneratedField(db_persist=True, expression=django.db.models.functions.comparison.Coalesce(django.db.models.functions.comparison.NullIf('computer_name', models.Value('')), 'hostname'), output_field=models.CharField(max_length=255)),
+            model_name="host",
+            name="display_name_sort",
+            field=models.GeneratedField(
+                db_persist=True,
+                expression=django.db.models.functions.comparison.Coalesce(
+                    django.db.models.functions.comparison.NullIf("computer_name", models.Value("")), "hostname"
+                ),
+                output_field=models.CharField(max_length=255),
+            ),
         ),
         migrations.AddIndex(
-            model_name='host',
-            index=models.Index(fields=['computer_name'], name='host_sort_computer_name'),
+            model_name="host",
+            index=models.Index(fields=["computer_name"], name="host_sort_computer_name"),
         ),
         migrations.AddIndex(
-            model_name='host',
-            index=models.Index(fields=['display_name_sort'], name='host_sort_display_name_sort'),
+            model_name="host",
+            index=models.Index(fields=["display_name_sort"], name="host_sort_display_name_sort"),
         ),
         migrations.AddIndex(
-            model_name='host',
-            index=models.Index(fields=['updated_at'], name='host_sort_updated_at'),
+            model_name="host",
+            index=models.Index(fields=["updated_at"], name="host_sort_updated_at"),
         ),
         migrations.AddIndex(
-            model_name='host',
-            index=models.Index(fields=['os_version'], name='host_sort_os_version'),
+            model_name="host",
+            index=models.Index(fields=["os_version"], name="host_sort_os_version"),
         ),
         migrations.AddIndex(
-            model_name='host',
-            index=models.Index(fields=['osquery_version'], name='host_sort_osquery_version'),
+            model_name="host",
+            index=models.Index(fields=["osquery_version"], name="host_sort_osquery_version"),
         ),
         migrations.AddIndex(
-            model_name='host',
-            index=models.Index(fields=['memory'], name='host_sort_memory'),
+            model_name="host",
+            index=models.Index(fields=["memory"], name="host_sort_memory"),
         ),
         migrations.AddIndex(
-            model_name='host',
-            index=models.Index(fields=['uptime_seconds'], name='host_sort_uptime_seconds'),
+            model_name="host",
+            index=models.Index(fields=["uptime_seconds"], name="host_sort_uptime_seconds"),
         ),
         migrations.AddIndex(
-            model_name='host',
-            index=models.Index(fields=['gigs_disk_space_available'], name='host_sort_gigs_disk_space_avai'),
+            model_name="host",
+            index=models.Index(fields=["gigs_disk_space_available"], name="host_sort_gigs_disk_space_avai"),
         ),
         migrations.AddIndex(
-            model_name='hostsoftware',
-            index=models.Index(fields=['software', 'host'], name='host_software_by_version'),
+            model_name="hostsoftware",
+            index=models.Index(fields=["software", "host"], name="host_software_by_version"),
         ),
     ]
