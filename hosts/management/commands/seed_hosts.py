@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -80,6 +81,8 @@ class _Literals:
             return f"'{value.isoformat(' ')}{self.zone}'"
         if isinstance(value, str):
             return self.text(value)
+        if isinstance(value, (date, Decimal)):
+            return self.text(str(value))
         return self.text(json.dumps(value))  # JSONField defaults
 
 
