@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('hosts', '0005_list_indexes'),
-        ('queries', '0004_campaign_rows'),
+        ("hosts", "0005_list_indexes"),
+        ("queries", "0004_campaign_rows"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='policymembership',
-            index=models.Index(fields=['policy', 'passes', 'host'], name='policy_member_answer'),
+            model_name="policymembership",
+            index=models.Index(fields=["policy", "passes", "host"], name="policy_member_answer"),
         ),
     ]
