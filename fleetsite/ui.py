@@ -202,6 +202,7 @@ def paginate(
     per_page: int = UI_PER_PAGE,
     fetch: Callable[[QuerySet], list[Any]] = list,
     count_url: str = "",
+    window: Callable[[int, int], tuple[list[Any], bool]] | None = None,
 ) -> tuple[list[Any], PageInfo]:
     """Fleet-style 0-based `page` and `per_page` as LIMIT/OFFSET, plus one bounded COUNT.
 
@@ -209,13 +210,17 @@ def paginate(
     their columns). With `count_url` (a view calling `count_fragment`) the page does not count
     at all: it reads one row more to know whether a next page exists, and the total arrives
     in a second request, as Fleet's UI asks for `/hosts/count` beside `/hosts`. At 100,000
-    hosts even a count capped at 1,000 filtered rows cost as much as the page's rows.
+    hosts even a count capped at 1,000 filtered rows cost as much as the page's rows. A list
+    that reads its own pages (deep ones without OFFSET, say) passes `window(page, per_page)`.
     """
     page, per_page = _page_params(request, per_page)
     start = page * per_page
     if count_url:
-        rows = fetch(queryset[start : start + per_page + 1])
-        more = len(rows) > per_page
+        if window is not None:  # the list reads its own page: (rows, whether more follow)
+            rows, more = window(page, per_page)
+        else:
+            rows = fetch(queryset[start : start + per_page + 1])
+            more = len(rows) > per_page
         # A lower bound for the pager until the exact count arrives: "capped" means "more follow".
         total = start + min(len(rows), per_page) + more
         info = PageInfo(page, per_page, total, more, f"{count_url}?{request.GET.urlencode()}")
@@ -294,10 +299,16 @@ def keyset_paginate(
     return rows, info
 
 
-def count_fragment(request: HttpRequest, queryset: QuerySet, per_page: int = UI_PER_PAGE) -> HttpResponse:
-    """The exact total of a list whose page did not count (loaded by the `pagination` tag's placeholder)."""
+def count_fragment(
+    request: HttpRequest, queryset: QuerySet, per_page: int = UI_PER_PAGE, count: Callable[[], int] | None = None
+) -> HttpResponse:
+    """The exact total of a list whose page did not count (loaded by the `pagination` tag's placeholder).
+
+    `count` replaces counting `queryset` (a list whose counts are shared, say).
+    """
     page, per_page = _page_params(request, per_page)
-    return HttpResponse(count_html(PageInfo(page, per_page, queryset.order_by().count())))
+    total = count() if count is not None else queryset.order_by().count()
+    return HttpResponse(count_html(PageInfo(page, per_page, total)))
 
 
 def count_html(page: PageInfo) -> SafeString:

@@ -7,8 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
 
@@ -18,16 +17,18 @@ from fleetsite.api.filtersets import LeanFilterSet
 from hosts.choices import HostStatus
 from hosts.models import Host, HostSoftware, Software
 from hosts.status import status_q
-from queries.models import PolicyMembership
 from vulnerabilities.models import HostVulnerability, OSVersion
 
 NOT_LINUX = ["darwin", "windows", "chrome", "ios", "ipados", "android", ""]
+
+# The sort column of `display_name`: a generated column (Host.display_name_sort).
+DISPLAY_NAME = "display_name_sort"
 
 ORDER_KEYS = {
     "id": "id",
     "hostname": "hostname",
     "computer_name": "computer_name",
-    "display_name": "display_name_sort",
+    "display_name": DISPLAY_NAME,
     "seen_time": "seen_time",
     "created_at": "created_at",
     "updated_at": "updated_at",
@@ -47,7 +48,7 @@ ORDER_KEYS = {
 def after_value(key: str, raw: str) -> Any:
     """`raw` (from the query string) as a value of the order key's column; ValidationError if it is none."""
     column = ORDER_KEYS[key]
-    if column == "display_name_sort":
+    if column == DISPLAY_NAME:
         return raw
     model: type[models.Model] = Host
     if column == "team__name":
@@ -146,7 +147,9 @@ class HostFilterSet(LeanFilterSet):
         return queryset.filter(platform=value)
 
     def filter_software_version(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
-        return queryset.filter(Exists(HostSoftware.objects.filter(host_id=OuterRef("pk"), software_id=int(value))))
+        # A join, as for labels: (host, software) is unique, and the (software, host) index gives the
+        # hosts in id order, so a page reads 100 entries (EXISTS probed every host: 25x at a million).
+        return queryset.filter(software_installs__software_id=int(value))
 
     def filter_software_title(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
         """A title is every version of one name and source; its id is its first version's id."""
@@ -171,12 +174,13 @@ class HostFilterSet(LeanFilterSet):
         return queryset.filter(Exists(open_rows))
 
     def filter_policy(self, queryset: QuerySet, policy_id: int, response: str | None) -> QuerySet:
-        answers = PolicyMembership.objects.filter(host_id=OuterRef("pk"), policy_id=policy_id)
-        if response == "passing":
-            answers = answers.filter(passes=True)
-        elif response == "failing":
-            answers = answers.filter(passes=False)
-        return queryset.filter(Exists(answers))
+        """A join on the host's answer: (policy, host) is unique, and the (policy, passes, host) index gives
+        the hosts in id order, so a page reads 100 entries and a count one index range (EXISTS probed
+        every host: 17 s to count a million)."""
+        answer: dict[str, Any] = {"policy_memberships__policy_id": policy_id}
+        if response in ("passing", "failing"):
+            answer["policy_memberships__passes"] = response == "passing"
+        return queryset.filter(**answer)
 
     def filter_low_disk(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
         return queryset.filter(gigs_disk_space_available__lt=value)
@@ -192,9 +196,6 @@ class HostFilterSet(LeanFilterSet):
             queryset = self.filter_policy(queryset, int(data["policy_id"]), data.get("policy_response") or None)
         key = data.get("order_key") or "id"
         column = ORDER_KEYS[key]
-        if column == "display_name_sort":
-            # Host.display_name: the computer name when the agent reported one, else the hostname.
-            queryset = queryset.annotate(display_name_sort=Coalesce(NullIf("computer_name", Value("")), "hostname"))
         descending = data.get("order_direction") == "desc"
         if data.get("after") not in (None, ""):
             queryset = queryset.filter(after_condition(column, data["after"], data.get("after_id"), descending))

@@ -117,7 +117,11 @@ class PolicyMembership(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["policy", "host"], name="unique_policy_member")]
-        indexes = [models.Index(fields=["host", "passes"], name="policy_member_host_passes")]
+        indexes = [
+            models.Index(fields=["host", "passes"], name="policy_member_host_passes"),
+            # The host list filtered by a policy's answers reads its hosts in id order from here.
+            models.Index(fields=["policy", "passes", "host"], name="policy_member_answer"),
+        ]
 
 
 class Campaign(models.Model):

@@ -187,7 +187,7 @@ def fit_instance(instance: models.Model, owner: Any = None) -> models.Model:
     """Fit every concrete, non-relational field of an unsaved or changed instance, in place."""
     model = type(instance)
     for field in model._meta.concrete_fields:
-        if field.is_relation or field.primary_key:
+        if field.is_relation or field.primary_key or field.generated:  # the database writes generated columns
             continue
         current = getattr(instance, field.attname)
         fitted = fit(model, field.name, current, owner)

@@ -33,7 +33,8 @@ from hosts.api.serializers import host_detail, rfc3339, summary_from_row, summar
 from hosts.filtersets import HostFilterSet
 from hosts.labels import host_counts
 from hosts.models import Host, Label
-from hosts.summary import cached_summary_counts, hosts_csv
+from hosts.paging import list_identity, page_ids
+from hosts.summary import cached_count, cached_summary_counts, hosts_csv
 
 
 def visible_hosts(request: Request) -> QuerySet:
@@ -78,9 +79,10 @@ def all_hosts_stream(queryset: QuerySet, with_mappings: bool = False) -> Streami
     return StreamingHttpResponse(chunks(), content_type="application/json")
 
 
-def hosts_page(queryset: QuerySet, page: Page, with_mappings: bool = False) -> Response:
-    """One page of `queryset` in Fleet's list shape: the page's ids first, then their rows."""
-    host_ids, meta = page.slice(queryset.values_list("id", flat=True))
+def hosts_page(queryset: QuerySet, page: Page, with_mappings: bool = False, identity: str = "") -> Response:
+    """One page of `queryset` in Fleet's list shape: the page's ids first (`hosts.paging`), then their rows."""
+    host_ids, more = page_ids(queryset, page.page, page.per_page, identity)
+    meta = {"has_next_results": more, "has_previous_results": page.page > 0}
     now = timezone.now()
     rows = _with_mappings([summary_from_row(row, now) for row in summary_rows(host_ids)], with_mappings)
     return names_written(Response({"hosts": rows, "meta": meta}))
@@ -122,7 +124,7 @@ class HostListView(FleetAPIView):
                 return all_hosts_stream(queryset, flag(request, "device_mapping"))
             # Fleet's listOptionsFromRequest: a page without per_page means its default of 20.
             page = Page(page=page.page, per_page=FLEET_DEFAULT_PER_PAGE)
-        return hosts_page(queryset, page, flag(request, "device_mapping"))
+        return hosts_page(queryset, page, flag(request, "device_mapping"), list_identity(request, request.user))
 
 
 @extend_schema_view(
@@ -136,7 +138,8 @@ class HostCountView(FleetAPIView):
     filterset_class = HostFilterSet
 
     def get(self, request: Request) -> Response:
-        return Response({"count": self.filter_queryset(request, visible_hosts(request)).order_by().count()})
+        queryset = self.filter_queryset(request, visible_hosts(request))
+        return Response({"count": cached_count(request.user, queryset, request)})
 
 
 class HostReportView(FleetAPIView):
@@ -460,4 +463,4 @@ class LabelHostsView(FleetAPIView):
             raise not_found(f"Label {label_id} was not found in the datastore")
         page = page_from(request)
         queryset = self.filter_queryset(request, visible_hosts(request).filter(labels__id=label_id))
-        return hosts_page(queryset, page, flag(request, "device_mapping"))
+        return hosts_page(queryset, page, flag(request, "device_mapping"), list_identity(request, request.user))

@@ -20,7 +20,8 @@ from hosts.api.views import HostActionDenied
 from hosts.filtersets import HostFilterSet
 from hosts.forms import BulkForm, bulk_team_menu, filter_bar
 from hosts.models import Software
-from hosts.summary import hosts_csv
+from hosts.paging import list_identity, page_ids
+from hosts.summary import cached_count, hosts_csv
 from hosts.tables import hosts_table, table_rows
 
 HOSTS_PER_PAGE = 50
@@ -49,13 +50,14 @@ def filtered_hosts(request: HttpRequest, params: QueryDict) -> tuple[QuerySet, s
 def host_list(request: HttpRequest) -> HttpResponse:
     queryset, errors = filtered_hosts(request, request.GET)
     now = timezone.now()
-    rows, page = paginate(
-        request,
-        queryset,
-        per_page=HOSTS_PER_PAGE,
-        fetch=lambda hosts: table_rows(hosts.values_list("id", flat=True)),
-        count_url=reverse("ui-hosts-count"),
-    )
+    identity = list_identity(request, request.user)
+
+    def window(number: int, per_page: int) -> tuple[list[dict[str, Any]], bool]:
+        host_ids, more = page_ids(queryset, number, per_page, identity)
+        return table_rows(host_ids), more
+
+    count_url = reverse("ui-hosts-count")
+    rows, page = paginate(request, queryset, per_page=HOSTS_PER_PAGE, count_url=count_url, window=window)
     can_bulk = permissions.writable_team_ids(request.user) != set()
     context = {
         "table": hosts_table(rows, now, selectable=can_bulk),
@@ -88,7 +90,9 @@ def host_list(request: HttpRequest) -> HttpResponse:
 def host_count(request: HttpRequest) -> HttpResponse:
     """The exact number of hosts matching the filters, for the list's pagination (see `paginate`)."""
     queryset, _ = filtered_hosts(request, request.GET)
-    return count_fragment(request, queryset, per_page=HOSTS_PER_PAGE)
+    return count_fragment(
+        request, queryset, per_page=HOSTS_PER_PAGE, count=lambda: cached_count(request.user, queryset, request)
+    )
 
 
 @login_required
