@@ -22,7 +22,7 @@ from django.utils import timezone
 from fleetsite.lib import bounds
 from fleetsite.lib.netaddr import public_ip
 from fleetsite.lib.rows import insert_many, replace_rows_of, update_one
-from hosts import device_mapping, seen
+from hosts import device_mapping, digests, seen
 from hosts.choices import DeviceMappingSource
 from hosts.models import Host, HostDeviceMapping, HostSoftware, HostUser, Software, online_window
 from hosts.signals import software_installs_changed
@@ -49,6 +49,10 @@ class HostUpdate:
     # Label ids the host is now in / not in; a label whose query failed counts as not in (as in Fleet).
     member_of: set[int] = field(default_factory=set)
     not_member_of: set[int] = field(default_factory=set)
+    # Side-table sections (hosts/digests.py): the digests the host had stored when the answer came,
+    # and those of the sections this answer replaces ("" forgets a section's digest).
+    stored_digests: dict[str, str] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
 
     def set(self, **values: Any) -> None:
         self.fields.update(values)
@@ -223,6 +227,10 @@ def ingest_chrome_profiles(host: Host, rows: list[Row], update: HostUpdate, cont
     update.chrome_emails = sorted(email for email in emails if email and bounds.fits(HostDeviceMapping, "email", email))
 
 
+# Ingesters whose rows replace the host's rows of a side table: a section whose rows are those it
+# stored last time is skipped whole (hosts/digests.py).
+SECTIONS = ("users", "software", "chrome_profiles")
+
 INGESTERS = {
     "network_interface": ingest_network_interface,
     "os_version": ingest_os_version,
@@ -257,7 +265,7 @@ def host_update_steps(host: Host, update: HostUpdate, per_field: bool = False) -
     With `per_field`, each column of the host row is its own step: a value the database still
     refuses then costs only that column.
     """
-    fields = _host_fields(host, update)
+    fields = _host_fields(host, update, per_field)
     steps: list[Step] = []
     if fields and per_field:
         steps += [(f"host.{name}", partial(_update_host, host, {name: value})) for name, value in fields.items()]
@@ -274,7 +282,7 @@ def host_update_steps(host: Host, update: HostUpdate, per_field: bool = False) -
     return steps
 
 
-def _host_fields(host: Host, update: HostUpdate) -> dict[str, Any]:
+def _host_fields(host: Host, update: HostUpdate, per_field: bool = False) -> dict[str, Any]:
     """The host columns to write, fitted to their fields, plus the online window they imply."""
     fields = bounds.fit_values(Host, update.fields, owner=host.pk)
     if {"distributed_interval", "config_tls_refresh"} & fields.keys():
@@ -285,9 +293,23 @@ def _host_fields(host: Host, update: HostUpdate) -> dict[str, Any]:
         fields["online_until"] = max(host.online_until, host.seen_time + window)
         # The check-in's pending seen time carries the old window; it must not undo this one.
         seen.buffer.mark(host.pk, host.seen_time, fields["online_until"])
+    stored = _stored_digests(update)
+    if stored is not None and stored != update.stored_digests:
+        # Per field (the fallback after a refused write), a section may have been dropped: forget them all.
+        fields[digests.FIELD] = "" if per_field else digests.render(stored)
     if fields:
         fields["updated_at"] = timezone.now()
     return fields
+
+
+def _stored_digests(update: HostUpdate) -> dict[str, str] | None:
+    """The digests to store once this update is written, or None when no section is written."""
+    sections = {"users": update.users, "software": update.software, "chrome_profiles": update.chrome_emails}
+    written = {name for name, rows in sections.items() if rows is not None and name in update.digests}
+    if not written:
+        return None
+    merged = {**update.stored_digests, **{name: update.digests[name] for name in written}}
+    return {name: digest for name, digest in merged.items() if digest}
 
 
 def _update_host(host: Host, fields: dict[str, Any]) -> None:

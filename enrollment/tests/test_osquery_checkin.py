@@ -289,6 +289,54 @@ def test_detail_write_costs_constant_queries(agent, ubuntu_host, django_assert_m
     assert Software.objects.count() == software_rows
 
 
+SIDE_TABLES = ("hosts_software", "hosts_hostsoftware", "hosts_hostuser", "hosts_hostdevicemapping")
+
+
+def _touched_side_tables(captured) -> set[str]:
+    return {table for query in captured.captured_queries for table in SIDE_TABLES if f'"{table}"' in query["sql"]}
+
+
+def test_an_unchanged_answer_touches_no_side_table_and_a_changed_one_is_stored(agent, ubuntu_host):
+    """A refetch answered as before (software, users, Chrome e-mails) costs no statement for them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    chrome = {"fleet_detail_query_google_chrome_profiles": [{"email": "alice@example.com"}]}
+    agent.json(WRITE, detail_write(ubuntu_host, queries=chrome))
+    host = ubuntu_host.refresh()
+    stored = (host.detail_digests, HostSoftware.objects.filter(host=host).count(), HostUser.objects.count())
+    assert stored[1:] == (3, 2)
+    with CaptureQueriesContext(connection) as unchanged:
+        agent.json(WRITE, detail_write(ubuntu_host, queries=chrome))
+    assert _touched_side_tables(unchanged) == set()
+    host = ubuntu_host.refresh()
+    assert (host.detail_digests, HostSoftware.objects.filter(host=host).count(), HostUser.objects.count()) == stored
+    assert host.detail_updated_at > timezone.now() - timedelta(minutes=1)
+
+    software = payload("distributed_write_ubuntu")["queries"]["fleet_detail_query_software_linux"][:2]
+    with CaptureQueriesContext(connection) as changed:
+        agent.json(WRITE, detail_write(ubuntu_host, queries={**chrome, "fleet_detail_query_software_linux": software}))
+    assert _touched_side_tables(changed) == {"hosts_software", "hosts_hostsoftware"}
+    assert sorted(HostSoftware.objects.filter(host=host).values_list("software__name", flat=True)) == [
+        "curl",
+        "openssl",
+    ]
+    assert list(host.device_mappings.values_list("email", flat=True)) == ["alice@example.com"]
+
+
+def test_rows_changed_outside_ingestion_are_stored_again_once_the_digests_are_forgotten(agent, ubuntu_host):
+    from hosts import digests
+
+    agent.json(WRITE, detail_write(ubuntu_host))
+    HostUser.objects.filter(host=ubuntu_host.host).delete()
+    digests.forget([ubuntu_host.host.pk])
+    agent.json(WRITE, detail_write(ubuntu_host))
+    assert sorted(HostUser.objects.filter(host=ubuntu_host.host).values_list("username", flat=True)) == [
+        "alice",
+        "root",
+    ]
+
+
 def test_check_ins_batch_the_seen_time(agent, ubuntu_host):
     before = ubuntu_host.refresh().seen_time
     agent.json(READ, ubuntu_host.body())
