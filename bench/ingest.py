@@ -91,6 +91,7 @@ class Case:
 
     name: str
     cpu: list[float] = field(default_factory=list)
+    wall: list[float] = field(default_factory=list)
     statements: list[int] = field(default_factory=list)
 
     @property
@@ -100,6 +101,10 @@ class Case:
     @property
     def spread_ms(self) -> tuple[float, float]:
         return (min(self.cpu) * 1000, max(self.cpu) * 1000) if self.cpu else (0.0, 0.0)
+
+    @property
+    def wall_ms(self) -> float:
+        return statistics.median(self.wall) * 1000 if self.wall else 0.0
 
     @property
     def median_statements(self) -> float:
@@ -133,12 +138,13 @@ class Bench:
         with connection.execute_wrapper(self._count):
             if profiling:
                 self.profiler.enable()
-            started = time.process_time()
+            started, wall_started = time.process_time(), time.perf_counter()
             yield
-            spent = time.process_time() - started
+            spent, wall = time.process_time() - started, time.perf_counter() - wall_started
             if profiling:
                 self.profiler.disable()
         self.cases[name].cpu.append(spent)
+        self.cases[name].wall.append(wall)
         self.cases[name].statements.append(self._statements)
 
     def post(self, path: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
@@ -230,23 +236,23 @@ def many_packages(bench: Bench, secret: str, count: int, repeats: int) -> None:
 
 def report(bench: Bench, vendor: str) -> None:
     empty = bench.cases["empty view"].cpu_ms
-    print(f"\nIn-process detail writes on {vendor} (median CPU per request, process_time)")
-    print(f"{'case':40} {'n':>4} {'CPU ms':>9} {'spread':>17} {'x empty':>8} {'SQL':>5}")
+    print(f"\nIn-process detail writes on {vendor} (median per request: this process's CPU, and wall time)")
+    print(f"{'case':40} {'n':>4} {'CPU ms':>9} {'spread':>17} {'x empty':>8} {'SQL':>5} {'wall ms':>9}")
     for case in bench.cases.values():
         if not case.cpu:
             continue
         low, high = case.spread_ms
         ratio = case.cpu_ms / empty if empty else 0.0
         print(f"{case.name:40} {len(case.cpu):>4} {case.cpu_ms:>9.2f} {low:>8.2f}-{high:<8.2f} "
-              f"{ratio:>7.1f}x {case.median_statements:>5.0f}")  # fmt: skip
+              f"{ratio:>7.1f}x {case.median_statements:>5.0f} {case.wall_ms:>9.2f}")  # fmt: skip
     for name in ("detail write (first)", "detail write (refetch, unchanged)"):
         ratio = bench.cases[name].cpu_ms / empty if empty else 0.0
         verdict = "met" if ratio <= TARGET_RATIO else f"missed by {ratio / TARGET_RATIO:.1f}x"
         print(f"  target {name} <= {TARGET_RATIO:.0f}x empty: {verdict}")
     for name in ("30,000 new packages", "30,000 known packages"):
-        seconds = bench.cases[name].cpu_ms / 1000
+        seconds = bench.cases[name].wall_ms / 1000
         verdict = "met" if seconds < TARGET_PACKAGES_S else f"missed by {seconds - TARGET_PACKAGES_S:.2f} s"
-        print(f"  target {name} < {TARGET_PACKAGES_S:.0f} s: {verdict}")
+        print(f"  target {name} < {TARGET_PACKAGES_S:.0f} s (wall, database included): {verdict}")
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ The digest is read with the host (the distributed/write lookup loads the column)
 in the same UPDATE as the host's other columns, so the check costs no statement.
 
 Only ingestion writes these tables. Anything else that changes them must clear the host's
-digests (`forget`), or the next identical answer would leave its change in place.
+digests (`forget`), or the next identical answer would leave its change in place. A host
+created by enrollment starts with `EMPTY` sections, so its first answer reads nothing back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from hosts.models import Host
 VERSION = b"1"
 
 FIELD = "detail_digests"
+
+# Ingesters whose rows replace the host's rows of a side table (hosts/ingest.py INGESTERS).
+SECTIONS = ("users", "software", "chrome_profiles")
+
+# The digest of a section the host has stored nothing for yet: its writer reads no rows back.
+EMPTY = "-"
 
 
 def of_rows(parts: Iterable[tuple[str, Sequence[Any]]]) -> str | None:
@@ -49,6 +56,11 @@ def parse(text: str | None) -> dict[str, str]:
 
 def render(digests: dict[str, str]) -> str:
     return " ".join(f"{section}={digest}" for section, digest in sorted(digests.items()))
+
+
+def nothing_stored() -> str:
+    """`Host.detail_digests` of a host enrolled just now: no section has rows yet."""
+    return render(dict.fromkeys(SECTIONS, EMPTY))
 
 
 def stored(host: Host) -> dict[str, str]:

@@ -17,7 +17,8 @@ from django.conf import settings
 from fleetsite.lib import bounds
 from hosts import detail_queries, digests, labels
 from hosts.constants import DETAIL_QUERY_PREFIX, LABEL_QUERY_PREFIX
-from hosts.ingest import INGESTERS, SECTIONS, HostUpdate
+from hosts.digests import SECTIONS
+from hosts.ingest import INGESTERS, HostUpdate
 from hosts.models import Host
 
 logger = logging.getLogger(__name__)

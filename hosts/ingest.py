@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from fleetsite.lib import bounds
 from fleetsite.lib.netaddr import public_ip
-from fleetsite.lib.rows import insert_many, replace_rows_of, update_one
+from fleetsite.lib.rows import delete_where, insert_many, replace_rows_of, select_where, update_one
 from hosts import device_mapping, digests, seen
 from hosts.choices import DeviceMappingSource
 from hosts.models import Host, HostDeviceMapping, HostSoftware, HostUser, Software, online_window
@@ -227,10 +227,6 @@ def ingest_chrome_profiles(host: Host, rows: list[Row], update: HostUpdate, cont
     update.chrome_emails = sorted(email for email in emails if email and bounds.fits(HostDeviceMapping, "email", email))
 
 
-# Ingesters whose rows replace the host's rows of a side table: a section whose rows are those it
-# stored last time is skipped whole (hosts/digests.py).
-SECTIONS = ("users", "software", "chrome_profiles")
-
 INGESTERS = {
     "network_interface": ingest_network_interface,
     "os_version": ingest_os_version,
@@ -271,12 +267,14 @@ def host_update_steps(host: Host, update: HostUpdate, per_field: bool = False) -
         steps += [(f"host.{name}", partial(_update_host, host, {name: value})) for name, value in fields.items()]
     elif fields:
         steps.append(("host", partial(_update_host, host, fields)))
+    empty = {section for section, digest in update.stored_digests.items() if digest == digests.EMPTY}
     if update.users is not None:
-        steps.append(("users", partial(_replace_users, host, update.users)))
+        steps.append(("users", partial(_replace_users, host, update.users, "users" in empty)))
     if update.software is not None:
-        steps.append(("software", partial(_save_software, host, update)))
+        steps.append(("software", partial(_save_software, host, update, "software" in empty)))
     if update.chrome_emails is not None:
-        steps.append(("device_mapping", partial(_replace_chrome_emails, host, update.chrome_emails)))
+        emails = update.chrome_emails
+        steps.append(("device_mapping", partial(_replace_chrome_emails, host, emails, "chrome_profiles" in empty)))
     if update.member_of or update.not_member_of:
         steps.append(("labels", partial(_record_labels, host, update)))
     return steps
@@ -318,14 +316,15 @@ def _update_host(host: Host, fields: dict[str, Any]) -> None:
         setattr(host, name, value)
 
 
-def _save_software(host: Host, update: HostUpdate) -> None:
+def _save_software(host: Host, update: HostUpdate, stored_empty: bool = False) -> None:
     if update.software_ids is None:
         prepare_shared_rows(update, owner=host.pk)
-    _link_software(host, update.software_ids or {})
+    _link_software(host, update.software_ids or {}, stored_empty)
 
 
-def _replace_chrome_emails(host: Host, emails: list[str]) -> None:
-    device_mapping.replace_from_source(host.pk, DeviceMappingSource.GOOGLE_CHROME_PROFILES, emails)
+def _replace_chrome_emails(host: Host, emails: list[str], stored_empty: bool = False) -> None:
+    source = DeviceMappingSource.GOOGLE_CHROME_PROFILES
+    device_mapping.replace_from_source(host.pk, source, emails, stored_empty=stored_empty)
 
 
 def _record_labels(host: Host, update: HostUpdate) -> None:
@@ -337,7 +336,7 @@ def _record_labels(host: Host, update: HostUpdate) -> None:
 _USER_TEXT = ("type", "groupname", "shell")
 
 
-def _replace_users(host: Host, rows: list[Row]) -> None:
+def _replace_users(host: Host, rows: list[Row], stored_empty: bool = False) -> None:
     seen: set[tuple[int, str]] = set()
     users = []
     for row in rows:
@@ -349,7 +348,7 @@ def _replace_users(host: Host, rows: list[Row]) -> None:
         seen.add(key)
         text = (bounds.fit(HostUser, name, _text(row, name), owner=host.pk) for name in _USER_TEXT)
         users.append((uid, key[1], *text))
-    replace_rows_of(HostUser, "host", host.pk, ("uid", "username", *_USER_TEXT), users)
+    replace_rows_of(HostUser, "host", host.pk, ("uid", "username", *_USER_TEXT), users, stored_empty=stored_empty)
 
 
 _SOFTWARE_KEYS = ("name", "version", "source", "bundle_identifier", "extension_for", "vendor", "release", "arch")
@@ -436,12 +435,17 @@ def _catalogue_ids(checksums: list[str]) -> dict[str, int]:
     return ids
 
 
-def _link_software(host: Host, target: dict[int, Row]) -> None:
-    """Make the host's software links exactly `target` (catalogue id -> reported row)."""
-    current = set(HostSoftware.objects.filter(host=host).values_list("software_id", flat=True))
+def _link_software(host: Host, target: dict[int, Row], stored_empty: bool = False) -> None:
+    """Make the host's software links exactly `target` (catalogue id -> reported row).
+
+    `stored_empty`: the host has no links yet (hosts/digests.py), so none are read.
+    """
+    current: set[int] = set()
+    if not stored_empty:
+        current = {row[0] for row in select_where(HostSoftware, ("software",), {"host": host.pk})}
     removed = current - target.keys()
     if removed:
-        HostSoftware.objects.filter(host=host, software_id__in=removed).delete()
+        delete_where(HostSoftware, {"host": host.pk}, "software", sorted(removed))
     added = [
         (
             host.pk,

@@ -109,36 +109,88 @@ def update_one(model: type[models.Model], pk: Any, values: dict[str, Any]) -> No
     if not values:
         return
     names = tuple(values)
-    fields = [model._meta.get_field(name) for name in names]
-    params = [field.get_db_prep_save(values[name], connection) for field, name in zip(fields, names, strict=True)]
+    convert = _converters(model, names, connection.vendor)
+    params = [value if fn is None else fn(value) for fn, value in zip(convert, values.values(), strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(_update_statement(model, names, connection.vendor), [*params, pk])
 
 
 @cache
-def _rows_of_statement(model: type[models.Model], names: tuple[str, ...], key: str, vendor: str) -> tuple[str, str]:
+def _where_statement(
+    model: type[models.Model], verb: str, names: tuple[str, ...], keys: tuple[str, ...], vendor: str
+) -> str:
     meta = model._meta
     quote = connection.ops.quote_name
+    where = " AND ".join(f"{quote(meta.get_field(key).column)} = %s" for key in keys)
+    if verb == "DELETE":
+        return f"DELETE FROM {quote(meta.db_table)} WHERE {where}"
     columns = ", ".join(quote(meta.get_field(name).column) for name in names)
-    where = f"{quote(meta.get_field(key).column)} = %s"
-    table = quote(meta.db_table)
-    return f"SELECT {columns} FROM {table} WHERE {where}", f"DELETE FROM {table} WHERE {where}"
+    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {where}"
 
 
-def replace_rows_of(model: type[models.Model], key: str, owner: Any, names: Sequence[str], rows: list[tuple]) -> bool:
+def _in_clause(model: type[models.Model], name: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """` AND column IN (...)`: integers written into the SQL (quoting each as a parameter costs more)."""
+    column = connection.ops.quote_name(model._meta.get_field(name).column)
+    if all(type(value) is int for value in values):
+        return f" AND {column} IN ({', '.join(map(str, values))})", []
+    return f" AND {column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def select_where(model: type[models.Model], names: Sequence[str], where: dict[str, Any]) -> list[tuple]:
+    """The values of `names` of the rows whose columns equal `where`, with SQL built once per shape.
+
+    Database values as the driver returns them: for ids, keys and text, not for dates.
+    """
+    statement = _where_statement(model, "SELECT", tuple(names), tuple(where), connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, list(where.values()))
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+# Values per DELETE ... IN (...): SQLite's parameter limit is 32,766, and a statement stays small.
+_DELETE_CHUNK = 5000
+
+
+def delete_where(model: type[models.Model], where: dict[str, Any], name: str = "", values: Sequence[Any] = ()) -> None:
+    """DELETE the rows whose columns equal `where` (and, with `name`, whose `name` is in `values`).
+
+    Only for tables no other table points at: nothing cascades and no signal is sent.
+    """
+    statement = _where_statement(model, "DELETE", (), tuple(where), connection.vendor)
+    with connection.cursor() as cursor:
+        if not name:
+            cursor.execute(statement, list(where.values()))
+            return
+        values = list(values)
+        for start in range(0, len(values), _DELETE_CHUNK):
+            clause, params = _in_clause(model, name, values[start : start + _DELETE_CHUNK])
+            cursor.execute(statement + clause, [*where.values(), *params])
+
+
+def replace_rows_of(
+    model: type[models.Model],
+    key: str,
+    owner: Any,
+    names: Sequence[str],
+    rows: list[tuple],
+    *,
+    stored_empty: bool = False,
+) -> bool:
     """Make `owner`'s rows of `model` (those whose `key` column is `owner`) exactly `rows`, if they differ.
 
     `rows` hold the values of `names` (database values, without the key). A host reports the same
     users or e-mails check-in after check-in: one SELECT then, instead of a DELETE and an INSERT.
+    `stored_empty`: the caller knows `owner` has no rows, so none are read or deleted.
     Only for tables no other table points at (the DELETE sends no signals and cascades nothing).
     Returns whether anything was written.
     """
-    select, delete = _rows_of_statement(model, tuple(names), key, connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(select, [owner])
-        stored = sorted(tuple(row) for row in cursor.fetchall())
+    if not stored_empty:
+        stored = sorted(select_where(model, names, {key: owner}))
         if stored == sorted(rows):
             return False
-        cursor.execute(delete, [owner])
+        if stored:
+            delete_where(model, {key: owner})
+    elif not rows:
+        return False
     insert_many(model, (key, *names), [(owner, *row) for row in rows])
     return True
