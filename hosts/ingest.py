@@ -423,14 +423,18 @@ _CHECKSUMS_PER_SELECT = 5000
 
 
 def _catalogue_ids(checksums: list[str]) -> dict[str, int]:
-    """Catalogue ids by checksum, in plain SQL: the ORM's lookup costs 3 µs per value, 0.1 s at 30,000."""
+    """Catalogue ids by checksum, in plain SQL: the ORM's lookup costs 3 µs per value, 0.1 s at 30,000.
+
+    The checksums are written into the SQL (quoting each as a parameter cost more): only ever pass
+    `_identity_checksum` digests, never text from a request.
+    """
     table = connection.ops.quote_name(Software._meta.db_table)
     ids: dict[str, int] = {}
     with connection.cursor() as cursor:
         for start in range(0, len(checksums), _CHECKSUMS_PER_SELECT):
             chunk = checksums[start : start + _CHECKSUMS_PER_SELECT]
-            placeholders = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"SELECT checksum, id FROM {table} WHERE checksum IN ({placeholders})", chunk)
+            listed = ", ".join(f"'{checksum}'" for checksum in chunk)
+            cursor.execute(f"SELECT checksum, id FROM {table} WHERE checksum IN ({listed})")
             ids.update(cursor.fetchall())
     return ids
 

@@ -293,7 +293,9 @@ SIDE_TABLES = ("hosts_software", "hosts_hostsoftware", "hosts_hostuser", "hosts_
 
 
 def _touched_side_tables(captured) -> set[str]:
-    return {table for query in captured.captured_queries for table in SIDE_TABLES if f'"{table}"' in query["sql"]}
+    quoted = {table: (f'"{table}"', f"`{table}`") for table in SIDE_TABLES}  # SQLite and PostgreSQL, MySQL
+    sqls = [query["sql"] for query in captured.captured_queries]
+    return {table for table, names in quoted.items() if any(name in sql for sql in sqls for name in names)}
 
 
 def test_an_unchanged_answer_touches_no_side_table_and_a_changed_one_is_stored(agent, ubuntu_host):
