@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from fleetsite.lib import bounds
 from fleetsite.lib.netaddr import public_ip
-from fleetsite.lib.rows import delete_where, insert_many, replace_rows_of, select_where, update_one
+from fleetsite.lib.rows import delete_where, insert_many, insert_returning, replace_rows_of, select_where, update_one
 from hosts import device_mapping, digests, seen
 from hosts.choices import DeviceMappingSource
 from hosts.models import Host, HostDeviceMapping, HostSoftware, HostUser, Software, online_window
@@ -421,14 +421,15 @@ def prepare_shared_rows(update: HostUpdate, owner: Any = None) -> None:
     if missing:
         # One transaction where the driver would otherwise commit each row of the executemany
         # (SQLite, PostgreSQL); mysqlclient sends a few multi-row INSERTs, each committed alone.
-        with transaction.atomic(savepoint=False) if connection.vendor != "mysql" else nullcontext():
-            insert_many(
-                Software,
-                ("checksum", *_SOFTWARE_KEYS),
-                [(checksum, *wanted[checksum][0]) for checksum in missing],
-                ignore_conflicts=True,
-            )
-        ids.update(_catalogue_ids(missing))
+        names, rows = ("checksum", *_SOFTWARE_KEYS), [(checksum, *wanted[checksum][0]) for checksum in missing]
+        inserted = insert_returning(Software, names, rows, ("checksum", "id"))
+        if inserted is None:
+            with transaction.atomic(savepoint=False) if connection.vendor != "mysql" else nullcontext():
+                insert_many(Software, names, rows, ignore_conflicts=True)
+        else:
+            ids.update(inserted)
+        # Rows another host inserted meanwhile (or all of them, where the INSERT returns nothing).
+        ids.update(_catalogue_ids([checksum for checksum in missing if checksum not in ids]))
     update.software_ids = {ids[checksum]: wanted[checksum][1] for checksum in wanted if checksum in ids}
 
 

@@ -48,12 +48,11 @@ def _statement(model: type[models.Model], names: tuple[str, ...], ignore_conflic
 _MYSQL_STATEMENT_BYTES = 1_024_000
 
 
-def _mysql_insert(cursor: Any, prefix: str, suffix: str, rows: list[Sequence[Any]]) -> None:
-    """Multi-row INSERTs with the values written by the driver's own escaping, per value type.
+def _mysql_rows(rows: list[Sequence[Any]]) -> list[bytes]:
+    """Each row as `(v1,v2,...)` SQL: strings by the driver's C escaping, integers and NULL directly.
 
-    mysqlclient's executemany formats each row through `%` with a literal per value, which cost a
-    third of a detail write's CPU; strings and integers are written here directly (strings by the
-    driver's C escaping, as it does itself), anything else by the driver.
+    Column by column, so a column of one type (the usual case) costs one comprehension, not a
+    function call per value; anything but str, int and None goes through the driver's `literal`.
     """
     db = connection.connection
     string_literal, literal, encoding = db.string_literal, db.literal, db.encoding
@@ -68,17 +67,65 @@ def _mysql_insert(cursor: Any, prefix: str, suffix: str, rows: list[Sequence[Any
             return b"NULL"
         return literal(value)
 
+    columns: list[list[bytes]] = []
+    for column in zip(*rows, strict=True):
+        kinds = set(map(type, column))
+        if kinds == {str}:
+            columns.append([string_literal(value.encode(encoding)) for value in column])
+        elif kinds == {int}:
+            columns.append([b"%d" % value for value in column])
+        else:
+            columns.append([value_sql(value) for value in column])
+    return [b"(" + b",".join(values) + b")" for values in zip(*columns, strict=True)]
+
+
+def _mysql_insert(cursor: Any, prefix: str, suffix: str, rows: list[Sequence[Any]]) -> list[tuple]:
+    """Multi-row INSERTs of at most mysqlclient's statement size, the values written by `_mysql_rows`.
+
+    mysqlclient's executemany formats each row through `%` with a literal per value, which cost a
+    third of a detail write's CPU. Returns what the statements return (with a RETURNING suffix).
+    """
+    encoding = connection.connection.encoding
     head, tail = prefix.encode(encoding), suffix.encode(encoding)
+    returned: list[tuple] = []
+
+    def send(parts: list[bytes]) -> None:
+        cursor.execute(head + b",".join(parts) + tail)
+        if cursor.description is not None:
+            returned.extend(cursor.fetchall())
+
     parts: list[bytes] = []
     size = len(head) + len(tail)
-    for row in rows:
-        sql = b"(" + b",".join([value_sql(value) for value in row]) + b")"
+    for sql in _mysql_rows(rows):
         if parts and size + len(sql) + 1 > _MYSQL_STATEMENT_BYTES:
-            cursor.execute(head + b",".join(parts) + tail)
+            send(parts)
             parts, size = [], len(head) + len(tail)
         parts.append(sql)
         size += len(sql) + 1
-    cursor.execute(head + b",".join(parts) + tail)
+    send(parts)
+    return returned
+
+
+def insert_returning(
+    model: type[models.Model], names: Sequence[str], rows: list[Sequence[Any]], returning: Sequence[str]
+) -> list[tuple] | None:
+    """INSERT `rows`, skipping conflicts, and return `returning` of the rows inserted (not the skipped ones).
+
+    None where this is not done (the caller reads the rows back): so far MariaDB only, where the
+    multi-row INSERTs are ours to write and take a RETURNING clause (10.5 and later).
+    """
+    if connection.vendor != "mysql" or not connection.features.can_return_rows_from_bulk_insert:
+        return None
+    if not rows:
+        return []
+    key = tuple(names)
+    prefix, suffix = _statement_parts(model, key, True, connection.vendor)
+    quote = connection.ops.quote_name
+    clause = ", ".join(quote(model._meta.get_field(name).column) for name in returning)
+    convert = _converters(model, key, connection.vendor)
+    values = _converted(rows, convert) if any(convert) else rows
+    with connection.cursor() as cursor:
+        return _mysql_insert(cursor, prefix, f"{suffix} RETURNING {clause}", values)
 
 
 @cache
