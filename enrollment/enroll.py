@@ -20,6 +20,7 @@ from fleetsite.lib import bounds
 from fleetsite.lib.tokens import digest, random_key
 from hosts import labels, summary
 from hosts.constants import NEVER_UPDATED
+from hosts.digests import nothing_stored
 from hosts.ingest import INGESTERS, HostUpdate, save_host_update
 from hosts.models import Host, online_window
 
@@ -53,6 +54,7 @@ def _new_host_defaults(now: Any) -> dict[str, Any]:
         "seen_time": now,
         "online_until": now + online_window(0, 0),
         "last_enrolled_at": now,
+        "detail_digests": nothing_stored(),  # no side-table rows yet: the first answer reads none back
     }
 
 

@@ -1,7 +1,12 @@
 """Django admin for support staff: hosts and what they report (key digests read-only)."""
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from hosts import digests
 from hosts.models import Host, HostSoftware, HostUser, Label, LabelMembership, Software
 
 
@@ -31,16 +36,46 @@ class SoftwareAdmin(admin.ModelAdmin):
     search_fields = ["name", "vendor", "bundle_identifier"]
     readonly_fields = ["checksum"]
 
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        self.delete_queryset(request, Software.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Deleting software deletes its installs: their hosts' next answers are stored in full."""
+        host_ids = set(HostSoftware.objects.filter(software__in=queryset).values_list("host_id", flat=True))
+        super().delete_queryset(request, queryset)
+        digests.forget(host_ids)
+
+
+class ReportedRowsAdmin(admin.ModelAdmin):
+    """Rows a host's answers replace: after a change here, the host's next answer is stored in full.
+
+    Ingestion skips a section whose rows are those it stored last time (hosts/digests.py), so
+    it must learn that the stored rows are no longer that answer's.
+    """
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        digests.forget([obj.host_id])
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        super().delete_model(request, obj)
+        digests.forget([obj.host_id])  # type: ignore[attr-defined]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        host_ids = set(queryset.values_list("host_id", flat=True))
+        super().delete_queryset(request, queryset)
+        digests.forget(host_ids)
+
 
 @admin.register(HostUser)
-class HostUserAdmin(admin.ModelAdmin):
+class HostUserAdmin(ReportedRowsAdmin):
     list_display = ["host", "username", "uid", "type"]
     search_fields = ["username", "host__hostname"]
     raw_id_fields = ["host"]
 
 
 @admin.register(HostSoftware)
-class HostSoftwareAdmin(admin.ModelAdmin):
+class HostSoftwareAdmin(ReportedRowsAdmin):
     list_display = ["host", "software", "last_opened_at"]
     search_fields = ["software__name", "host__hostname"]
     raw_id_fields = ["host", "software"]

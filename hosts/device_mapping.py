@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
+from fleetsite.lib.rows import delete_where, insert_many, select_where
 from hosts.choices import DeviceMappingSource
 from hosts.models import Host, HostDeviceMapping
 
@@ -61,15 +63,20 @@ def delete_idp(host: Host) -> int:
 
 
 @transaction.atomic(savepoint=False)  # inside a check-in's transaction: no SAVEPOINT round trips
-def replace_from_source(host_id: int, source: str, emails: Iterable[str]) -> None:
-    """The e-mails a detail query reported for `source` replace that source's previous ones."""
+def replace_from_source(host_id: int, source: str, emails: Iterable[str], *, stored_empty: bool = False) -> None:
+    """The e-mails a detail query reported for `source` replace that source's previous ones.
+
+    In plain SQL built once (a detail write runs this each time); `stored_empty`: the host has
+    none of that source yet, so none are read.
+    """
     wanted = {email for email in emails if email}
-    current = set(HostDeviceMapping.objects.filter(host_id=host_id, source=source).values_list("email", flat=True))
+    where = {"host": host_id, "source": source}
+    current = set() if stored_empty else {row[0] for row in select_where(HostDeviceMapping, ("email",), where)}
     if current - wanted:
-        HostDeviceMapping.objects.filter(host_id=host_id, source=source, email__in=current - wanted).delete()
-    HostDeviceMapping.objects.bulk_create(
-        [HostDeviceMapping(host_id=host_id, email=email, source=source) for email in sorted(wanted - current)]
-    )
+        delete_where(HostDeviceMapping, where, "email", sorted(current - wanted))
+    now = timezone.now()
+    rows = [(host_id, email, source, now, now) for email in sorted(wanted - current)]
+    insert_many(HostDeviceMapping, ("host", "email", "source", "created_at", "updated_at"), rows)
 
 
 def end_users_json(host: Host) -> list[dict[str, Any]]:

@@ -15,8 +15,9 @@ from typing import Any
 from django.conf import settings
 
 from fleetsite.lib import bounds
-from hosts import detail_queries, labels
+from hosts import detail_queries, digests, labels
 from hosts.constants import DETAIL_QUERY_PREFIX, LABEL_QUERY_PREFIX
+from hosts.digests import SECTIONS
 from hosts.ingest import INGESTERS, HostUpdate
 from hosts.models import Host
 
@@ -78,20 +79,51 @@ class WriteResults:
     stats: dict[str, Any]
 
 
+def _unchanged_sections(
+    host: Host, answered: list[detail_queries.DetailQuery], results: WriteResults, update: HostUpdate
+) -> set[str]:
+    """The side-table sections whose rows are those the host stored last time; notes the others' digests."""
+    parts: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
+    for query in answered:
+        if query.ingester in SECTIONS:
+            parts.setdefault(query.ingester, []).append((query.name, results.rows[DETAIL_QUERY_PREFIX + query.name]))
+    if not parts:
+        return set()
+    update.stored_digests = digests.stored(host)
+    unchanged = set()
+    for section, section_parts in parts.items():
+        digest = digests.of_rows(section_parts)
+        if digest is None:
+            update.digests[section] = ""
+        elif digest == update.stored_digests.get(section):
+            unchanged.add(section)
+        else:
+            update.digests[section] = digest
+    return unchanged
+
+
 def collect_host_results(host: Host, results: WriteResults, now: datetime, client_ip: str) -> HostUpdate:
     """Turn detail and label answers into one HostUpdate, without writing anything yet."""
     update = HostUpdate()
     context = {"client_ip": client_ip, "now": now}
     got_details = False
     got_labels = False
-    for query in detail_queries.DETAIL_QUERIES:  # fixed order: os_version before os_version_windows
-        name = DETAIL_QUERY_PREFIX + query.name
-        if name not in results.rows or name in results.failed:
+    answered = [
+        query
+        for query in detail_queries.DETAIL_QUERIES  # fixed order: os_version before os_version_windows
+        if DETAIL_QUERY_PREFIX + query.name in results.rows and DETAIL_QUERY_PREFIX + query.name not in results.failed
+    ]
+    unchanged = _unchanged_sections(host, answered, results, update)
+    for query in answered:
+        if query.ingester in unchanged:
             continue
+        name = DETAIL_QUERY_PREFIX + query.name
         try:
             INGESTERS[query.ingester](host, results.rows[name], update, context)
         except Exception:  # §1.5: ingestion errors are logged; the check-in still succeeds
             logger.exception("ingesting %s for host %s failed", name, host.pk)
+            if query.ingester in SECTIONS:
+                update.digests[query.ingester] = ""  # another query of the section may still write it
             continue
         got_details = got_details or not query.side_table
     for name in results.rows:

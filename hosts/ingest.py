@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import operator
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from fleetsite.lib import bounds
 from fleetsite.lib.netaddr import public_ip
-from fleetsite.lib.rows import insert_many, replace_rows_of, update_one
-from hosts import device_mapping, seen
+from fleetsite.lib.rows import delete_where, insert_many, insert_returning, replace_rows_of, select_where, update_one
+from hosts import device_mapping, digests, seen
 from hosts.choices import DeviceMappingSource
 from hosts.models import Host, HostDeviceMapping, HostSoftware, HostUser, Software, online_window
 from hosts.signals import software_installs_changed
@@ -49,6 +51,10 @@ class HostUpdate:
     # Label ids the host is now in / not in; a label whose query failed counts as not in (as in Fleet).
     member_of: set[int] = field(default_factory=set)
     not_member_of: set[int] = field(default_factory=set)
+    # Side-table sections (hosts/digests.py): the digests the host had stored when the answer came,
+    # and those of the sections this answer replaces ("" forgets a section's digest).
+    stored_digests: dict[str, str] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
 
     def set(self, **values: Any) -> None:
         self.fields.update(values)
@@ -257,24 +263,26 @@ def host_update_steps(host: Host, update: HostUpdate, per_field: bool = False) -
     With `per_field`, each column of the host row is its own step: a value the database still
     refuses then costs only that column.
     """
-    fields = _host_fields(host, update)
+    fields = _host_fields(host, update, per_field)
     steps: list[Step] = []
     if fields and per_field:
         steps += [(f"host.{name}", partial(_update_host, host, {name: value})) for name, value in fields.items()]
     elif fields:
         steps.append(("host", partial(_update_host, host, fields)))
+    empty = {section for section, digest in update.stored_digests.items() if digest == digests.EMPTY}
     if update.users is not None:
-        steps.append(("users", partial(_replace_users, host, update.users)))
+        steps.append(("users", partial(_replace_users, host, update.users, "users" in empty)))
     if update.software is not None:
-        steps.append(("software", partial(_save_software, host, update)))
+        steps.append(("software", partial(_save_software, host, update, "software" in empty)))
     if update.chrome_emails is not None:
-        steps.append(("device_mapping", partial(_replace_chrome_emails, host, update.chrome_emails)))
+        emails = update.chrome_emails
+        steps.append(("device_mapping", partial(_replace_chrome_emails, host, emails, "chrome_profiles" in empty)))
     if update.member_of or update.not_member_of:
         steps.append(("labels", partial(_record_labels, host, update)))
     return steps
 
 
-def _host_fields(host: Host, update: HostUpdate) -> dict[str, Any]:
+def _host_fields(host: Host, update: HostUpdate, per_field: bool = False) -> dict[str, Any]:
     """The host columns to write, fitted to their fields, plus the online window they imply."""
     fields = bounds.fit_values(Host, update.fields, owner=host.pk)
     if {"distributed_interval", "config_tls_refresh"} & fields.keys():
@@ -285,9 +293,23 @@ def _host_fields(host: Host, update: HostUpdate) -> dict[str, Any]:
         fields["online_until"] = max(host.online_until, host.seen_time + window)
         # The check-in's pending seen time carries the old window; it must not undo this one.
         seen.buffer.mark(host.pk, host.seen_time, fields["online_until"])
+    stored = _stored_digests(update)
+    if stored is not None and stored != update.stored_digests:
+        # Per field (the fallback after a refused write), a section may have been dropped: forget them all.
+        fields[digests.FIELD] = "" if per_field else digests.render(stored)
     if fields:
         fields["updated_at"] = timezone.now()
     return fields
+
+
+def _stored_digests(update: HostUpdate) -> dict[str, str] | None:
+    """The digests to store once this update is written, or None when no section is written."""
+    sections = {"users": update.users, "software": update.software, "chrome_profiles": update.chrome_emails}
+    written = {name for name, rows in sections.items() if rows is not None and name in update.digests}
+    if not written:
+        return None
+    merged = {**update.stored_digests, **{name: update.digests[name] for name in written}}
+    return {name: digest for name, digest in merged.items() if digest}
 
 
 def _update_host(host: Host, fields: dict[str, Any]) -> None:
@@ -296,14 +318,15 @@ def _update_host(host: Host, fields: dict[str, Any]) -> None:
         setattr(host, name, value)
 
 
-def _save_software(host: Host, update: HostUpdate) -> None:
+def _save_software(host: Host, update: HostUpdate, stored_empty: bool = False) -> None:
     if update.software_ids is None:
         prepare_shared_rows(update, owner=host.pk)
-    _link_software(host, update.software_ids or {})
+    _link_software(host, update.software_ids or {}, stored_empty)
 
 
-def _replace_chrome_emails(host: Host, emails: list[str]) -> None:
-    device_mapping.replace_from_source(host.pk, DeviceMappingSource.GOOGLE_CHROME_PROFILES, emails)
+def _replace_chrome_emails(host: Host, emails: list[str], stored_empty: bool = False) -> None:
+    source = DeviceMappingSource.GOOGLE_CHROME_PROFILES
+    device_mapping.replace_from_source(host.pk, source, emails, stored_empty=stored_empty)
 
 
 def _record_labels(host: Host, update: HostUpdate) -> None:
@@ -315,7 +338,7 @@ def _record_labels(host: Host, update: HostUpdate) -> None:
 _USER_TEXT = ("type", "groupname", "shell")
 
 
-def _replace_users(host: Host, rows: list[Row]) -> None:
+def _replace_users(host: Host, rows: list[Row], stored_empty: bool = False) -> None:
     seen: set[tuple[int, str]] = set()
     users = []
     for row in rows:
@@ -327,7 +350,7 @@ def _replace_users(host: Host, rows: list[Row]) -> None:
         seen.add(key)
         text = (bounds.fit(HostUser, name, _text(row, name), owner=host.pk) for name in _USER_TEXT)
         users.append((uid, key[1], *text))
-    replace_rows_of(HostUser, "host", host.pk, ("uid", "username", *_USER_TEXT), users)
+    replace_rows_of(HostUser, "host", host.pk, ("uid", "username", *_USER_TEXT), users, stored_empty=stored_empty)
 
 
 _SOFTWARE_KEYS = ("name", "version", "source", "bundle_identifier", "extension_for", "vendor", "release", "arch")
@@ -346,20 +369,28 @@ def _identity_checksum(identity: tuple[str, ...]) -> str:
     return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _software_identity(row: Row, owner: Any) -> tuple[str, ...]:
-    """The catalogue columns of a reported row, in `_SOFTWARE_KEYS` order, fitted to their columns.
+_SOFTWARE_MAX = tuple(limit for _, limit in _SOFTWARE_LIMITS)
+_SEPARATORS = len(_SOFTWARE_KEYS) - 1
+
+
+def _software_identity(row: Row, owner: Any) -> tuple[tuple[str, ...], str]:
+    """The catalogue columns of a reported row, in `_SOFTWARE_KEYS` order, fitted to their columns, and their checksum.
 
     Written out rather than through `bounds.fit_values`: a host can report 30,000 packages, and
-    the usual short, clean string is checked in two comparisons.
+    the usual short, clean row is checked whole, in C: its NUL bytes (only the separators) and lengths.
     """
-    identity = []
-    for key, limit in _SOFTWARE_LIMITS:
-        value = row.get(key)
-        text = "" if value is None else (value if type(value) is str else str(value)).strip()
-        if len(text) > limit or "\x00" in text:
-            text = bounds.fit(Software, key, text, owner=owner)
-        identity.append(text)
-    return tuple(identity)
+    identity = [
+        "" if value is None else (value if type(value) is str else str(value)).strip()
+        for value in map(row.get, _SOFTWARE_KEYS)
+    ]
+    joined = "\x00".join(identity)
+    if joined.count("\x00") != _SEPARATORS or any(map(operator.gt, map(len, identity), _SOFTWARE_MAX)):
+        identity = [
+            bounds.fit(Software, key, text, owner=owner) if len(text) > limit or "\x00" in text else text
+            for (key, limit), text in zip(_SOFTWARE_LIMITS, identity, strict=True)
+        ]
+        joined = "\x00".join(identity)
+    return tuple(identity), hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _opened_at(value: Any) -> datetime | None:
@@ -383,18 +414,22 @@ def prepare_shared_rows(update: HostUpdate, owner: Any = None) -> None:
         return
     wanted: dict[str, tuple[tuple[str, ...], Row]] = {}
     for row in update.software:
-        identity = _software_identity(row, owner)
-        wanted.setdefault(_identity_checksum(identity), (identity, row))
+        identity, checksum = _software_identity(row, owner)
+        wanted.setdefault(checksum, (identity, row))
     ids = _catalogue_ids(list(wanted))
     missing = sorted(checksum for checksum in wanted if checksum not in ids)
     if missing:
-        insert_many(
-            Software,
-            ("checksum", *_SOFTWARE_KEYS),
-            [(checksum, *wanted[checksum][0]) for checksum in missing],
-            ignore_conflicts=True,
-        )
-        ids.update(_catalogue_ids(missing))
+        # One transaction where the driver would otherwise commit each row of the executemany
+        # (SQLite, PostgreSQL); mysqlclient sends a few multi-row INSERTs, each committed alone.
+        names, rows = ("checksum", *_SOFTWARE_KEYS), [(checksum, *wanted[checksum][0]) for checksum in missing]
+        inserted = insert_returning(Software, names, rows, ("checksum", "id"))
+        if inserted is None:
+            with transaction.atomic(savepoint=False) if connection.vendor != "mysql" else nullcontext():
+                insert_many(Software, names, rows, ignore_conflicts=True)
+        else:
+            ids.update(inserted)
+        # Rows another host inserted meanwhile (or all of them, where the INSERT returns nothing).
+        ids.update(_catalogue_ids([checksum for checksum in missing if checksum not in ids]))
     update.software_ids = {ids[checksum]: wanted[checksum][1] for checksum in wanted if checksum in ids}
 
 
@@ -402,33 +437,50 @@ _CHECKSUMS_PER_SELECT = 5000
 
 
 def _catalogue_ids(checksums: list[str]) -> dict[str, int]:
-    """Catalogue ids by checksum, in plain SQL: the ORM's lookup costs 3 µs per value, 0.1 s at 30,000."""
+    """Catalogue ids by checksum, in plain SQL: the ORM's lookup costs 3 µs per value, 0.1 s at 30,000.
+
+    The checksums are written into the SQL (quoting each as a parameter cost more): only ever pass
+    checksums `_software_identity` made, never text from a request.
+    """
     table = connection.ops.quote_name(Software._meta.db_table)
     ids: dict[str, int] = {}
     with connection.cursor() as cursor:
         for start in range(0, len(checksums), _CHECKSUMS_PER_SELECT):
             chunk = checksums[start : start + _CHECKSUMS_PER_SELECT]
-            placeholders = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"SELECT checksum, id FROM {table} WHERE checksum IN ({placeholders})", chunk)
+            listed = ", ".join(f"'{checksum}'" for checksum in chunk)
+            cursor.execute(f"SELECT checksum, id FROM {table} WHERE checksum IN ({listed})")
             ids.update(cursor.fetchall())
     return ids
 
 
-def _link_software(host: Host, target: dict[int, Row]) -> None:
-    """Make the host's software links exactly `target` (catalogue id -> reported row)."""
-    current = set(HostSoftware.objects.filter(host=host).values_list("software_id", flat=True))
+_PATH_LIMIT = HostSoftware._meta.get_field("installed_path").max_length
+
+
+def _installed_path(row: Row, owner: int) -> str:
+    path = row.get("installed_path")
+    if not path:
+        return ""
+    if type(path) is str and len(path) <= _PATH_LIMIT and "\x00" not in path and path == path.strip():
+        return path
+    return bounds.fit(HostSoftware, "installed_path", _text(row, "installed_path"), owner=owner)
+
+
+def _link_software(host: Host, target: dict[int, Row], stored_empty: bool = False) -> None:
+    """Make the host's software links exactly `target` (catalogue id -> reported row).
+
+    `stored_empty`: the host has no links yet (hosts/digests.py), so none are read.
+    """
+    current: set[int] = set()
+    if not stored_empty:
+        current = {row[0] for row in select_where(HostSoftware, ("software",), {"host": host.pk})}
     removed = current - target.keys()
     if removed:
-        HostSoftware.objects.filter(host=host, software_id__in=removed).delete()
+        delete_where(HostSoftware, {"host": host.pk}, "software", sorted(removed))
     added = [
-        (
-            host.pk,
-            software_id,
-            _opened_at(row.get("last_opened_at")),
-            bounds.fit(HostSoftware, "installed_path", _text(row, "installed_path"), owner=host.pk),
-        )
+        (host.pk, software_id, _opened_at(opened) if opened else None, _installed_path(row, host.pk))
         for software_id, row in sorted(target.items())
         if software_id not in current
+        for opened in (row.get("last_opened_at"),)
     ]
     insert_many(HostSoftware, ("host", "software", "last_opened_at", "installed_path"), added, ignore_conflicts=True)
     if removed or added:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.models import User
 from fleetsite.lib import memo
-from fleetsite.lib.rows import insert_many
+from fleetsite.lib.rows import delete_where, insert_many
 from hosts.choices import LabelMembershipType
 from hosts.constants import ALL_HOSTS_LABEL
 from hosts.models import Host, Label, LabelMembership
@@ -88,7 +88,7 @@ def record_results(host: Host, member_of: set[int], not_member_of: set[int]) -> 
     member_of = member_of & {label.id for label in dynamic if label.applies_to(host.platform, host.team_id)}
     not_member_of = not_member_of & {label.id for label in dynamic}
     if not_member_of:
-        LabelMembership.objects.filter(host=host, label_id__in=not_member_of).delete()
+        delete_where(LabelMembership, {"host": host.pk}, "label", sorted(not_member_of))
     if member_of:
         now = timezone.now()
         insert_many(

@@ -19,17 +19,26 @@ CHECKIN_FIELDS = (
     "logger_tls_period", "seen_time", "online_until", "last_restarted_at", "work_queued_at",
 )  # fmt: skip
 
+# A distributed/write also reads the digests of what the host last stored (hosts/digests.py).
+WRITE_FIELDS = (*CHECKIN_FIELDS, "detail_digests")
+
 KEY_COLUMNS = ("node_key_digest", "orbit_node_key_digest")
 
 
-_lookups = {
-    column: OneByValue(lambda value, column=column: Host.objects.filter(**{column: value}).only(*CHECKIN_FIELDS))
-    for column in KEY_COLUMNS
-}
+def _lookup(column: str, fields: tuple[str, ...]) -> OneByValue:
+    return OneByValue(lambda value: Host.objects.filter(**{column: value}).only(*fields))
 
 
-def host_by_key(column: str, key_digest: str, alias: str = DEFAULT_DB_ALIAS) -> Host | None:
-    """The host whose `column` (a key digest column) equals `key_digest`, with check-in fields loaded."""
-    if column not in KEY_COLUMNS:
-        raise ValueError(f"not a key column: {column}")
-    return _lookups[column].get(key_digest, alias)
+_lookups = {(column, False): _lookup(column, CHECKIN_FIELDS) for column in KEY_COLUMNS}
+_lookups[("node_key_digest", True)] = _lookup("node_key_digest", WRITE_FIELDS)
+
+
+def host_by_key(column: str, key_digest: str, alias: str = DEFAULT_DB_ALIAS, *, for_write: bool = False) -> Host | None:
+    """The host whose `column` (a key digest column) equals `key_digest`, with check-in fields loaded.
+
+    `for_write`: with `WRITE_FIELDS` (osquery node keys only), for a distributed/write.
+    """
+    lookup = _lookups.get((column, for_write))
+    if lookup is None:
+        raise ValueError(f"not a key column: {column}" + (" for a write" if for_write else ""))
+    return lookup.get(key_digest, alias)

@@ -66,6 +66,8 @@ class Host(models.Model):
     scripts_enabled = models.BooleanField(null=True, blank=True)
     # When scripts or installs were last queued for fleetd; None once orbit config found none (hosts/upcoming.py).
     work_queued_at = models.DateTimeField(null=True, blank=True)
+    # Digests of the side-table sections last stored (software, users, ...): hosts/digests.py.
+    detail_digests = models.CharField(max_length=255, blank=True, default="")
     os_version = models.CharField(max_length=255, blank=True)
     build = models.CharField(max_length=64, blank=True)
     code_name = models.CharField(max_length=64, blank=True)

@@ -44,13 +44,16 @@ class OsqueryView(OsqueryErrorMixin, AgentView):
     endpoint = ""
 
 
-def authenticate_node(body: dict[str, Any]) -> Host:
-    """§1.7: the host owning `node_key`, or a 401 with `node_invalid` that makes osquery re-enroll."""
+def authenticate_node(body: dict[str, Any], for_write: bool = False) -> Host:
+    """§1.7: the host owning `node_key`, or a 401 with `node_invalid` that makes osquery re-enroll.
+
+    `for_write`: load what a distributed/write needs besides (`hosts.lookup.WRITE_FIELDS`).
+    """
     node_key = body.get("node_key")
     if not isinstance(node_key, str) or not node_key:
         raise AgentError("authentication error: missing node key", status=401, node_invalid=True)
     check_key_length("node_key", node_key)
-    host = host_by_key("node_key_digest", digest(node_key))
+    host = host_by_key("node_key_digest", digest(node_key), for_write=for_write)
     if host is None:
         raise AgentError(f"authentication error: invalid node key: {node_key[:64]}", status=401, node_invalid=True)
     now = timezone.now()
@@ -183,7 +186,7 @@ class DistributedWriteView(OsqueryView):
     endpoint = "distributed_write"
 
     def handle(self, request: HttpRequest, body: dict[str, Any], **kwargs: Any) -> HttpResponse:
-        host = authenticate_node(body)
+        host = authenticate_node(body, for_write=True)
         results = parse_write(body)
         now = timezone.now()
         update = collect_host_results(host, results, now, getattr(request, "client_ip", ""))

@@ -153,6 +153,12 @@ def test_an_answer_the_database_refuses_is_dropped_alone(agent, ubuntu_host, com
     assert ubuntu_host.refresh().hostname == "kept-01"
     assert not HostUser.objects.filter(host=ubuntu_host.host).exists()
     companion_answers.assert_stored()
+    # The same answer, once the database takes it, is stored: a dropped section leaves no digest behind.
+    monkeypatch.undo()
+    _write(
+        agent, ubuntu_host, companion_answers, {**_system_info(hostname="kept-01"), "fleet_detail_query_users": users}
+    )
+    assert list(HostUser.objects.filter(host=ubuntu_host.host).values_list("username", flat=True)) == ["alice"]
 
 
 def test_a_host_column_the_database_refuses_costs_only_that_column(agent, ubuntu_host, companion_answers, monkeypatch):

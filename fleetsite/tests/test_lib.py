@@ -276,3 +276,25 @@ def test_insert_many_passes_prepared_values_as_they_are(host: Host, monkeypatch:
     insert_many(HostVulnerability, HISTORY_COLUMNS, [(host.pk, "CVE-2024-9999", "o1", None, None, now)])
     assert calls == [now]
     assert set(HostVulnerability.objects.values_list("first_detected_at", flat=True)) == {now}
+
+
+def test_insert_many_stores_awkward_values_as_given(host: Host) -> None:
+    """Quotes, backslashes, percent signs, non-ASCII text, big integers, booleans and NULLs survive.
+
+    On MySQL insert_many writes the values into the SQL itself.
+    """
+    from hosts.models import HostSoftware, HostUser, Software
+    from vulnerabilities.models import SoftwareChange
+
+    texts = ["it's", 'say "hi"', "back\\slash", "100% %s %(x)s", "ünï €", "", "\n\t"]
+    names = ("host", "uid", "username", "type", "groupname", "shell")
+    insert_many(HostUser, names, [(host.pk, n, text, "", text, text) for n, text in enumerate(texts)])
+    stored = HostUser.objects.filter(host=host).order_by("uid").values_list("username", "groupname", "shell")
+    assert list(stored) == [(text, text, text) for text in texts]
+    insert_many(SoftwareChange, ("host_id", "software_id", "installed"), [(host.pk, 2**40, True), (host.pk, 7, False)])
+    assert set(SoftwareChange.objects.values_list("software_id", "installed")) == {(2**40, True), (7, False)}
+    software = Software.objects.create(name="x", source="deb_packages", checksum="x")
+    insert_many(
+        HostSoftware, ("host", "software", "last_opened_at", "installed_path"), [(host.pk, software.pk, None, "")]
+    )
+    assert HostSoftware.objects.values_list("last_opened_at", "installed_path").get() == (None, "")

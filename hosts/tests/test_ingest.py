@@ -399,6 +399,28 @@ def test_a_host_with_more_packages_than_one_select_takes_links_them_all(saved_ho
     assert Software.objects.count() == 12_000
 
 
+def test_admin_deletions_of_reported_rows_forget_the_host_digests(saved_host: Callable[..., Host]) -> None:
+    """An unchanged answer is skipped (hosts/digests.py), so rows removed by hand must make the next one count."""
+    from django.contrib import admin
+
+    from hosts.admin import HostSoftwareAdmin, HostUserAdmin, SoftwareAdmin
+
+    hosts = [saved_host(f"digested-{n}", detail_digests="software=aa users=bb") for n in range(4)]
+    for host in hosts:
+        ingest_software(host, [package(f"only-{host.pk}")])
+        save_host_update(host, HostUpdate(users=[{"uid": "1", "username": "u"}]))
+    Host.objects.update(detail_digests="software=aa users=bb")
+    HostUserAdmin(HostUser, admin.site).delete_queryset(None, HostUser.objects.filter(host=hosts[0]))
+    HostSoftwareAdmin(HostSoftware, admin.site).delete_model(None, HostSoftware.objects.get(host=hosts[1]))
+    SoftwareAdmin(Software, admin.site).delete_queryset(None, Software.objects.filter(name=f"only-{hosts[2].pk}"))
+    assert dict(Host.objects.values_list("osquery_host_id", "detail_digests")) == {
+        "digested-0": "",
+        "digested-1": "",
+        "digested-2": "",
+        "digested-3": "software=aa users=bb",
+    }
+
+
 # --- google_chrome_profiles (device mapping) -----------------------------------------------------
 
 
