@@ -598,8 +598,12 @@ def _resolve_pairs(pairs: set[tuple[int, int]], now: datetime) -> int:
         for start in range(0, len(ordered), PAIRS_PER_QUERY):
             pairs_sql = _pairs_table(ordered[start : start + PAIRS_PER_QUERY])
             if connection.vendor == "mysql":
+                # The pairs first, through the (software, host) index, whatever the statistics say:
+                # right after a first run filled the table they were stale, and MariaDB read each
+                # pair's host's open rows instead (a 1% re-run: 13 s in this statement).
                 statement = (
-                    f"UPDATE {table} hv JOIN {pairs_sql} ON hv.software_id = p.s AND hv.host_id = p.h "
+                    f"UPDATE {pairs_sql} STRAIGHT_JOIN {table} hv FORCE INDEX (host_vuln_software) "
+                    "ON hv.software_id = p.s AND hv.host_id = p.h "
                     "SET hv.resolved_at = %s WHERE hv.resolved_at IS NULL"
                 )
             else:  # PostgreSQL, SQLite 3.33+
