@@ -28,7 +28,8 @@ from pathlib import Path
 from bench.checkins import Interleaved, checkin_phases, empty_view_only
 from bench.database import sized_for_bench
 from bench.live_query import prepare_admin, prepare_logged_query, soak_only, soak_with_live_query
-from fleetsite.liveserver import LiveServer, isolated_database_url
+from bench.server import bench_server
+from fleetsite.liveserver import LiveServer
 
 # Targets from issue 13: idle check-ins at most the empty view, a detail write at most 5x it.
 TARGET_RATIO = {
@@ -100,16 +101,8 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="fleetsite-bench-") as tmp:
         data_dir = Path(tmp)
-        database_url = isolated_database_url(args.database_url, data_dir, suffix="bench")
-        server = LiveServer(
-            data_dir=data_dir / "serve",
-            database_url=database_url,
-            redis_url=args.redis_url,
-            # Production's flush interval, not the tests' 0.5 s.
-            extra_env={"DJANGO_SETTINGS_MODULE": "bench.settings", "LOG_LEVEL": "WARNING",
-                       "FLEETSITE_SEEN_FLUSH_INTERVAL": "2",
-                       "FLEETSITE_REPORT_FLUSH_INTERVAL": "2"},
-        )  # fmt: skip
+        server = bench_server(args.database_url, args.redis_url, data_dir, "bench")
+        database_url = server.database_url
         print(f"database {database_url.split('@')[-1]}, redis {args.redis_url}, one `serve` worker")
         server.start()
         pid = server.process.pid if server.process else 0
@@ -145,15 +138,7 @@ def print_scale_out(args: argparse.Namespace) -> None:
     how throughput grows with workers (issue 13, item 6)."""
     workers = args.scale_workers
     with tempfile.TemporaryDirectory(prefix="fleetsite-bench-scale-") as tmp:
-        data_dir = Path(tmp)
-        server = LiveServer(
-            data_dir=data_dir / "serve",
-            database_url=isolated_database_url(args.database_url, data_dir, suffix="scale"),
-            redis_url=args.redis_url,
-            workers=workers,
-            extra_env={"DJANGO_SETTINGS_MODULE": "bench.settings", "LOG_LEVEL": "WARNING",
-                       "FLEETSITE_SEEN_FLUSH_INTERVAL": "2", "FLEETSITE_REPORT_FLUSH_INTERVAL": "2"},
-        )  # fmt: skip
+        server = bench_server(args.database_url, args.redis_url, Path(tmp), "scale", workers=workers)
         server.start()
         try:
             secret = server.manage("enroll_secret", "add").strip()

@@ -29,7 +29,8 @@ from agentsim.catalogue import HostData
 from agentsim.identity import make_identities
 from bench.checkins import Agent, _empty_calls, _gather_limited, measure
 from bench.live_query import prepare_admin, prepare_logged_query
-from fleetsite.liveserver import LiveServer, isolated_database_url
+from bench.server import bench_server
+from fleetsite.liveserver import LiveServer
 
 HOSTS = 200
 KINDS: dict[str, Callable[[Agent], Callable[[], Awaitable[Any]]] | None] = {
@@ -89,13 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fleetsite-profile-") as tmp:
         data_dir = Path(tmp)
-        server = LiveServer(
-            data_dir=data_dir / "serve",
-            database_url=isolated_database_url(args.database_url, data_dir, suffix="profile"),
-            redis_url=args.redis_url,
-            extra_env={"DJANGO_SETTINGS_MODULE": "bench.settings", "LOG_LEVEL": "WARNING",
-                       "FLEETSITE_SEEN_FLUSH_INTERVAL": "2", "FLEETSITE_REPORT_FLUSH_INTERVAL": "2"},
-        )  # fmt: skip
+        server = bench_server(args.database_url, args.redis_url, data_dir, "profile")
         server.start()
         try:
             secret = server.manage("enroll_secret", "add").strip()
