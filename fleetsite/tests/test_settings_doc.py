@@ -15,8 +15,8 @@ DOC = BASE_DIR / "docs" / "settings.md"
 READS = re.compile(
     r"""(?:env_(?:str|int|bool|float|list|choice)\(\s*|environ\.get\(\s*|os\.environ\[\s*|os\.getenv\(\s*)"([A-Z][A-Z0-9_]*)\""""
 )
-# Process plumbing, not settings.
-NOT_SETTINGS = {"PATH", "DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER"}
+# Process plumbing (and a WSGI environ key), not settings.
+NOT_SETTINGS = {"PATH", "DJANGO_SETTINGS_MODULE", "PYTEST_XDIST_WORKER", "PATH_INFO"}
 SKIPPED_DIRS = {".venv", "tests", "bench", "node_modules", ".git", "var"}
 
 
