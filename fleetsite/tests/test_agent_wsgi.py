@@ -72,7 +72,7 @@ def test_every_fixed_agent_path_is_served_and_parameterized_ones_are_left_to_dja
         ("POST", READ, b"{not json", []),
         ("POST", READ, b"", []),
         ("GET", READ, b"", []),  # 405 in the osquery family
-        ("POST", READ, gzip.compress(orjson.dumps({"node_key": "nope"})), [(b"content-encoding", b"gzip")]),
+        ("POST", READ, gzip.compress(orjson.dumps({"node_key": "nope"}), mtime=0), [(b"content-encoding", b"gzip")]),
         ("POST", "/api/fleet/orbit/config", orjson.dumps({"orbit_node_key": "nope"}), []),
         ("PUT", "/api/fleet/orbit/config", b"{}", []),  # 405 in the REST family
         ("HEAD", "/api/fleet/orbit/ping", b"", []),
