@@ -28,7 +28,7 @@ from pathlib import Path
 from bench.checkins import Interleaved, checkin_phases, empty_view_only
 from bench.database import sized_for_bench
 from bench.live_query import prepare_admin, prepare_logged_query, soak_only, soak_with_live_query
-from bench.server import bench_server
+from bench.server import bench_server, stop_and_drop
 from fleetsite.liveserver import LiveServer
 
 # Targets from issue 13: idle check-ins at most the empty view, a detail write at most 5x it.
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> None:
             print("server log (tail):\n" + server.log())
             raise
         finally:
-            server.stop()
+            stop_and_drop(server)
     if args.scale_workers > 1 and args.soak_hosts:
         print_scale_out(args)
     if args.vuln_hosts:
@@ -150,7 +150,7 @@ def print_scale_out(args: argparse.Namespace) -> None:
             print("server log (tail):\n" + server.log())
             raise
         finally:
-            server.stop()
+            stop_and_drop(server)
 
 
 def print_vulnerability_matching(database_url: str, hosts: int) -> None:

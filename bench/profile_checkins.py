@@ -29,7 +29,7 @@ from agentsim.catalogue import HostData
 from agentsim.identity import make_identities
 from bench.checkins import Agent, _empty_calls, _gather_limited, measure
 from bench.live_query import prepare_admin, prepare_logged_query
-from bench.server import bench_server
+from bench.server import bench_server, stop_and_drop
 from fleetsite.liveserver import LiveServer
 
 HOSTS = 200
@@ -99,7 +99,7 @@ def main() -> None:
             spy = {kind for kind in args.spy.split(",") if kind}
             asyncio.run(run(server, pid, secret, spy, args.out, args.repeats))
         finally:
-            server.stop()
+            stop_and_drop(server)
 
 
 if __name__ == "__main__":

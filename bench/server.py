@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fleetsite.liveserver import LiveServer, isolated_database_url
+from fleetsite.liveserver import LiveServer, drop_isolated_database, isolated_database_url
 
 
 def bench_server(database_url: str, redis_url: str, data_dir: Path, suffix: str, workers: int = 1) -> LiveServer:
@@ -20,3 +20,9 @@ def bench_server(database_url: str, redis_url: str, data_dir: Path, suffix: str,
         extra_env={"DJANGO_SETTINGS_MODULE": "bench.settings", "LOG_LEVEL": "WARNING",
                    "FLEETSITE_SEEN_FLUSH_INTERVAL": "2", "FLEETSITE_REPORT_FLUSH_INTERVAL": "2"},
     )  # fmt: skip
+
+
+def stop_and_drop(server: LiveServer) -> None:
+    """Stop the server, then drop its database: the next run recreates it anyway (1.3 GB at a million hosts)."""
+    server.stop()
+    drop_isolated_database(server.database_url)

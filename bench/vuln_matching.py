@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.database import sized_for_bench
+from fleetsite.liveserver import drop_isolated_database
 
 TARGET_FIRST_S = 60.0
 TARGET_RERUN_S = 5.0
@@ -313,6 +314,10 @@ def main() -> None:
         print(f"    {report}")
         if profile:
             print(profile.report())
+        from django.db import connections
+
+        connections.close_all()
+        drop_isolated_database(os.environ["DATABASE_URL"])  # about 600 MB at 10,000 hosts
     sys.stdout.flush()
 
 
