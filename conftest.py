@@ -18,7 +18,7 @@ from accounts.models import Team, TeamMembership, User
 from accounts.tokens import issue_session
 from enrollment import secrets as enroll_secrets
 from fleetsite.lib import memo
-from hosts import seen
+from hosts import checkin_cache, seen
 from queries import reports
 
 pytest_plugins = [
@@ -67,6 +67,7 @@ def _test_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
     settings.FLEETSITE_LOGIN_FAILURE_DELAY = 0
     clear_cache()
     memo.clear_local()
+    checkin_cache.clear()
     seen.buffer.discard()
     reports.pending_rows.discard()
     yield

@@ -24,7 +24,7 @@ from django.utils import timezone
 from fleetsite.lib import bounds
 from fleetsite.lib.netaddr import public_ip
 from fleetsite.lib.rows import delete_where, insert_many, insert_returning, replace_rows_of, select_where, update_one
-from hosts import device_mapping, digests, seen
+from hosts import checkin_cache, device_mapping, digests, seen
 from hosts.choices import DeviceMappingSource
 from hosts.models import Host, HostDeviceMapping, HostSoftware, HostUser, Software, online_window
 from hosts.signals import software_installs_changed
@@ -314,6 +314,7 @@ def _stored_digests(update: HostUpdate) -> dict[str, str] | None:
 
 def _update_host(host: Host, fields: dict[str, Any]) -> None:
     update_one(Host, host.pk, fields)
+    checkin_cache.forget_hosts([host.pk])
     for name, value in fields.items():
         setattr(host, name, value)
 

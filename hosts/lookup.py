@@ -3,7 +3,8 @@
 Compiling the ORM query took more CPU than the rest of an idle check-in, so the SQL and Django's
 type converters for its columns are prepared once per column and database alias, and each
 check-in runs one cursor query and builds the instance with `Model.from_db`. Only the columns
-check-ins read are loaded; the rest stay deferred.
+check-ins read are loaded; the rest stay deferred. Between changes to its row, a host found once
+is found again in memory (`hosts.checkin_cache`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from django.db import DEFAULT_DB_ALIAS
 
 from fleetsite.lib.prepared import OneByValue
+from hosts import checkin_cache
 from hosts.models import Host
 
 CHECKIN_FIELDS = (
@@ -41,4 +43,7 @@ def host_by_key(column: str, key_digest: str, alias: str = DEFAULT_DB_ALIAS, *, 
     lookup = _lookups.get((column, for_write))
     if lookup is None:
         raise ValueError(f"not a key column: {column}" + (" for a write" if for_write else ""))
-    return lookup.get(key_digest, alias)
+    if for_write or not checkin_cache.enabled():
+        # A write reads its row fresh: it compares the stored digests and writes the row itself.
+        return lookup.get(key_digest, alias)
+    return checkin_cache.get((alias, column, key_digest), lambda: lookup.get(key_digest, alias))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
+from hosts import checkin_cache
 from hosts.choices import DeviceMappingSource, LabelMembershipType, LabelType
 from hosts.constants import NEVER_UPDATED, ONLINE_INTERVAL_BUFFER
 
@@ -27,6 +29,20 @@ SORT_INDEXED = (
     "computer_name", "display_name_sort", "updated_at", "os_version", "osquery_version", "memory",
     "uptime_seconds", "gigs_disk_space_available",
 )  # fmt: skip
+
+
+class HostQuerySet(models.QuerySet):
+    """Host rows written through a queryset are forgotten by the check-in cache (hosts/checkin_cache.py)."""
+
+    def update(self, **kwargs: Any) -> int:
+        updated = super().update(**kwargs)
+        checkin_cache.forget_queryset(self)  # after the write: a reader before it may have kept the old row
+        return updated
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        deleted = super().delete()
+        checkin_cache.forget_queryset(self)
+        return deleted
 
 
 class Host(models.Model):
@@ -108,6 +124,8 @@ class Host(models.Model):
         db_persist=True,
     )
 
+    objects = HostQuerySet.as_manager()
+
     class Meta:
         indexes = [
             models.Index(fields=["team", "online_until"], name="host_team_online"),
@@ -118,6 +136,16 @@ class Host(models.Model):
 
     def __str__(self) -> str:
         return self.display_name or f"host {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        checkin_cache.forget_hosts([self.pk])
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        pk = self.pk
+        deleted = super().delete(*args, **kwargs)
+        checkin_cache.forget_hosts([pk])
+        return deleted
 
     @property
     def display_name(self) -> str:

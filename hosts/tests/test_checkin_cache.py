@@ -1,0 +1,109 @@
+"""Agents' host rows answered from memory, and every change to a row seen at the next check-in (hosts/checkin_cache.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import Team
+from enrollment.tests.test_osquery_checkin import READ, detail_write
+from fleetsite.lib import sharedcache
+from fleetsite.lib.tokens import digest
+from hosts import checkin_cache
+from hosts.lookup import host_by_key
+from hosts.models import Host
+
+
+@pytest.fixture(autouse=True)
+def cache_on(settings):
+    settings.FLEETSITE_CHECKIN_CACHE_SECONDS = 60
+
+
+@pytest.fixture
+def idle_host(agent, ubuntu_host):
+    """A host that has answered its detail queries and labels: its reads are idle."""
+    agent.json(READ, ubuntu_host.body())
+    agent.json("/api/osquery/distributed/write", detail_write(ubuntu_host))
+    Host.objects.filter(pk=ubuntu_host.host.pk).update(label_updated_at=timezone.now(), policy_updated_at=timezone.now())
+    agent.json(READ, ubuntu_host.body())  # the config, policy and campaign caches, as in a running server
+    return ubuntu_host
+
+
+def lookup(enrolled):
+    return host_by_key("node_key_digest", digest(enrolled.node_key))
+
+
+def test_an_idle_read_after_the_first_costs_no_query(agent, idle_host, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert agent.json(READ, idle_host.body())["queries"] == {}
+
+
+def test_a_refetch_asked_by_an_admin_goes_out_at_the_next_read(agent, idle_host, api):
+    assert api.post(f"/api/latest/fleet/hosts/{idle_host.host.pk}/refetch").status_code == 200
+    assert any(name.startswith("fleet_detail_query_") for name in agent.json(READ, idle_host.body())["queries"])
+
+
+def test_a_deleted_host_is_refused_at_its_next_check_in(agent, idle_host, api):
+    assert api.delete(f"/api/latest/fleet/hosts/{idle_host.host.pk}").status_code == 200
+    body = agent.json(READ, idle_host.body(), expect=401)
+    assert body["node_invalid"] is True
+
+
+def test_a_host_moved_by_a_team_filter_or_a_deleted_team_is_seen_at_once(idle_host, team):
+    Host.objects.filter(team__isnull=True).update(team=team)  # no ids in the filter: everything is forgotten
+    assert lookup(idle_host).team_id == team.pk
+    Team.objects.filter(pk=team.pk).delete()  # hosts lose the team by cascade, not through a Host queryset
+    assert lookup(idle_host).team_id is None
+
+
+def test_a_write_to_one_host_keeps_the_others_in_memory(enroll_host, django_assert_num_queries):
+    first, second = enroll_host(), enroll_host("enroll_ubuntu", host_identifier="second-host")
+    lookup(first), lookup(second)
+    Host.objects.filter(pk=first.host.pk).update(computer_name="renamed")
+    with django_assert_num_queries(1):
+        assert lookup(first).computer_name == "renamed"
+        assert lookup(second).computer_name == second.host.computer_name
+
+
+def test_a_change_made_by_another_process_is_seen_once_the_epochs_are_read_again(idle_host, monkeypatch):
+    lookup(idle_host)
+    pk = idle_host.host.pk
+    # Another process: its own UPDATE, and its bump of the host's bucket in the shared cache only.
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Host._meta.db_table} SET refetch_requested = %s WHERE id = %s", [True, pk])
+    bucket = f"checkin-cache:epoch:{pk % checkin_cache.BUCKETS}"
+    cache.add(bucket, 0, None)
+    cache.incr(bucket)
+    assert lookup(idle_host).refetch_requested is False  # read less than REFRESH_SECONDS ago
+    monkeypatch.setattr(checkin_cache, "REFRESH_SECONDS", 0)
+    assert lookup(idle_host).refetch_requested is True
+
+
+def test_the_caller_gets_its_own_copy(idle_host):
+    stored = Host.objects.get(pk=idle_host.host.pk).hostname
+    first = lookup(idle_host)
+    first.hostname = "changed in the request"
+    first._state.fields_cache["team"] = None
+    again = lookup(idle_host)
+    assert again.hostname == stored and again is not first and "team" not in again._state.fields_cache
+
+
+def test_while_the_shared_cache_is_down_every_check_in_reads_the_database(
+    agent, idle_host, monkeypatch, django_assert_num_queries
+):
+    def down(*args, **kwargs):
+        raise sharedcache.Unavailable("down")
+
+    monkeypatch.setattr(checkin_cache.sharedcache, "call", down)
+    monkeypatch.setattr(checkin_cache, "REFRESH_SECONDS", 0)
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            assert agent.json(READ, idle_host.body())["queries"] == {}
+
+
+def test_turned_off_every_check_in_reads_the_database(agent, idle_host, settings, django_assert_num_queries):
+    settings.FLEETSITE_CHECKIN_CACHE_SECONDS = 0
+    with django_assert_num_queries(1):
+        agent.json(READ, idle_host.body())
