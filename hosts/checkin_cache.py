@@ -45,6 +45,7 @@ REFRESH_SECONDS = 0.5
 MAX_ENTRIES = 50_000  # about 1.5 KB each; a process serving its share of a large fleet holds a few thousand
 
 _ALL_KEY = "checkin-cache:epoch:all"
+_REDIS = hasattr(cache, "delete_pattern")  # django-redis, whose incr can skip its existence check
 _BUCKET_KEYS = [f"checkin-cache:epoch:{bucket}" for bucket in range(BUCKETS)]
 
 
@@ -75,6 +76,11 @@ def enabled() -> bool:
     return settings.FLEETSITE_CHECKIN_CACHE_SECONDS > 0
 
 
+def _telling_others() -> bool:
+    """Writes bump the epochs wherever a process may cache, even one whose own cache is off (a Celery worker)."""
+    return enabled() or bool(settings.REDIS_URL)
+
+
 def get(key: tuple[str, str, str], load: Callable[[], Any]) -> Any:
     """The host stored under `key` (alias, key column, key digest), or `load()`'s, remembered for next time.
 
@@ -101,13 +107,13 @@ def get(key: tuple[str, str, str], load: Callable[[], Any]) -> Any:
 def forget_hosts(pks: Iterable[int]) -> None:
     """These hosts' rows changed (or are about to, in the open transaction): drop them here and everywhere."""
     buckets = {pk % BUCKETS for pk in pks if isinstance(pk, int)}
-    if buckets and enabled():
+    if buckets and _telling_others():
         _bump_twice([_BUCKET_KEYS[bucket] for bucket in sorted(buckets)])
 
 
 def forget_queryset(queryset: Any) -> None:
-    """The hosts a queryset's UPDATE or DELETE will write: by id when its filter names ids, else all."""
-    if enabled():
+    """The hosts a queryset's UPDATE or DELETE wrote: by id when its filter names ids, else all."""
+    if _telling_others():
         pks = _filtered_pks(queryset.query.where)
         if pks is None:
             forget_all()
@@ -132,7 +138,7 @@ def _filtered_pks(where: Any) -> list[int] | None:
 
 def forget_all() -> None:
     """Host rows changed that are not known by id (a filter, a cascade): drop every entry everywhere."""
-    if enabled():
+    if _telling_others():
         _bump_twice([_ALL_KEY])
 
 
@@ -155,14 +161,7 @@ def _bump_twice(keys: list[str]) -> None:
 def _bump(keys: list[str]) -> None:
     global _epochs, _replay_on_recovery
     try:
-        values = {}
-        for key in keys:
-            if key == _ALL_KEY:
-                # A random start: if Redis loses the epochs, the new one differs from every remembered one.
-                sharedcache.call(cache.add, key, secrets.randbelow(2**48), None)
-            else:
-                sharedcache.call(cache.add, key, 0, None)
-            values[key] = sharedcache.call(cache.incr, key)
+        values = {key: _increment(key) for key in keys}
     except sharedcache.Unavailable:
         _replay_on_recovery = True
         clear()
@@ -179,6 +178,18 @@ def _bump(keys: list[str]) -> None:
             else:
                 buckets[_BUCKET_KEYS.index(key)] = value
         _epochs = _Epochs(all_epoch, tuple(buckets), epochs.read_at)
+
+
+def _increment(key: str) -> int:
+    if key == _ALL_KEY:
+        # A random start: if Redis loses the epochs, the new one differs from every remembered one.
+        sharedcache.call(cache.add, key, secrets.randbelow(2**48), None)
+    elif _REDIS:
+        # One INCRBY, which starts a missing bucket at 0: a check-in's write pays one round trip.
+        return int(sharedcache.call(cache.incr, key, ignore_key_check=True))
+    else:
+        sharedcache.call(cache.add, key, 0, None)
+    return int(sharedcache.call(cache.incr, key))
 
 
 def _current_epochs(now: float) -> _Epochs | None:

@@ -1,4 +1,4 @@
-"""Agents' host rows answered from memory, and every change to a row seen at the next check-in (hosts/checkin_cache.py)."""
+"""Agents' host rows answered from memory; every change to a row seen at the next check-in (hosts/checkin_cache)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def idle_host(agent, ubuntu_host):
     """A host that has answered its detail queries and labels: its reads are idle."""
     agent.json(READ, ubuntu_host.body())
     agent.json("/api/osquery/distributed/write", detail_write(ubuntu_host))
-    Host.objects.filter(pk=ubuntu_host.host.pk).update(label_updated_at=timezone.now(), policy_updated_at=timezone.now())
+    now = timezone.now()
+    Host.objects.filter(pk=ubuntu_host.host.pk).update(label_updated_at=now, policy_updated_at=now)
     agent.json(READ, ubuntu_host.body())  # the config, policy and campaign caches, as in a running server
     return ubuntu_host
 
