@@ -429,7 +429,7 @@ FLEETSITE_SEEN_FLUSH_INTERVAL = env_float("FLEETSITE_SEEN_FLUSH_INTERVAL", 2.0, 
 FLEETSITE_HOST_COUNTS_SECONDS = env_float("FLEETSITE_HOST_COUNTS_SECONDS", 10.0, minimum=0.0)
 # Longest time an agent's host row is answered from memory between changes (hosts/checkin_cache.py);
 # on by default only with REDIS_URL, through which other processes say what they changed.
-FLEETSITE_CHECKIN_CACHE_SECONDS = env_float("FLEETSITE_CHECKIN_CACHE_SECONDS", 60.0 if REDIS_URL else 0.0, minimum=0.0)
+FLEETSITE_CHECKIN_CACHE_SECONDS = env_float("FLEETSITE_CHECKIN_CACHE_SECONDS", 300.0 if REDIS_URL else 0.0, minimum=0.0)
 # How often result-log rows are written to query reports in batches (0: within the request).
 FLEETSITE_REPORT_FLUSH_INTERVAL = env_float("FLEETSITE_REPORT_FLUSH_INTERVAL", 2.0, minimum=0.0)
 # Largest agent request body accepted, before and after gzip decompression.

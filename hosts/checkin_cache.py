@@ -2,31 +2,33 @@
 
 Why: an idle check-in is one indexed SELECT, and measured in a real server (bench.profile_checkins,
 MariaDB) that query was about 0.2 of the 0.39 CPU-ms of an idle distributed/read and of the 0.35
-of an orbit config poll, more than the whole empty Django view. Agents ask every 10 to 30 s and
-their host rows rarely change, so most lookups can be answered from memory.
+of an orbit config poll, more than the whole empty Django view (docs/profiles/README.md). Agents
+ask every 10 to 60 s and their host rows change about once an hour, so most lookups can be
+answered from memory.
 
 Correctness rests on invalidation, not on expiry:
-- Hosts fall into `BUCKETS` buckets by id. Each bucket has an epoch, and there is one epoch for
-  all hosts, in the shared cache (Redis). An entry remembers the epochs of its host's bucket read
-  *before* its SELECT, and is used only while both are unchanged.
-- Every write to a host row, once made, bumps its bucket (or, when the hosts are not known by id, the epoch
-  for all): the queryset and model hooks in `hosts.models`, the check-in's own UPDATE in
-  `hosts.ingest`, and a deleted team (its hosts lose their team by cascade). A write bumps now and
-  again after its transaction commits, so a reader that cached the old row meanwhile drops it.
-- Each process reads the epochs at most every `REFRESH_SECONDS`; its own writes show at once. So
-  a change made in another process (a worker, Celery, a management command) reaches this one's
-  agents within half a second: a refetch, a team transfer, a deleted host's key refused.
-- While Redis is unreachable nothing is cached or served from memory (an invalidation could be
-  missed); a bump that could not be written is replayed as a bump for all when Redis answers again.
+- Every write to a host row, once made, names the host (or "all", when the rows are not known by
+  id): the queryset and model hooks in `hosts.models`, the check-in's own UPDATE in
+  `hosts.ingest`, a deleted team (its hosts lose it by cascade). This process drops the host at
+  once; with Redis the id is also appended to a stream every process reads. A write in a
+  transaction names its hosts again after the commit, so a reader that loaded the old row
+  meanwhile drops it too.
+- Each process reads the stream at most every `REFRESH_SECONDS`, so a change made elsewhere (a
+  worker, Celery, a management command) reaches its agents within half a second: a refetch, a
+  team transfer, a deleted host's key refused. The cost follows the rate of changes, not the
+  size of the fleet.
+- A row loaded while its host was named is not kept. A process that has not read the stream for
+  `STALE_SECONDS` (no traffic; the stream may have been trimmed past it) starts over empty.
+- While Redis is unreachable nothing is served from memory (a change could be missed), and a
+  change that could not be appended is replayed as "all" when Redis answers again.
 - The seen-time flush writes only `seen_time` and `online_until`, which every check-in sets itself.
 
 `FLEETSITE_CHECKIN_CACHE_SECONDS` bounds any entry's age besides (0 turns this off); by default it
-is on only with REDIS_URL, where other processes can tell this one what they changed.
+is on only with REDIS_URL, through which other processes say what they changed.
 """
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -40,45 +42,33 @@ from django.db.models.base import ModelState
 
 from fleetsite.lib import sharedcache
 
-BUCKETS = 512
 REFRESH_SECONDS = 0.5
+STALE_SECONDS = 10.0
 MAX_ENTRIES = 50_000  # about 1.5 KB each; a process serving its share of a large fleet holds a few thousand
-
-_ALL_KEY = "checkin-cache:epoch:all"
-_REDIS = hasattr(cache, "delete_pattern")  # django-redis, whose incr can skip its existence check
-_BUCKET_KEYS = [f"checkin-cache:epoch:{bucket}" for bucket in range(BUCKETS)]
-
-
-@dataclass(frozen=True)
-class _Epochs:
-    all: int
-    buckets: tuple[int, ...]
-    read_at: float
-
-    def of(self, pk: int) -> tuple[int, int]:
-        return self.all, self.buckets[pk % BUCKETS]
+STREAM_LENGTH = 100_000  # changes kept in Redis: far more than all processes read in STALE_SECONDS
+_ALL = "all"
+_REDIS = hasattr(cache, "delete_pattern")  # django-redis: the stream needs its client
 
 
 @dataclass(frozen=True)
 class _Entry:
     host: Any
-    epochs: tuple[int, int]
     expires: float
 
 
 _lock = threading.Lock()
 _entries: dict[tuple[str, str, str], _Entry] = {}
-_epochs: _Epochs | None = None
+_keys_of: dict[int, set[tuple[str, str, str]]] = {}
+_dropped_at: dict[int, int] = {}  # host id -> the drop count when it was last dropped
+_drops = 0  # how many drops this process has made; a load remembers it to know what happened meanwhile
+_all_dropped_at = 0
+_cursor: str | None = None  # the last stream entry read; None: not reading (yet, or after an outage)
+_read_at = 0.0
 _replay_on_recovery = False
 
 
 def enabled() -> bool:
     return settings.FLEETSITE_CHECKIN_CACHE_SECONDS > 0
-
-
-def _telling_others() -> bool:
-    """Writes bump the epochs wherever a process may cache, even one whose own cache is off (a Celery worker)."""
-    return enabled() or bool(settings.REDIS_URL)
 
 
 def get(key: tuple[str, str, str], load: Callable[[], Any]) -> Any:
@@ -87,28 +77,37 @@ def get(key: tuple[str, str, str], load: Callable[[], Any]) -> Any:
     The caller gets its own copy: setting its seen time changes nothing here.
     """
     now = time.monotonic()
-    epochs = _current_epochs(now)
-    if epochs is None:
+    if not _caught_up(now):
         return load()
     entry = _entries.get(key)
-    if entry is not None and entry.expires > now and entry.epochs == epochs.of(entry.host.pk):
+    if entry is not None and entry.expires > now:
         return _copy(entry.host)
+    drops_before = _drops
     host = load()
     if host is None:
         _entries.pop(key, None)
         return None
-    if len(_entries) >= MAX_ENTRIES:
-        _evict_oldest()
-    # The epochs read before the SELECT: a change committed after them has bumped them since.
-    _entries[key] = _Entry(_copy(host), epochs.of(host.pk), now + settings.FLEETSITE_CHECKIN_CACHE_SECONDS)
+    with _lock:
+        if _all_dropped_at > drops_before or _dropped_at.get(host.pk, -1) > drops_before:
+            return host  # named while it was being read: what was read may be the old row
+        if len(_entries) >= MAX_ENTRIES:
+            _drop_everything()
+        _entries[key] = _Entry(_copy(host), now + settings.FLEETSITE_CHECKIN_CACHE_SECONDS)
+        _keys_of.setdefault(host.pk, set()).add(key)
     return host
 
 
 def forget_hosts(pks: Iterable[int]) -> None:
-    """These hosts' rows changed (or are about to, in the open transaction): drop them here and everywhere."""
-    buckets = {pk % BUCKETS for pk in pks if isinstance(pk, int)}
-    if buckets and _telling_others():
-        _bump_twice([_BUCKET_KEYS[bucket] for bucket in sorted(buckets)])
+    """These hosts' rows were written: drop them here now, and everywhere (again after the commit)."""
+    ids = sorted({pk for pk in pks if isinstance(pk, int)})
+    if ids and _telling_others():
+        _named(ids)
+
+
+def forget_all() -> None:
+    """Host rows were written that are not known by id (a filter, a cascade): drop every entry everywhere."""
+    if _telling_others():
+        _named(None)
 
 
 def forget_queryset(queryset: Any) -> None:
@@ -119,6 +118,19 @@ def forget_queryset(queryset: Any) -> None:
             forget_all()
         else:
             forget_hosts(pks)
+
+
+def clear() -> None:
+    """Drop this process's entries and stop reading the stream until the next lookup (tests, outages)."""
+    global _cursor
+    with _lock:
+        _drop_everything()
+        _cursor = None
+
+
+def _telling_others() -> bool:
+    """Writes are announced wherever a process may cache, even from one whose own cache is off (Celery)."""
+    return enabled() or (_REDIS and bool(settings.REDIS_URL))
 
 
 def _filtered_pks(where: Any) -> list[int] | None:
@@ -136,93 +148,85 @@ def _filtered_pks(where: Any) -> list[int] | None:
     return None
 
 
-def forget_all() -> None:
-    """Host rows changed that are not known by id (a filter, a cascade): drop every entry everywhere."""
-    if _telling_others():
-        _bump_twice([_ALL_KEY])
+def _named(ids: list[int] | None) -> None:
+    _drop_here(ids)
+    _announce(ids)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: (_drop_here(ids), _announce(ids)))
 
 
-def clear() -> None:
-    """Drop this process's entries and epochs (tests, and after an outage)."""
-    global _epochs
+def _drop_here(ids: list[int] | None) -> None:
+    global _drops
     with _lock:
-        _entries.clear()
-        _epochs = None
+        _drops += 1
+        if ids is None or len(_dropped_at) > MAX_ENTRIES:
+            _drop_everything()
+            return
+        for pk in ids:
+            for key in _keys_of.pop(pk, ()):
+                _entries.pop(key, None)
+            _dropped_at[pk] = _drops
 
 
-def _bump_twice(keys: list[str]) -> None:
-    """Bump now (this process, and readers of the old row, drop it) and after commit (readers meanwhile too)."""
-    _bump(keys)
-    connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        transaction.on_commit(lambda: _bump(keys))
+def _drop_everything() -> None:
+    """Under `_lock`."""
+    global _drops, _all_dropped_at
+    _drops += 1
+    _all_dropped_at = _drops
+    _entries.clear()
+    _keys_of.clear()
+    _dropped_at.clear()
 
 
-def _bump(keys: list[str]) -> None:
-    global _epochs, _replay_on_recovery
+def _stream() -> tuple[Any, str]:
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default"), cache.make_key("checkin-cache:changes")
+
+
+def _announce(ids: list[int] | None) -> None:
+    global _replay_on_recovery
+    if not (_REDIS and settings.REDIS_URL):
+        return  # one process: dropping here was all there was to do
+    client, stream = _stream()
     try:
-        values = {key: _increment(key) for key in keys}
+        value = _ALL if ids is None else ",".join(map(str, ids))
+        sharedcache.call(client.xadd, stream, {"ids": value}, maxlen=STREAM_LENGTH, approximate=True)
     except sharedcache.Unavailable:
         _replay_on_recovery = True
         clear()
-        return
-    with _lock:
-        epochs = _epochs
-        if epochs is None:
-            return
-        buckets = list(epochs.buckets)
-        all_epoch = epochs.all
-        for key, value in values.items():
-            if key == _ALL_KEY:
-                all_epoch = value
-            else:
-                buckets[_BUCKET_KEYS.index(key)] = value
-        _epochs = _Epochs(all_epoch, tuple(buckets), epochs.read_at)
 
 
-def _increment(key: str) -> int:
-    if key == _ALL_KEY:
-        # A random start: if Redis loses the epochs, the new one differs from every remembered one.
-        sharedcache.call(cache.add, key, secrets.randbelow(2**48), None)
-    elif _REDIS:
-        # One INCRBY, which starts a missing bucket at 0: a check-in's write pays one round trip.
-        return int(sharedcache.call(cache.incr, key, ignore_key_check=True))
-    else:
-        sharedcache.call(cache.add, key, 0, None)
-    return int(sharedcache.call(cache.incr, key))
-
-
-def _current_epochs(now: float) -> _Epochs | None:
-    """The epochs, read again from the shared cache when older than REFRESH_SECONDS; None while it is unreachable."""
-    global _epochs
-    epochs = _epochs
-    if epochs is not None and now - epochs.read_at < REFRESH_SECONDS:
-        return epochs
+def _caught_up(now: float) -> bool:
+    """Whether this process has read what others changed up to REFRESH_SECONDS ago (always, without Redis)."""
+    global _cursor, _read_at
+    if not (_REDIS and settings.REDIS_URL):
+        return True
+    if _cursor is not None and now - _read_at < REFRESH_SECONDS:
+        return True
+    client, stream = _stream()
     try:
-        values = sharedcache.call(cache.get_many, [_ALL_KEY, *_BUCKET_KEYS])
-        all_epoch = values.get(_ALL_KEY)
-        if all_epoch is None:
-            sharedcache.call(cache.add, _ALL_KEY, secrets.randbelow(2**48), None)
-            all_epoch = sharedcache.call(cache.get, _ALL_KEY)
+        if _cursor is None or now - _read_at > STALE_SECONDS:
+            # Starting, or idle long enough for the stream to have been trimmed past us: from empty.
+            last = sharedcache.call(client.xrevrange, stream, "+", "-", count=1)
+            with _lock:
+                _drop_everything()
+            _cursor = last[0][0].decode() if last else "0-0"
+        else:
+            while True:
+                read = sharedcache.call(client.xread, {stream: _cursor}, count=1000)
+                changes = read[0][1] if read else []
+                for entry_id, fields in changes:
+                    value = fields.get(b"ids", b"").decode()
+                    _drop_here(None if value == _ALL else [int(pk) for pk in value.split(",") if pk])
+                    _cursor = entry_id.decode()
+                if len(changes) < 1000:
+                    break
     except sharedcache.Unavailable:
         clear()
-        return None
-    if all_epoch is None:
-        return None
-    buckets = tuple(int(values.get(key) or 0) for key in _BUCKET_KEYS)
-    with _lock:
-        previous = _epochs
-        if previous is not None and previous.all == int(all_epoch):
-            # A bump this process made while the read was under way must not be undone by it.
-            buckets = tuple(map(max, buckets, previous.buckets))
-        epochs = _epochs = _Epochs(int(all_epoch), buckets, now)
-    return epochs
-
-
-def _evict_oldest() -> None:
-    with _lock:
-        for key in list(_entries)[: MAX_ENTRIES // 10]:
-            _entries.pop(key, None)
+        return False
+    _read_at = now
+    return True
 
 
 def _copy(host: Any) -> Any:

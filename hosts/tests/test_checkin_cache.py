@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -68,18 +67,29 @@ def test_a_write_to_one_host_keeps_the_others_in_memory(enroll_host, django_asse
         assert lookup(second).computer_name == second.host.computer_name
 
 
-def test_a_change_made_by_another_process_is_seen_once_the_epochs_are_read_again(idle_host, monkeypatch):
+needs_redis = pytest.mark.skipif(not checkin_cache._REDIS, reason="other processes speak through Redis")
+
+
+@needs_redis
+def test_a_change_made_by_another_process_is_seen_once_the_stream_is_read_again(idle_host, monkeypatch):
     lookup(idle_host)
     pk = idle_host.host.pk
-    # Another process: its own UPDATE, and its bump of the host's bucket in the shared cache only.
+    # Another process: its own UPDATE, and the host's id on the stream; this process's memory untouched.
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {Host._meta.db_table} SET refetch_requested = %s WHERE id = %s", [True, pk])
-    bucket = f"checkin-cache:epoch:{pk % checkin_cache.BUCKETS}"
-    cache.add(bucket, 0, None)
-    cache.incr(bucket)
-    assert lookup(idle_host).refetch_requested is False  # read less than REFRESH_SECONDS ago
+    client, stream = checkin_cache._stream()
+    client.xadd(stream, {"ids": str(pk)})
+    assert lookup(idle_host).refetch_requested is False  # the stream was read less than REFRESH_SECONDS ago
     monkeypatch.setattr(checkin_cache, "REFRESH_SECONDS", 0)
     assert lookup(idle_host).refetch_requested is True
+
+
+@needs_redis
+def test_a_process_that_read_nothing_for_a_while_starts_over(idle_host, monkeypatch, django_assert_num_queries):
+    lookup(idle_host)
+    monkeypatch.setattr(checkin_cache, "_read_at", checkin_cache._read_at - checkin_cache.STALE_SECONDS - 1)
+    with django_assert_num_queries(1):  # the stream may have been trimmed past it: nothing kept is trusted
+        lookup(idle_host)
 
 
 def test_the_caller_gets_its_own_copy(idle_host):
@@ -91,6 +101,7 @@ def test_the_caller_gets_its_own_copy(idle_host):
     assert again.hostname == stored and again is not first and "team" not in again._state.fields_cache
 
 
+@needs_redis
 def test_while_the_shared_cache_is_down_every_check_in_reads_the_database(
     agent, idle_host, monkeypatch, django_assert_num_queries
 ):
