@@ -257,6 +257,9 @@ async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, 
         await _gather_limited([a.read for a in agents], 32)
         await _gather_limited([a.write for a in agents], 32)
         await _gather_limited([a.config for a in agents], 32)  # the first config stores served intervals
+        # The idle polls first, all repeats: in a steady fleet a poll finds its host as the last poll
+        # left it. The first repeat follows the writes above (every host changed), so it shows
+        # a poll after a change to its host (the spread's upper end); the median, the steady state.
         for _ in range(repeats):
             await interleave(phases["osquery config"], pid, session, url, [a.config for a in sample])
             sent = await interleave(phases["distributed/read (idle)"], pid, session, url, [a.read for a in sample])
@@ -265,6 +268,7 @@ async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, 
             await interleave(phases["orbit config"], pid, session, url, [a.orbit_config for a in sample])
             await interleave(phases["orbit ping"], pid, session, url, [a.orbit_ping for a in sample])
             await interleave(phases["log (result, 10 rows)"], pid, session, url, [a.log for a in sample])
+        for _ in range(repeats):
             # fleetd's work: a script waiting for each host, announced by orbit config, then its result.
             queue_scripts(server, [a.data.ident.hardware_uuid for a in sample])
             configs = [a.orbit_config for a in sample]
@@ -273,7 +277,7 @@ async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, 
                 print("  note: some orbit configs announced no pending script")
             await interleave(phases["orbit scripts/result"], pid, session, url, [a.script_result for a in sample])
             # The first poll after a result finds the queue empty and clears the host's stamp, once;
-            # the next repeat's "orbit config" measures the idle poll again.
+            # the next repeat queues a script again.
             await _gather_limited([a.orbit_config for a in sample], 32)
     return list(phases.values())
 
