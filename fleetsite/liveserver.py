@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,18 +29,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _mysql_server(database_url: str) -> Any:
+    """A connection to the MySQL server of `database_url`, without choosing a database (to create or drop one)."""
+    import MySQLdb
+
+    parts = urlsplit(database_url)
+    return MySQLdb.connect(
+        host=parts.hostname or "127.0.0.1", port=parts.port or 3306, user=parts.username or "root",
+        passwd=parts.password or "",
+    )  # fmt: skip
+
+
 def isolated_database_url(base_url: str, data_dir: Path, suffix: str = "e2e") -> str:
     """A database for the server alone: a SQLite file, or a recreated MySQL database."""
     if not base_url.startswith("mysql"):
         return f"sqlite:///{data_dir / 'server.sqlite3'}"
-    import MySQLdb
-
     parts = urlsplit(base_url)
     name = f"{parts.path.lstrip('/') or 'fleetsite'}_{suffix}"
-    connection = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1", port=parts.port or 3306, user=parts.username or "root",
-        passwd=parts.password or "",
-    )  # fmt: skip
+    connection = _mysql_server(base_url)
     try:
         cursor = connection.cursor()
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
@@ -57,15 +64,9 @@ def drop_isolated_database(database_url: str) -> None:
     """
     if not database_url.startswith("mysql"):
         return
-    import MySQLdb
-
-    parts = urlsplit(database_url)
-    connection = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1", port=parts.port or 3306, user=parts.username or "root",
-        passwd=parts.password or "",
-    )  # fmt: skip
+    connection = _mysql_server(database_url)
     try:
-        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{parts.path.lstrip('/')}`")
+        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{urlsplit(database_url).path.lstrip('/')}`")
     finally:
         connection.close()
 

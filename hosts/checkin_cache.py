@@ -47,7 +47,9 @@ STALE_SECONDS = 10.0
 MAX_ENTRIES = 50_000  # about 1.5 KB each; a process serving its share of a large fleet holds a few thousand
 STREAM_LENGTH = 100_000  # changes kept in Redis: far more than all processes read in STALE_SECONDS
 _ALL = "all"
-_REDIS = hasattr(cache, "delete_pattern")  # django-redis: the stream needs its client
+# The default cache is django-redis exactly when REDIS_URL is set (fleetsite.settings): then other
+# processes may cache too, and the stream needs its client.
+_REDIS = hasattr(cache, "delete_pattern")
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def clear() -> None:
 
 def _telling_others() -> bool:
     """Writes are announced wherever a process may cache, even from one whose own cache is off (Celery)."""
-    return enabled() or (_REDIS and bool(settings.REDIS_URL))
+    return enabled() or _REDIS
 
 
 def _filtered_pks(where: Any) -> list[int] | None:
@@ -186,7 +188,7 @@ def _stream() -> tuple[Any, str]:
 
 def _announce(ids: list[int] | None) -> None:
     global _replay_on_recovery
-    if not (_REDIS and settings.REDIS_URL):
+    if not _REDIS:
         return  # one process: dropping here was all there was to do
     client, stream = _stream()
     try:
@@ -200,7 +202,7 @@ def _announce(ids: list[int] | None) -> None:
 def _caught_up(now: float) -> bool:
     """Whether this process has read what others changed up to REFRESH_SECONDS ago (always, without Redis)."""
     global _cursor, _read_at
-    if not (_REDIS and settings.REDIS_URL):
+    if not _REDIS:
         return True
     if _cursor is not None and now - _read_at < REFRESH_SECONDS:
         return True
