@@ -121,6 +121,32 @@ def test_concurrent_writers_never_interleave_lines(settings: Any) -> None:
     assert lines(destinations.log_path("result")) == [entry] * 160
 
 
+def test_a_file_renamed_by_another_process_is_left_for_the_new_one(settings: Any, monkeypatch: Any) -> None:
+    settings.FLEETSITE_LOG_ROTATE_MB = 0
+    monkeypatch.setattr(destinations, "RECHECK_SECONDS", 0)
+    destinations.write("result", [{"n": 1}])
+    path = destinations.log_path("result")
+    path.rename(f"{path}.1")  # what another server process's rotation (or logrotate) does
+    destinations.write("result", [{"n": 2}])
+    assert lines(Path(f"{path}.1")) == [{"n": 1}]
+    assert lines(path) == [{"n": 2}]
+
+
+def test_two_processes_rotate_a_full_file_once(settings: Any) -> None:
+    """Each server process keeps its own open file: the second to see it full finds it rotated already."""
+    settings.FLEETSITE_LOG_ROTATE_MB = 200 / (1024 * 1024)
+    first, second = destinations.FilesystemDestination(), destinations.FilesystemDestination()
+    entry = {"pad": "x" * 80}  # 93 bytes a line: two fit in 200
+    first.write("result", [{**entry, "n": 0}])
+    second.write("result", [{**entry, "n": 1}])
+    first.write("result", [{**entry, "n": 2}])  # full: rotated
+    second.write("result", [{**entry, "n": 3}])  # its file is the rotated one; the new one has room
+    path = destinations.log_path("result")
+    assert [line["n"] for line in lines(Path(f"{path}.1"))] == [0, 1]
+    assert [line["n"] for line in lines(path)] == [2, 3]
+    assert not Path(f"{path}.2").exists()
+
+
 # --- stdout ------------------------------------------------------------------------------------
 
 
