@@ -259,8 +259,13 @@ def _insert(rows: list[tuple[int, int, dict, datetime]]) -> None:
     if connection.vendor != "sqlite":
         # No instance per row: in a running server bulk_create's compiler cost more than the log
         # request that brought the rows (docs/profiles/README.md); mysqlclient folds the executemany
-        # into multi-row INSERTs.
-        insert_many(QueryReportRow, ("query_id", "host_id", "data", "last_fetched"), rows)
+        # into multi-row INSERTs. A request's rows share one receive time, adapted once, not per row.
+        adapt_json, encoder = connection.ops.adapt_json_value, QueryReportRow._meta.get_field("data").encoder
+        times: dict[datetime, Any] = {}
+        for received in {row[3] for row in rows}:
+            times[received] = connection.ops.adapt_datetimefield_value(received)
+        prepared = [(query_id, host_id, adapt_json(data, encoder), times[at]) for query_id, host_id, data, at in rows]
+        insert_many(QueryReportRow, ("query_id", "host_id", "data", "last_fetched"), prepared, prepared=True)
         return
     table = connection.ops.quote_name(QueryReportRow._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
