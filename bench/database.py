@@ -14,18 +14,10 @@ import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+
+from fleetsite.liveserver import mysql_server
 
 BENCH_BUFFER_POOL = 2 * 1024**3
-
-
-def _connect(database_url: str) -> Any:
-    import MySQLdb
-
-    url = urlsplit(database_url)
-    return MySQLdb.connect(
-        host=url.hostname or "127.0.0.1", port=url.port or 3306, user=url.username or "root", passwd=url.password or ""
-    )
 
 
 def _pool_size(cursor: Any) -> int:
@@ -53,7 +45,7 @@ def sized_for_bench(database_url: str) -> Iterator[str]:
         yield "database server settings left as they are"
         return
     try:
-        connection = _connect(database_url)
+        connection = mysql_server(database_url)
         cursor = connection.cursor()
         before = _pool_size(cursor)
     except Exception as error:  # noqa: BLE001 - the bench still runs, and says why

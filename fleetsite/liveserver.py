@@ -29,7 +29,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _mysql_server(database_url: str) -> Any:
+def mysql_server(database_url: str) -> Any:
     """A connection to the MySQL server of `database_url`, without choosing a database (to create or drop one)."""
     import MySQLdb
 
@@ -46,7 +46,7 @@ def isolated_database_url(base_url: str, data_dir: Path, suffix: str = "e2e") ->
         return f"sqlite:///{data_dir / 'server.sqlite3'}"
     parts = urlsplit(base_url)
     name = f"{parts.path.lstrip('/') or 'fleetsite'}_{suffix}"
-    connection = _mysql_server(base_url)
+    connection = mysql_server(base_url)
     try:
         cursor = connection.cursor()
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
@@ -64,7 +64,7 @@ def drop_isolated_database(database_url: str) -> None:
     """
     if not database_url.startswith("mysql"):
         return
-    connection = _mysql_server(database_url)
+    connection = mysql_server(database_url)
     try:
         connection.cursor().execute(f"DROP DATABASE IF EXISTS `{urlsplit(database_url).path.lstrip('/')}`")
     finally:

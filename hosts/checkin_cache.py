@@ -10,9 +10,9 @@ Correctness rests on invalidation, not on expiry:
 - Every write to a host row, once made, names the host (or "all", when the rows are not known by
   id): the queryset and model hooks in `hosts.models`, the check-in's own UPDATE in
   `hosts.ingest`, a deleted team (its hosts lose it by cascade). This process drops the host at
-  once; with Redis the id is also appended to a stream every process reads. A write in a
-  transaction names its hosts again after the commit, so a reader that loaded the old row
-  meanwhile drops it too.
+  once, and again after the commit (a thread may have loaded the old row meanwhile); with Redis
+  the id is appended, once the write is committed, to a stream every process reads (one message
+  per transaction).
 - Each process reads the stream at most every `REFRESH_SECONDS`, so a change made elsewhere (a
   worker, Celery, a management command) reaches its agents within half a second: a refetch, a
   team transfer, a deleted host's key refused. The cost follows the rate of changes, not the
@@ -47,6 +47,7 @@ STALE_SECONDS = 10.0
 MAX_ENTRIES = 50_000  # about 1.5 KB each; a process serving its share of a large fleet holds a few thousand
 STREAM_LENGTH = 100_000  # changes kept in Redis: far more than all processes read in STALE_SECONDS
 _ALL = "all"
+_PENDING = "_checkin_cache_named"  # attribute of a connection: the hosts its open transaction named
 # The default cache is django-redis exactly when REDIS_URL is set (fleetsite.settings): then other
 # processes may cache too, and the stream needs its client.
 _REDIS = hasattr(cache, "delete_pattern")
@@ -100,7 +101,7 @@ def get(key: tuple[str, str, str], load: Callable[[], Any]) -> Any:
 
 
 def forget_hosts(pks: Iterable[int]) -> None:
-    """These hosts' rows were written: drop them here now, and everywhere (again after the commit)."""
+    """These hosts' rows were written: drop them here now, and everywhere once committed."""
     ids = sorted({pk for pk in pks if isinstance(pk, int)})
     if ids and _telling_others():
         _named(ids)
@@ -151,10 +152,36 @@ def _filtered_pks(where: Any) -> list[int] | None:
 
 
 def _named(ids: list[int] | None) -> None:
+    """Drop the hosts here now; tell every process once the write is committed.
+
+    Until the commit other connections read the old row, which is right until then; so a
+    transaction's names are collected and announced together after it (a distributed/write that
+    writes the host row and its policy answers is one message, not four).
+    """
     _drop_here(ids)
-    _announce(ids)
-    if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(lambda: (_drop_here(ids), _announce(ids)))
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _announce(ids)  # autocommit: the write is committed already
+        return
+    named = connection.__dict__.get(_PENDING)
+    if named is None or not connection.run_on_commit:  # the first hook of this transaction: a new set
+        named = connection.__dict__[_PENDING] = set()
+    if ids is None or _ALL in named:
+        named.clear()
+        named.add(_ALL)
+    else:
+        named.update(ids)
+    # One hook per name, all sharing the set: a savepoint's rollback discards the hooks registered
+    # inside it, so the first surviving hook announces everything and the others find it empty.
+    transaction.on_commit(lambda: _announce_named(named))
+
+
+def _announce_named(named: set[int | str]) -> None:
+    if named:
+        ids = None if _ALL in named else sorted(pk for pk in named if isinstance(pk, int))
+        named.clear()
+        _drop_here(ids)
+        _announce(ids)
 
 
 def _drop_here(ids: list[int] | None) -> None:

@@ -25,6 +25,18 @@ def payload(name: str, **replace: Any) -> dict[str, Any]:
     return data
 
 
+READ = "/api/osquery/distributed/read"
+
+
+def detail_write(enrolled: EnrolledHost, **changes: Any) -> dict[str, Any]:
+    """A distributed/write body answering an Ubuntu host's detail queries (`queries`/`statuses` merged in)."""
+    body = payload("distributed_write_ubuntu")
+    body["queries"].update(changes.pop("queries", {}))
+    body["statuses"].update(changes.pop("statuses", {}))
+    body.update(changes)
+    return enrolled.body(**body)
+
+
 @dataclass
 class EnrolledHost:
     host: Host

@@ -9,24 +9,15 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Team
-from enrollment.tests.fixtures import payload
+from enrollment.tests.fixtures import READ, detail_write, payload
 from fleetsite.constants import DEFAULT_AGENT_OPTIONS
 from fleetsite.models import FleetConfig
 from hosts import seen
 from hosts.models import Host, HostSoftware, HostUser, Label, LabelMembership, Software
 
 CONFIG = "/api/osquery/config"
-READ = "/api/osquery/distributed/read"
 WRITE = "/api/osquery/distributed/write"
 LOG = "/api/osquery/log"
-
-
-def detail_write(enrolled, **changes):
-    body = payload("distributed_write_ubuntu")
-    body["queries"].update(changes.pop("queries", {}))
-    body["statuses"].update(changes.pop("statuses", {}))
-    body.update(changes)
-    return enrolled.body(**body)
 
 
 # --- config ---------------------------------------------------------------------------------

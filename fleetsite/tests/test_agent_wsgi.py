@@ -10,7 +10,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.utils import timezone
 
-from enrollment.tests.test_osquery_checkin import detail_write
+from enrollment.tests.fixtures import detail_write
 from fleetsite.agent_wsgi import AgentWSGI, fixed_agent_routes
 from fleetsite.metrics import REQUESTS
 from fleetsite.wsgi_bridge import environ_for

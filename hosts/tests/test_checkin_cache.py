@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Team
-from enrollment.tests.test_osquery_checkin import READ, detail_write
+from enrollment.tests.fixtures import READ, detail_write
 from fleetsite.lib import sharedcache
 from fleetsite.lib.tokens import digest
 from hosts import checkin_cache
@@ -82,6 +82,22 @@ def test_a_change_made_by_another_process_is_seen_once_the_stream_is_read_again(
     assert lookup(idle_host).refetch_requested is False  # the stream was read less than REFRESH_SECONDS ago
     monkeypatch.setattr(checkin_cache, "REFRESH_SECONDS", 0)
     assert lookup(idle_host).refetch_requested is True
+
+
+@needs_redis
+def test_a_transaction_tells_other_processes_once_after_its_commit(idle_host, django_capture_on_commit_callbacks):
+    """Other processes read the old row until the commit, so the hosts a transaction wrote go out together after it."""
+    client, stream = checkin_cache._stream()
+    newest = client.xrevrange(stream, "+", "-", count=1)
+    start = f"({newest[0][0].decode()}" if newest else "-"
+    pk = idle_host.host.pk
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        Host.objects.filter(pk=pk).update(refetch_requested=True)  # a distributed/write writes the row...
+        Host.objects.filter(pk=pk).update(policy_updated_at=timezone.now())  # ...and then its policy answers
+        with transaction.atomic():
+            Host.objects.filter(pk__in=[pk + 1000]).update(refetch_requested=True)
+        assert client.xrange(stream, start, "+") == []
+    assert [fields[b"ids"] for _, fields in client.xrange(stream, start, "+")] == [f"{pk},{pk + 1000}".encode()]
 
 
 @needs_redis
