@@ -9,12 +9,16 @@ integrations are tried against their service before they are saved, as Fleet doe
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from accounts.services import InvalidInput
+from fleetsite.lib.sealed import Unreadable, seal, unseal
 from webhooks.models import AutomationSettings
+
+logger = logging.getLogger(__name__)
 
 MASK = "********"  # Fleet's MaskedPassword
 DEFAULT_INTERVAL = "24h0m0s"
@@ -90,11 +94,49 @@ def webhook_settings(settings: AutomationSettings | None = None) -> dict[str, An
     return _merged(WEBHOOK_DEFAULTS, settings.webhook_settings)
 
 
+# Jira and Zendesk API tokens are stored sealed (fleetsite/lib/sealed.py) under this key of an item:
+# a database dump or backup does not give away the credentials of the ticket systems.
+SEALED_TOKEN = "api_token_sealed"
+_TOKEN_PURPOSE = b"fleetsite integration api tokens v1"
+
+
 def integrations(settings: AutomationSettings | None = None) -> dict[str, Any]:
-    """The global integrations as stored, API tokens included: for sending, never for answering."""
+    """The global integrations with their API tokens readable: for sending, never for answering."""
     settings = settings or AutomationSettings.load()
     stored = settings.integrations or {}
-    return {"jira": list(stored.get("jira") or []), "zendesk": list(stored.get("zendesk") or [])}
+    return {kind: [_opened(item) for item in stored.get(kind) or []] for kind in ("jira", "zendesk")}
+
+
+def sealed_integrations(intgs: dict[str, list]) -> dict[str, list]:
+    """`intgs` as stored: each API token sealed, in its place among the item's keys."""
+    return {kind: [_sealed(item) for item in items] for kind, items in intgs.items()}
+
+
+def _sealed(item: dict[str, Any]) -> dict[str, Any]:
+    sealed: dict[str, Any] = {}
+    for key, value in item.items():
+        if key == "api_token":
+            sealed[SEALED_TOKEN] = seal(value, _TOKEN_PURPOSE)
+        else:
+            sealed[key] = value
+    return sealed
+
+
+def _opened(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item with its token unsealed (an item saved before tokens were sealed is read as it is)."""
+    if SEALED_TOKEN not in item:
+        return dict(item)
+    opened: dict[str, Any] = {}
+    for key, value in item.items():
+        if key != SEALED_TOKEN:
+            opened[key] = value
+            continue
+        try:
+            opened["api_token"] = unseal(value, _TOKEN_PURPOSE)
+        except Unreadable:  # SECRET_KEY changed: the token must be entered again, and the check says so
+            logger.warning("the API token of the %s integration cannot be read with this SECRET_KEY", item.get("url"))
+            opened["api_token"] = ""
+    return opened
 
 
 def global_json() -> dict[str, Any]:
@@ -424,7 +466,7 @@ def apply_global(changes: dict[str, Any], changed: list[str]) -> None:
         row.webhook_settings = stored_hooks
     if intgs != integrations(row):
         changed.extend(f"integrations.{kind}" for kind in ("jira", "zendesk") if intgs[kind] != integrations(row)[kind])
-        row.integrations = intgs
+        row.integrations = sealed_integrations(intgs)
     if (
         row.pk is None
         or row._state.adding

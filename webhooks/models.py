@@ -12,7 +12,7 @@ _CACHE_KEY = "automation-settings:v1"
 
 
 class AutomationSettings(models.Model):
-    """The global `webhook_settings` and `integrations` (one row); API tokens are stored as given, shown masked.
+    """The global `webhook_settings` and `integrations` (one row); API tokens are stored sealed, shown masked.
 
     Team settings live in the team's `spec_settings`, where team specs put them.
     """

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from importlib import import_module
+
 import pytest
+from django.apps import apps as django_apps
 
 from accounts.models import Team
 from webhooks import config
@@ -141,6 +145,25 @@ def test_jira_is_tried_before_saving_and_its_token_is_masked(api, observer, api_
     changed = [{**shown[0], "enable_software_vulnerabilities": True}]
     assert api.patch(CONFIG, {"integrations": {"jira": changed}}).status_code == 200
     assert receiver.received[-1].auth == ("fleet@example.com", "s3cret")
+
+
+def test_api_tokens_are_stored_sealed_and_need_this_servers_key(api, receiver, settings):
+    assert api.patch(CONFIG, {"integrations": {"jira": [_jira(receiver)]}}).status_code == 200
+    stored = AutomationSettings.objects.get().integrations
+    assert "s3cret" not in json.dumps(stored) and "api_token" not in stored["jira"][0]
+    assert config.integrations()["jira"][0]["api_token"] == "s3cret"
+    settings.SECRET_KEY = "another key entirely, as after a rotation"
+    assert config.integrations()["jira"][0]["api_token"] == ""  # to be entered again, not a 500
+
+
+def test_tokens_saved_in_clear_before_are_sealed_by_the_migration(api, receiver):
+    seal_tokens = import_module("webhooks.migrations.0002_seal_integration_tokens").seal_tokens
+    clear = {"jira": [_jira(receiver)], "zendesk": []}
+    AutomationSettings.objects.update_or_create(pk=1, defaults={"integrations": clear})
+    seal_tokens(django_apps, None)
+    stored = AutomationSettings.objects.get().integrations
+    assert "s3cret" not in json.dumps(stored)
+    assert config.integrations()["jira"] == [_jira(receiver)]
 
 
 def test_jira_that_refuses_the_credentials_is_not_saved(api, receiver):
