@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from conftest import APIClient
+from hosts import paging
 from hosts.models import Host
 from hosts.tests.test_ui_pages import logged_in
 
@@ -112,3 +113,47 @@ def test_counts_are_shared_until_hosts_come_or_go(
     assert api.post(f"{BASE}/hosts/delete", {"ids": [fleet[0].pk]}).status_code == 200
     assert api.get(f"{BASE}/hosts/count").json() == {"count": 11}  # 12 hosts, one deleted
     assert "of 11," in browser.get("/hosts/count/").content.decode()
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_a_team_users_pages_by_offset_are_their_teams_hosts_in_id_order(
+    settings: Any,
+    api_client_as: Any,
+    observer: User,
+    team: Team,
+    fleet: list[Host],
+    direction: str,
+) -> None:
+    """Pages read by OFFSET in id order (through the narrow id index on MySQL) hold only the reader's team."""
+    expected = sorted((host.pk for host in fleet if host.team_id == team.pk), reverse=direction == "desc")
+    client = api_client_as(observer)
+    for seconds in (0, 60):  # plain OFFSET every page; then a page nobody reached, by OFFSET once
+        settings.FLEETSITE_HOST_COUNTS_SECONDS = seconds
+        pages = [_ids(client, f"{BASE}/hosts", page=number, per_page=2, order_direction=direction) for number in (1, 0)]
+        assert pages == [(expected[2:4], len(expected) > 4), (expected[:2], True)]
+
+
+def test_offset_reads_name_the_narrow_id_index_only_where_it_holds_every_filtered_column(
+    team: Team, fleet: list[Host]
+) -> None:
+    """MySQL walks the clustered primary key (whole rows) for ORDER BY id unless told; other databases are not told."""
+    hosts = Host.objects.order_by("id", "id")
+    covered = [
+        hosts,
+        Host.objects.order_by("-id", "-id"),
+        hosts.filter(team_id__in=[team.pk]),
+        hosts.filter(team__isnull=True),
+        hosts.exclude(team_id=team.pk),
+    ]
+    uncovered = [
+        hosts.filter(hostname="host-1"),
+        hosts.filter(labelmembership__label_id=1),
+        Host.objects.order_by("hostname", "id"),
+    ]
+    hinted = connection.vendor == "mysql"
+    for queryset in covered + uncovered:
+        with CaptureQueriesContext(connection) as read:
+            rows = paging.offset_rows(queryset, ("id",), 1, 4)
+        assert rows == list(queryset.values_list("id")[1:4])
+        assert ("FORCE INDEX" in read.captured_queries[0]["sql"]) == (hinted and queryset in covered)
+    assert paging.offset_rows(hosts.filter(team_id__in=[]), ("id",), 0, 3) == []  # a user on no team
