@@ -65,6 +65,12 @@ def after_condition(column: str, value: Any, after_id: Any, descending: bool) ->
     return condition
 
 
+# HostFilterSet's form classes by the names of the filters a request uses: a few dozen combinations in
+# practice, and a bound, since any client can send any of 2**17.
+_FORM_CLASSES: dict[tuple[str, ...], type[forms.Form]] = {}
+MAX_FORM_CLASSES = 512
+
+
 class HostFilterSet(LeanFilterSet):
     status = filters.ChoiceFilter(choices=HostStatus.choices, method="filter_status")
     team_id = filters.NumberFilter(method="filter_team", max_value=MAX_ID)
@@ -94,6 +100,20 @@ class HostFilterSet(LeanFilterSet):
         fields: list[str] = []
 
     def get_form_class(self) -> type[forms.Form]:
+        """The form of the filters present, built once per set of names: none of them depends on the request.
+
+        django-filter makes a new form class and a form field per filter on every request, a third
+        of the cost of a filtered list's filters (0.3 of 1.0-1.3 ms for `status=`, on a busy machine).
+        """
+        names = tuple(self.filters)
+        form_class = _FORM_CLASSES.get(names)
+        if form_class is None:
+            form_class = self._build_form_class()
+            if len(_FORM_CLASSES) < MAX_FORM_CLASSES:
+                _FORM_CLASSES[names] = form_class
+        return form_class
+
+    def _build_form_class(self) -> type[forms.Form]:
         form_class = super().get_form_class()
         if "after" not in self.filters:
             return form_class

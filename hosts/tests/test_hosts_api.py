@@ -166,6 +166,17 @@ def test_after_that_is_no_value_of_the_order_key_is_a_bad_request(api: APIClient
     assert_bad_request(api.get(HOSTS, {"per_page": 5, **params}))
 
 
+def test_the_same_filters_with_other_values_are_validated_each_time(api: APIClient) -> None:
+    """The form of a set of filters is built once (HostFilterSet.get_form_class); each request's values are its own."""
+    make_host("a", memory=1)
+    make_host("b", memory=3)
+    for _ in range(2):
+        assert hostnames(api.get(HOSTS, {"per_page": 5, "order_key": "memory", "after": "2"})) == ["b"]
+        assert_bad_request(api.get(HOSTS, {"per_page": 5, "order_key": "memory", "after": "lots"}))
+        assert hostnames(api.get(HOSTS, {"per_page": 5, "order_key": "memory", "status": "online"})) == []
+        assert_bad_request(api.get(HOSTS, {"per_page": 5, "order_key": "memory", "status": "sleepy"}))
+
+
 def test_exactly_full_last_page_has_no_next_results(api: APIClient) -> None:
     for n in range(4):
         make_host(f"h{n}")
