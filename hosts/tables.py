@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 
 from fleetsite.lib.prepared import RowsByPk
 from fleetsite.lib.sqltime import RFC3339
-from fleetsite.templatetags.fleetsite_ui import bytes_gib, when_html
+from fleetsite.templatetags.fleetsite_ui import bytes_gib, when_html_from_text
 from fleetsite.ui import Column, Table, badge, html_text
 from hosts.api.serializers import failing_policies_count
 from hosts.constants import LOW_DISK_GB, MISSING_AFTER
@@ -82,7 +82,7 @@ def hosts_table(rows: list[dict[str, Any]], now: datetime, selectable: bool) -> 
         return SafeString(f'<a class="cell-name truncate" href="{host_url}{row["id"]}/" title="{name}">{name}</a>')
 
     def last_seen(row: dict[str, Any]) -> SafeString:
-        return SafeString(when_html(row["seen_at"], now))
+        return SafeString(when_html_from_text(row["seen_at"], row["seen_time_text"], now))
 
     def operating_system(row: dict[str, Any]) -> str:
         return row["os_version"] or PLATFORM_NAMES.get(row["platform"], row["platform"]) or "—"

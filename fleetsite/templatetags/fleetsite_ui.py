@@ -224,6 +224,14 @@ def when_html(value: datetime | None, now: datetime | None = None) -> str:
     return f'<time datetime="{iso}" title="{exact.strftime("%Y-%m-%d %H:%M:%S UTC")}">{ago(value, now)}</time>'
 
 
+def when_html_from_text(value: datetime | None, text: str, now: datetime | None = None) -> str:
+    """`when_html` of a time the database also wrote as RFC 3339 UTC text (`fleetsite.lib.sqltime`): the same
+    markup, cut from that text instead of two `strftime` calls, most of the cost per row of the hosts table."""
+    if value is None or value.year < 1971:
+        return "never"
+    return f'<time datetime="{text[:19]}Z" title="{text[:10]} {text[11:19]} UTC">{ago(value, now)}</time>'
+
+
 @register.filter
 def when(value: datetime | None, now: datetime | None = None) -> SafeString:
     return SafeString(when_html(value, now))

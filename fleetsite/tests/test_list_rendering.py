@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from fleetsite.api.renderers import ORJSONRenderer
 from fleetsite.lib.sqltime import RFC3339
-from fleetsite.templatetags.fleetsite_ui import ago
+from fleetsite.templatetags.fleetsite_ui import ago, when_html, when_html_from_text
 from fleetsite.ui import Column, Table
 from hosts.api.serializers import rfc3339
 from hosts.models import Host
@@ -34,6 +34,20 @@ def test_database_formats_timestamps_as_python_does(when: datetime) -> None:
     host = Host.objects.create(osquery_host_id="h", created_at=when, last_restarted_at=None)
     row = Host.objects.filter(pk=host.pk).values(created=RFC3339("created_at"), restarted=RFC3339("last_restarted_at"))
     assert row.get() == {"created": rfc3339(when), "restarted": None}
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 11, 23, 10, 4, 5, tzinfo=UTC),
+        datetime(2026, 11, 23, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=UTC),
+        datetime(1970, 1, 2, tzinfo=UTC),
+    ],
+)
+def test_a_time_cut_from_the_databases_text_is_written_as_from_the_datetime(when: datetime) -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    assert when_html_from_text(when, rfc3339(when), now) == when_html(when, now)
 
 
 def test_renderer_writes_compact_utf8_json_with_z_times_and_drf_fallbacks() -> None:
