@@ -134,8 +134,8 @@ class Host(models.Model):
             *(models.Index(fields=[column], name=f"host_sort_{column}"[:30]) for column in SORT_INDEXED),
             # The list in id order, narrow: a page nobody reached is read by OFFSET, and walking the
             # primary key on MySQL reads whole rows (hosts.paging.ID_ORDER_INDEX, which names it).
-            # It holds the team so a team-scoped user's list is read from it alone. Ids never change,
-            # so only inserts and deletes write it.
+            # It holds the team so a team-scoped user's list is read from it alone. Only inserts,
+            # deletes and team transfers write it (ids never change).
             models.Index(fields=["id", "team"], name="host_id_team"),
         ]
 
