@@ -16,6 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import repeat
 from typing import Any
 
 from django.db import connection, transaction
@@ -394,6 +395,41 @@ def _software_identity(row: Row, owner: Any) -> tuple[tuple[str, ...], str]:
     return tuple(identity), hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _clean_column(values: list[Any], limit: int) -> list[str] | None:
+    """`values` with None as "", when each is text that needs no stripping, holds no NUL and fits `limit`.
+
+    None when any value would need `_text` or `bounds.fit`. A few C calls over the whole column
+    instead of a Python step per value: a host can report 30,000 packages.
+    """
+    if None in values:
+        values = ["" if value is None else value for value in values]
+    if not values or set(map(type, values)) != {str} or max(map(len, values)) > limit:
+        return None if values else []
+    if "\x00".join(values).count("\x00") != len(values) - 1:
+        return None
+    # `strip` returns a string that needs no stripping as it is: the lengths add up only then.
+    return values if sum(map(len, map(str.strip, values))) == sum(map(len, values)) else None
+
+
+def _software_identities(rows: list[Row], owner: Any) -> tuple[list[tuple[str, ...]], list[str]]:
+    """`_software_identity` of each row: the identities and the checksums, in row order.
+
+    osquery's columns are clean text, so each is checked whole (`_clean_column`); if any is not,
+    every row goes through `_software_identity`.
+    """
+    columns = []
+    for key, limit in _SOFTWARE_LIMITS:
+        column = _clean_column(list(map(dict.get, rows, repeat(key))), limit)
+        if column is None:
+            pairs = [_software_identity(row, owner) for row in rows]
+            return [identity for identity, _ in pairs], [checksum for _, checksum in pairs]
+        columns.append(column)
+    identities = list(zip(*columns, strict=True))
+    sha256 = hashlib.sha256
+    checksums = [sha256(joined.encode("utf-8", "surrogatepass")).hexdigest() for joined in map("\x00".join, identities)]
+    return identities, checksums
+
+
 def _opened_at(value: Any) -> datetime | None:
     seconds = _float(value)
     if not seconds or seconds <= 0:
@@ -413,16 +449,17 @@ def prepare_shared_rows(update: HostUpdate, owner: Any = None) -> None:
     """
     if update.software is None:
         return
-    wanted: dict[str, tuple[tuple[str, ...], Row]] = {}
-    for row in update.software:
-        identity, checksum = _software_identity(row, owner)
-        wanted.setdefault(checksum, (identity, row))
-    ids = _catalogue_ids(list(wanted))
-    missing = sorted(checksum for checksum in wanted if checksum not in ids)
+    reported = update.software
+    identities, checksums = _software_identities(reported, owner)
+    # Each checksum's first row, by index (built backwards so the first is kept): a tuple per row
+    # holding the row would outlive the young collections and set off full ones (rows._columns).
+    first = dict(zip(reversed(checksums), range(len(checksums) - 1, -1, -1), strict=False))
+    ids = _catalogue_ids(list(first))
+    missing = sorted(checksum for checksum in first if checksum not in ids)
     if missing:
         # One transaction where the driver would otherwise commit each row of the executemany
-        # (SQLite, PostgreSQL); mysqlclient sends a few multi-row INSERTs, each committed alone.
-        names, rows = ("checksum", *_SOFTWARE_KEYS), [(checksum, *wanted[checksum][0]) for checksum in missing]
+        # (SQLite, PostgreSQL); on MySQL one multi-row INSERT, committed alone.
+        names, rows = ("checksum", *_SOFTWARE_KEYS), [(checksum, *identities[first[checksum]]) for checksum in missing]
         inserted = insert_returning(Software, names, rows, ("checksum", "id"))
         if inserted is None:
             with transaction.atomic(savepoint=False) if connection.vendor != "mysql" else nullcontext():
@@ -431,10 +468,12 @@ def prepare_shared_rows(update: HostUpdate, owner: Any = None) -> None:
             ids.update(inserted)
         # Rows another host inserted meanwhile (or all of them, where the INSERT returns nothing).
         ids.update(_catalogue_ids([checksum for checksum in missing if checksum not in ids]))
-    update.software_ids = {ids[checksum]: wanted[checksum][1] for checksum in wanted if checksum in ids}
+    update.software_ids = {ids[checksum]: reported[index] for checksum, index in first.items() if checksum in ids}
 
 
-_CHECKSUMS_PER_SELECT = 5000
+# One SELECT for any host's software (6.7 MB of SQL at most, under `rows._MYSQL_STATEMENT_BYTES`),
+# so a detail write costs the same statements whatever its size.
+_CHECKSUMS_PER_SELECT = 100_000
 
 
 def _catalogue_ids(checksums: list[str]) -> dict[str, int]:
@@ -466,25 +505,41 @@ def _installed_path(row: Row, owner: int) -> str:
     return bounds.fit(HostSoftware, "installed_path", _text(row, "installed_path"), owner=owner)
 
 
+def _link_columns(rows: list[Row], owner: int) -> tuple[list[Any], list[str]]:
+    """The `last_opened_at` (database values) and `installed_path` of each reported row.
+
+    Column by column: most packages report neither, and clean paths are checked whole.
+    """
+    opened = list(map(dict.get, rows, repeat("last_opened_at")))
+    if any(opened):
+        adapt = connection.ops.adapt_datetimefield_value
+        opened = [adapt(at) if at else None for at in (_opened_at(value) if value else None for value in opened)]
+    else:
+        opened = [None] * len(rows)
+    reported = list(map(dict.get, rows, repeat("installed_path")))
+    paths = [value or "" for value in reported] if any(reported) else [""] * len(rows)
+    if any(paths) and _clean_column(paths, _PATH_LIMIT) is None:
+        paths = [_installed_path(row, owner) for row in rows]
+    return opened, paths
+
+
 def _link_software(host: Host, target: dict[int, Row], stored_empty: bool = False) -> None:
     """Make the host's software links exactly `target` (catalogue id -> reported row).
 
     `stored_empty`: the host has no links yet (hosts/digests.py), so none are read.
     """
+    host_id = host.pk
     current: set[int] = set()
     if not stored_empty:
-        current = {row[0] for row in select_where(HostSoftware, ("software",), {"host": host.pk})}
+        current = {row[0] for row in select_where(HostSoftware, ("software",), {"host": host_id})}
     removed = current - target.keys()
     if removed:
-        delete_where(HostSoftware, {"host": host.pk}, "software", sorted(removed))
-    added = [
-        (host.pk, software_id, _opened_at(opened) if opened else None, _installed_path(row, host.pk))
-        for software_id, row in sorted(target.items())
-        if software_id not in current
-        for opened in (row.get("last_opened_at"),)
-    ]
-    insert_many(HostSoftware, ("host", "software", "last_opened_at", "installed_path"), added, ignore_conflicts=True)
+        delete_where(HostSoftware, {"host": host_id}, "software", sorted(removed))
+    added = sorted(target.keys() - current)
+    if added:
+        opened, paths = _link_columns(list(map(target.__getitem__, added)), host_id)
+        rows = zip(repeat(host_id), added, opened, paths, strict=False)
+        names = ("host", "software", "last_opened_at", "installed_path")
+        insert_many(HostSoftware, names, rows, ignore_conflicts=True, prepared=True)
     if removed or added:
-        software_installs_changed.send(
-            sender=HostSoftware, host_id=host.pk, added={row[1] for row in added}, removed=removed
-        )
+        software_installs_changed.send(sender=HostSoftware, host_id=host_id, added=set(added), removed=removed)

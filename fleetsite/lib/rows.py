@@ -44,17 +44,36 @@ def _statement(model: type[models.Model], names: tuple[str, ...], ignore_conflic
     return f"{prefix}({', '.join(['%s'] * len(names))}){suffix}"
 
 
-# mysqlclient's own limit for one multi-row INSERT of an executemany (far below max_allowed_packet).
-_MYSQL_STATEMENT_BYTES = 1_024_000
+# One multi-row INSERT up to this many bytes: half of MariaDB's default max_allowed_packet (16 MB;
+# MySQL 8's is 64 MB), so a host's whole software list is one statement, one round trip and one
+# commit, where mysqlclient's own 1 MB limit made it five.
+_MYSQL_STATEMENT_BYTES = 8_000_000
+
+# What the driver's escaping changes in a string (mysql_real_escape_string); a column without any
+# of these is quoted as it is, which is the same SQL.
+_MYSQL_ESCAPED = ("\x00", "\n", "\r", "\x1a", "\\", "'", '"')
+# Connection encodings whose bytes for other characters never include ASCII (so never a quote).
+_ASCII_SAFE = frozenset(("utf8", "utf-8", "utf8mb4", "ascii"))
 
 
-def _mysql_rows(rows: list[Sequence[Any]]) -> list[bytes]:
-    """Each row as `(v1,v2,...)` SQL: strings by the driver's C escaping, integers and NULL directly.
+def _mysql_column(column: Sequence[Any], db: Any) -> list[bytes]:
+    """Each value of one column as SQL, in order.
 
-    Column by column, so a column of one type (the usual case) costs one comprehension, not a
-    function call per value; anything but str, int and None goes through the driver's `literal`.
+    A column of one type (the usual case) costs a few C calls, not a Python step per value: text
+    with no character the driver would escape (NUL included) is quoted by joining the whole column
+    with `'\\0'` and splitting the encoded result at the NULs. That is the driver's own SQL in a
+    UTF-8 connection, where no multi-byte character can hide a quote or a backslash. Anything else
+    goes value by value through the driver's C escaping or `literal`.
     """
-    db = connection.connection
+    kinds = set(map(type, column))
+    if kinds == {str}:
+        text = "".join(column)
+        if db.encoding in _ASCII_SAFE and not any(char in text for char in _MYSQL_ESCAPED):
+            return ("'" + "'\x00'".join(column) + "'").encode(db.encoding).split(b"\x00")
+    elif kinds == {int}:
+        return "\x00".join(map(str, column)).encode().split(b"\x00")
+    elif kinds == {bool}:
+        return [b"1" if value else b"0" for value in column]
     string_literal, literal, encoding = db.string_literal, db.literal, db.encoding
 
     def value_sql(value: Any) -> bytes:
@@ -67,41 +86,43 @@ def _mysql_rows(rows: list[Sequence[Any]]) -> list[bytes]:
             return b"NULL"
         return literal(value)
 
-    columns: list[list[bytes]] = []
-    for column in zip(*rows, strict=True):
-        kinds = set(map(type, column))
-        if kinds == {str}:
-            columns.append([string_literal(value.encode(encoding)) for value in column])
-        elif kinds == {int}:
-            columns.append([b"%d" % value for value in column])
-        else:
-            columns.append([value_sql(value) for value in column])
-    return [b"(" + b",".join(values) + b")" for values in zip(*columns, strict=True)]
+    return [value_sql(value) for value in column]
 
 
-def _mysql_insert(cursor: Any, prefix: str, suffix: str, rows: list[Sequence[Any]]) -> list[tuple]:
-    """Multi-row INSERTs of at most mysqlclient's statement size, the values written by `_mysql_rows`.
+def _mysql_rows(columns: Sequence[Sequence[Any]]) -> list[bytes]:
+    """Each row as `v1,v2,...` SQL (without its parentheses), from the values column by column."""
+    db = connection.connection
+    return list(map(b",".join, zip(*(_mysql_column(column, db) for column in columns), strict=True)))
+
+
+def _mysql_insert(cursor: Any, prefix: str, suffix: str, columns: Sequence[Sequence[Any]]) -> list[tuple]:
+    """Multi-row INSERTs of at most `_MYSQL_STATEMENT_BYTES`, the values written by `_mysql_rows`.
 
     mysqlclient's executemany formats each row through `%` with a literal per value, which cost a
     third of a detail write's CPU. Returns what the statements return (with a RETURNING suffix).
     """
     encoding = connection.connection.encoding
-    head, tail = prefix.encode(encoding), suffix.encode(encoding)
+    head, tail = prefix.encode(encoding) + b"(", b")" + suffix.encode(encoding)
+    rows = _mysql_rows(columns)
     returned: list[tuple] = []
 
     def send(parts: list[bytes]) -> None:
-        cursor.execute(head + b",".join(parts) + tail)
+        cursor.execute(head + b"),(".join(parts) + tail)
         if cursor.description is not None:
             returned.extend(cursor.fetchall())
 
+    fixed = len(head) + len(tail)
+    if fixed + sum(map(len, rows)) + 3 * len(rows) <= _MYSQL_STATEMENT_BYTES:
+        send(rows)
+        return returned
     parts: list[bytes] = []
-    size = len(head) + len(tail)
-    for sql in _mysql_rows(rows):
-        if parts and size + len(sql) + 1 > _MYSQL_STATEMENT_BYTES:
+    size = fixed
+    for sql in rows:
+        if parts and size + len(sql) + 3 > _MYSQL_STATEMENT_BYTES:
             send(parts)
-            parts, size = [], len(head) + len(tail)
+            parts, size = [], fixed
         parts.append(sql)
-        size += len(sql) + 1
+        size += len(sql) + 3
     send(parts)
     return returned
 
@@ -122,10 +143,9 @@ def insert_returning(
     prefix, suffix = _statement_parts(model, key, True, connection.vendor)
     quote = connection.ops.quote_name
     clause = ", ".join(quote(model._meta.get_field(name).column) for name in returning)
-    convert = _converters(model, key, connection.vendor)
-    values = _converted(rows, convert) if any(convert) else rows
+    columns = _columns(rows, _converters(model, key, connection.vendor))
     with connection.cursor() as cursor:
-        return _mysql_insert(cursor, prefix, f"{suffix} RETURNING {clause}", values)
+        return _mysql_insert(cursor, prefix, f"{suffix} RETURNING {clause}", columns)
 
 
 @cache
@@ -153,8 +173,24 @@ def _batches(rows: Iterable[Sequence[Any]], size: int | None) -> Iterator[list[S
         yield batch
 
 
-def _converted(rows: list[Sequence[Any]], convert: tuple[Callable | None, ...]) -> list[list[Any]]:
-    return [[value if fn is None else fn(value) for fn, value in zip(convert, row, strict=True)] for row in rows]
+def _columns(rows: list[Sequence[Any]], convert: tuple[Callable | None, ...]) -> list[Sequence[Any]]:
+    """The values of `rows` column by column, converted only in the columns that need it.
+
+    Transposed a slice at a time: `zip(*rows)` makes an iterator per row, all alive at once, and
+    30,000 of them outlive the young collections and set off full ones over the whole process.
+    """
+    columns: list[list[Any]] = [[] for _ in rows[0]] if rows else []
+    for start in range(0, len(rows), _TRANSPOSE_SLICE):
+        for column, values in zip(columns, zip(*rows[start : start + _TRANSPOSE_SLICE], strict=True), strict=True):
+            column.extend(values)
+    for index, fn in enumerate(convert):
+        if fn is not None:
+            columns[index] = [fn(value) for value in columns[index]]
+    return columns
+
+
+# Rows per slice of `_columns`: only that many iterators are alive at once.
+_TRANSPOSE_SLICE = 1024
 
 
 def insert_many(
@@ -182,10 +218,11 @@ def insert_many(
     statement = _statement(model, key, ignore_conflicts, vendor)
     with connection.cursor() as cursor:
         for batch in chain([first], batches):
-            values = _converted(batch, convert) if any(convert) else batch
             if vendor == "mysql":
-                _mysql_insert(cursor, *_statement_parts(model, key, ignore_conflicts, vendor), values)
+                columns = _columns(batch, convert)
+                _mysql_insert(cursor, *_statement_parts(model, key, ignore_conflicts, vendor), columns)
             else:
+                values = list(zip(*_columns(batch, convert), strict=True)) if any(convert) else batch
                 cursor.executemany(statement, values)
 
 
