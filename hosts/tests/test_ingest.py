@@ -391,6 +391,62 @@ def test_software_ingest_costs_the_same_queries_for_10_and_100_packages(
     assert counts[10] == counts[100]
 
 
+@pytest.mark.parametrize(
+    ("awkward", "clean"),
+    [
+        ({"name": " curl"}, {"name": "curl"}),  # stripped, like every other text column
+        ({"name": "curl\u00a0"}, {"name": "curl"}),  # a no-break space is whitespace to strip() too
+        ({"version": 7}, {"version": "7"}),  # a number where text was expected
+        ({"arch": None}, {"arch": ""}),  # a column the query does not select (macOS, Windows)
+        ({"vendor": "x" * 300}, {"vendor": "x" * 255}),  # longer than the column: cut to fit
+        ({"name": "cu\x00rl"}, {"name": "curl"}),  # NUL cannot be stored
+    ],
+)
+def test_one_awkward_row_among_clean_ones_is_stored_as_its_clean_form(
+    saved_host: Callable[..., Host], awkward: dict[str, Any], clean: dict[str, Any]
+) -> None:
+    """Clean columns are checked whole (hosts/ingest.py `_clean_column`); one odd value must not slip through."""
+    columns = ("checksum", "name", "version", "vendor", "arch")
+    ingest_software(saved_host("clean"), [{**package("curl", "7"), **clean}])
+    expected = set(Software.objects.values_list(*columns))
+    Software.objects.all().delete()
+    host = saved_host("among")
+    ingest_software(host, [package(f"clean-{n}") for n in range(50)] + [{**package("curl", "7"), **awkward}])
+    assert set(Software.objects.exclude(name__startswith="clean-").values_list(*columns)) == expected
+    assert HostSoftware.objects.filter(host=host).count() == 51
+
+
+def test_install_paths_are_stripped_and_the_first_of_duplicate_rows_wins(saved_host: Callable[..., Host]) -> None:
+    host = saved_host()
+    rows = [
+        package("a", installed_path="/opt/a "),
+        package("b", installed_path="/opt/b", last_opened_at="1700000000"),
+        package("b", installed_path="/opt/other", last_opened_at="1800000000"),
+        package("c"),
+    ]
+    ingest_software(host, rows)
+    stored = HostSoftware.objects.filter(host=host).values_list("software__name", "installed_path", "last_opened_at")
+    opened = {name: (path, at and int(at.timestamp())) for name, path, at in stored}
+    assert opened == {"a": ("/opt/a", None), "b": ("/opt/b", 1700000000), "c": ("", None)}
+
+
+def test_a_big_software_answer_costs_the_statements_of_a_small_one(
+    saved_host: Callable[..., Host], django_assert_max_num_queries: Any
+) -> None:
+    """12,000 new packages are one catalogue SELECT, one INSERT and one link INSERT, as 10 are (MySQL
+    statements were cut at 1 MB: 12,000 rows took five)."""
+    counts = {}
+    for count in (10, 12_000):
+        host = saved_host(f"host-{count}", detail_digests="software=-")
+        update = HostUpdate(software=[package(f"pkg-{count}-{n}", vendor="Vendor Name") for n in range(count)])
+        update.stored_digests = {"software": "-"}
+        with django_assert_max_num_queries(8) as captured:
+            save_host_update(host, update)
+        counts[count] = len(captured.captured_queries)
+        assert HostSoftware.objects.filter(host=host).count() == count
+    assert counts[10] == counts[12_000]
+
+
 def test_a_host_with_more_packages_than_one_select_takes_links_them_all(saved_host: Callable[..., Host]) -> None:
     """Catalogue ids are read in slices of 5,000 checksums (SQLite's parameter limit is near 32,766)."""
     host = saved_host()
