@@ -46,8 +46,26 @@ def _statement(model: type[models.Model], names: tuple[str, ...], ignore_conflic
 
 # One multi-row INSERT up to this many bytes: half of MariaDB's default max_allowed_packet (16 MB;
 # MySQL 8's is 64 MB), so a host's whole software list is one statement, one round trip and one
-# commit, where mysqlclient's own 1 MB limit made it five.
+# commit, where mysqlclient's own 1 MB limit made it five. A server configured with a smaller
+# packet gets statements of half its own (asked once per connection, and only for a big INSERT).
 _MYSQL_STATEMENT_BYTES = 8_000_000
+# Statements up to this size go out without asking: under any server's max_allowed_packet.
+_MYSQL_SMALL_STATEMENT = 1_000_000
+_PACKET_ATTRIBUTE = "_fleetsite_statement_bytes"
+
+
+def _mysql_statement_limit() -> int:
+    """The largest INSERT to send on this connection: half its server's max_allowed_packet, at most 8 MB."""
+    db = connection.connection
+    limit = getattr(db, _PACKET_ATTRIBUTE, None)
+    if limit is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT @@max_allowed_packet")
+            packet = int(cursor.fetchone()[0])
+        limit = max(_MYSQL_SMALL_STATEMENT, min(_MYSQL_STATEMENT_BYTES, packet // 2))
+        setattr(db, _PACKET_ATTRIBUTE, limit)
+    return limit
+
 
 # What the driver's escaping changes in a string (mysql_real_escape_string); a column without any
 # of these is quoted as it is, which is the same SQL.
@@ -96,7 +114,7 @@ def _mysql_rows(columns: Sequence[Sequence[Any]]) -> list[bytes]:
 
 
 def _mysql_insert(cursor: Any, prefix: str, suffix: str, columns: Sequence[Sequence[Any]]) -> list[tuple]:
-    """Multi-row INSERTs of at most `_MYSQL_STATEMENT_BYTES`, the values written by `_mysql_rows`.
+    """Multi-row INSERTs of at most `_mysql_statement_limit()` bytes, the values written by `_mysql_rows`.
 
     mysqlclient's executemany formats each row through `%` with a literal per value, which cost a
     third of a detail write's CPU. Returns what the statements return (with a RETURNING suffix).
@@ -112,13 +130,15 @@ def _mysql_insert(cursor: Any, prefix: str, suffix: str, columns: Sequence[Seque
             returned.extend(cursor.fetchall())
 
     fixed = len(head) + len(tail)
-    if fixed + sum(map(len, rows)) + 3 * len(rows) <= _MYSQL_STATEMENT_BYTES:
+    total = fixed + sum(map(len, rows)) + 3 * len(rows)
+    limit = _MYSQL_SMALL_STATEMENT if total <= _MYSQL_SMALL_STATEMENT else _mysql_statement_limit()
+    if total <= limit:
         send(rows)
         return returned
     parts: list[bytes] = []
     size = fixed
     for sql in rows:
-        if parts and size + len(sql) + 3 > _MYSQL_STATEMENT_BYTES:
+        if parts and size + len(sql) + 3 > limit:
             send(parts)
             parts, size = [], fixed
         parts.append(sql)

@@ -278,6 +278,26 @@ def test_insert_many_passes_prepared_values_as_they_are(host: Host, monkeypatch:
     assert set(HostVulnerability.objects.values_list("first_detected_at", flat=True)) == {now}
 
 
+@pytest.mark.skipif(connection.vendor != "mysql", reason="insert_many writes MySQL's multi-row INSERTs itself")
+def test_a_big_insert_fits_the_servers_packet_size(
+    host: Host, monkeypatch: pytest.MonkeyPatch, django_assert_max_num_queries: Any
+) -> None:
+    """Half the server's max_allowed_packet, at most 8 MB: a server set lower gets more, smaller statements."""
+    from fleetsite.lib import rows
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@max_allowed_packet")
+        packet = int(cursor.fetchone()[0])
+    assert rows._mysql_statement_limit() == max(rows._MYSQL_SMALL_STATEMENT, min(8_000_000, packet // 2))
+    monkeypatch.setattr(rows, "_MYSQL_SMALL_STATEMENT", 10_000)
+    monkeypatch.setattr(connection.connection, rows._PACKET_ATTRIBUTE, 10_000)  # as a server with 20 KB packets
+    with django_assert_max_num_queries(20) as captured:
+        insert_many(HostVulnerability, HISTORY_COLUMNS, _history_rows(host, 1000, timezone.now()))
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert len(statements) > 5 and all(len(sql) <= 10_000 for sql in statements)
+    assert HostVulnerability.objects.filter(host=host).count() == 1000
+
+
 def test_insert_many_stores_awkward_values_as_given(host: Host) -> None:
     """Quotes, backslashes, percent signs, non-ASCII text, big integers, booleans and NULLs survive.
 
