@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -27,6 +27,7 @@ from enrollment.agent.base import (
 )
 from enrollment.models import EnrollSecret
 from fleetsite import agent_options
+from fleetsite.lib.db import atomic_with_retry
 from fleetsite.lib.tokens import digest
 from fleetsite.metrics import record_checkin
 from hosts import device_mapping
@@ -133,10 +134,13 @@ class DeviceTokenView(OrbitView):
         if not token or not _URL_SAFE.match(token) or len(token) > 255:
             raise AgentError("device_auth_token must be a non-empty URL-safe string")
         try:
-            with transaction.atomic():
-                Host.objects.filter(pk=host.pk).update(
+            # Every fleetd of a fleet sends its token at start: concurrent changes to the unique
+            # token index can deadlock on MySQL, and the victim is simply run again.
+            atomic_with_retry(
+                lambda: Host.objects.filter(pk=host.pk).update(
                     device_token_digest=digest(token), device_token_updated_at=timezone.now()
                 )
+            )
         except IntegrityError as exc:
             raise AgentError("device_auth_token belongs to another host", status=409) from exc
         record_checkin(self.endpoint)
