@@ -196,7 +196,9 @@ class Software(models.Model):
     vendor = models.CharField(max_length=255, blank=True)
     release = models.CharField(max_length=64, blank=True)
     arch = models.CharField(max_length=32, blank=True)
-    # A digest of the identifying columns: MariaDB cannot put a unique index on all of them.
+    # A digest of the identifying columns: MariaDB cannot put a unique index on all of them. On
+    # MySQL the column is ASCII with a binary collation (migration 0008), set outside Django's
+    # field: an AlterField of it must keep that.
     checksum = models.CharField(max_length=64, unique=True)
 
     class Meta:

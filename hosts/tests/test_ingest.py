@@ -510,3 +510,19 @@ def test_chrome_profile_emails_replace_the_previous_ones_and_leave_custom_ones(
     # A check-in without the query's results keeps what is known.
     save_host_update(host, HostUpdate())
     assert len(device_mapping.mapping_json(host)) == 3
+
+
+@pytest.mark.skipif(connection.vendor != "mysql", reason="the column is made binary on MySQL only")
+def test_software_checksums_are_compared_byte_for_byte_on_mysql(saved_host: Callable[..., Host]) -> None:
+    """Thousands of checksums per first software answer: 64-byte binary keys, not 256-byte collated ones."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT character_set_name, collation_name FROM information_schema.columns "
+            "WHERE table_schema = DATABASE() AND table_name = 'hosts_software' AND column_name = 'checksum'"
+        )
+        assert cursor.fetchone() == ("ascii", "ascii_bin")
+    host = saved_host()
+    ingest_software(host, [package("pkg-a"), package("pkg-b")])
+    ingest_software(host, [package("pkg-b"), package("pkg-c")])  # known and new checksums found again
+    assert sorted(Software.objects.values_list("name", flat=True)) == ["pkg-a", "pkg-b", "pkg-c"]
+    assert sorted(HostSoftware.objects.filter(host=host).values_list("software__name", flat=True)) == ["pkg-b", "pkg-c"]
