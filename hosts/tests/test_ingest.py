@@ -452,7 +452,7 @@ def test_a_big_software_answer_costs_the_statements_of_a_small_one(
 
 
 def test_a_host_with_more_packages_than_one_select_takes_links_them_all(saved_host: Callable[..., Host]) -> None:
-    """Catalogue ids are read in slices of 5,000 checksums (SQLite's parameter limit is near 32,766)."""
+    """A host with 12,000 new packages has every one catalogued and linked (one SELECT takes up to 100,000)."""
     host = saved_host()
     ingest_software(host, [package(f"pkg-{n}") for n in range(12_000)])
     assert HostSoftware.objects.filter(host=host).count() == 12_000
