@@ -444,7 +444,7 @@ def apply_global(changes: dict[str, Any], changed: list[str]) -> None:
 
     row = AutomationSettings.objects.select_for_update().filter(pk=1).first() or AutomationSettings(pk=1)
     hooks = webhook_settings(row)
-    intgs = integrations(row)
+    stored_intgs = intgs = integrations(row)  # unsealed once: each read opens every token
     to_try: list[tuple] = []
     if changes.get("webhook_settings") is not None:
         hooks = _merge_webhooks(hooks, changes["webhook_settings"], tuple(WEBHOOK_TYPES), "webhook_settings")
@@ -464,8 +464,8 @@ def apply_global(changes: dict[str, Any], changed: list[str]) -> None:
             if stored_hooks.get(key) != (row.webhook_settings or {}).get(key)
         )
         row.webhook_settings = stored_hooks
-    if intgs != integrations(row):
-        changed.extend(f"integrations.{kind}" for kind in ("jira", "zendesk") if intgs[kind] != integrations(row)[kind])
+    if intgs != stored_intgs:
+        changed.extend(f"integrations.{kind}" for kind in ("jira", "zendesk") if intgs[kind] != stored_intgs[kind])
         row.integrations = sealed_integrations(intgs)
     if (
         row.pk is None

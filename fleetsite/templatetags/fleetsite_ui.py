@@ -217,16 +217,12 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
 def when_html(value: datetime | None, now: datetime | None = None) -> str:
     """The one timestamp format of the UI: relative text in a `<time>` whose `datetime` and title hold the
     exact time (UTC here; fleetsite.js rewrites the title into the reader's own time zone)."""
-    if value is None or value.year < 1971:
-        return "never"
-    exact = value.astimezone(UTC)
-    iso = exact.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f'<time datetime="{iso}" title="{exact.strftime("%Y-%m-%d %H:%M:%S UTC")}">{ago(value, now)}</time>'
+    return when_html_from_text(value, value.astimezone(UTC).isoformat() if value else "", now)
 
 
 def when_html_from_text(value: datetime | None, text: str, now: datetime | None = None) -> str:
-    """`when_html` of a time the database also wrote as RFC 3339 UTC text (`fleetsite.lib.sqltime`): the same
-    markup, cut from that text instead of two `strftime` calls, most of the cost per row of the hosts table."""
+    """`when_html` of a time also written as RFC 3339 UTC text (by the database: `fleetsite.lib.sqltime`):
+    the markup is cut from that text, where two `strftime` calls were most of the cost per row of the hosts table."""
     if value is None or value.year < 1971:
         return "never"
     return f'<time datetime="{text[:19]}Z" title="{text[:10]} {text[11:19]} UTC">{ago(value, now)}</time>'
