@@ -7,20 +7,20 @@ campaign's channel group, so a websocket hears them whichever process received t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import User
 from fleetsite.lib import bounds, memo
-from fleetsite.lib.rows import insert_many
+from fleetsite.lib.rows import insert_many, json_text_value, json_value
 from hosts.constants import DISTRIBUTED_QUERY_PREFIX, MISSING_AFTER
 from hosts.distributed import PendingQueries, WriteResults
 from hosts.models import Host, LabelMembership
@@ -170,40 +170,33 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
             CampaignTarget.objects.filter(host_id=host.pk, campaign_id__in=campaign_ids).update(
                 status=status, answered_at=now
             )
-    display_name = host.computer_name or host.hostname
-    results = [
-        bounds.fit_instance(
-            CampaignResult(
-                campaign_id=answer.campaign_id,
-                host_id=host.pk,
-                host_display_name=display_name,
-                rows=answer.rows,
-                error=answer.error,
-                stats=answer.stats,
-                created_at=now,
-            ),
-            owner=host.pk,
+    display_name = bounds.fit(CampaignResult, "host_display_name", host.computer_name or host.hostname, host.pk)
+    created_at = connection.ops.adapt_datetimefield_value(now)
+    results, rows = [], []
+    for answer in kept:
+        answer.rows = bounds.fit(CampaignResult, "rows", answer.rows, host.pk)
+        error = bounds.fit(CampaignResult, "error", answer.error, host.pk)
+        stats = bounds.fit(CampaignResult, "stats", answer.stats, host.pk)
+        # Each row is written as JSON once: alone for the results page, joined for the answer.
+        texts = [orjson.dumps(row) for row in answer.rows]  # a list: fitting keeps it one, or makes it []
+        whole = b"[" + b",".join(texts) + b"]"
+        stored_stats = None if stats is None else json_value(stats)
+        results.append(
+            (answer.campaign_id, host.pk, display_name, json_text_value(whole), error, stored_stats, created_at)
         )
-        for answer in kept
-    ]
-    CampaignResult.objects.bulk_create(results)
-    # The rows again, one table row each, for the paged results page: already fitted above
-    # (text cleaned, name cut to length), so they go in as they are, without a model instance each.
-    insert_rows(
-        (result.campaign_id, host.pk, result.host_display_name, number, row, row_search_text(row))
-        for result in results
-        if result.error is None and isinstance(result.rows, list)
-        for number, row in enumerate(result.rows)
-        if isinstance(row, dict)
-    )
+        if error is None:
+            rows += [
+                (answer.campaign_id, host.pk, display_name, number, json_text_value(text), row_search_text(row))
+                for number, (row, text) in enumerate(zip(answer.rows, texts, strict=True))
+                if isinstance(row, dict)
+            ]
+    insert_many(CampaignResult, _RESULT_COLUMNS, results, prepared=True)
+    # The rows again, one table row each, for the paged results page, without a model instance each.
+    insert_many(CampaignRow, _ROW_COLUMNS, rows, prepared=True)
 
 
-def insert_rows(rows: Iterable[tuple[int, int | None, str, int, dict[str, Any], str]]) -> None:
-    """Store result rows with one executemany, whatever their number (a host's write stays constant in SQL).
-
-    Each row: campaign id, host id, host display name, position in the host's answer, data, search text.
-    """
-    insert_many(CampaignRow, ("campaign", "host", "host_display_name", "row_number", "data", "search"), rows)
+_RESULT_COLUMNS = ("campaign", "host", "host_display_name", "rows", "error", "stats", "created_at")
+_ROW_COLUMNS = ("campaign", "host", "host_display_name", "row_number", "data", "search")
 
 
 def row_search_text(row: dict[str, Any]) -> str:
@@ -238,25 +231,32 @@ def stored_frames(
     after_id: int = 0,
     skip_hosts: set[int | None] | frozenset = frozenset(),
     max_results: int | None = None,
+    settled_before: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Results stored after result id `after_id` from hosts not in `skip_hosts`, as frames, and the last id read.
 
     A socket that joins late replays them; a joined socket polls them too, because the channel
     layer may drop messages when a burst of answers overflows it. Ids are read first so rows
     already delivered are not loaded again. `max_results`: only the first that many.
+    `settled_before`: read no further than the first result received after this instant; the
+    channel layer is still bringing those, and loading them here too cost a fifth of the CPU a
+    burst of answers took (the later result waits for the next poll, so none is skipped).
     """
     stored = CampaignResult.objects.filter(campaign=campaign, pk__gt=after_id).order_by("pk")
-    ids = stored.values_list("pk", "host_id")
-    pairs = list(ids[:max_results] if max_results else ids)
-    if not pairs:
+    ids = stored.values_list("pk", "host_id", "created_at")
+    triples = list(ids[:max_results] if max_results else ids)
+    if settled_before is not None:
+        fresh = next((index for index, (_, _, at) in enumerate(triples) if at >= settled_before), len(triples))
+        triples = triples[:fresh]
+    if not triples:
         return [], after_id
-    wanted = [pk for pk, host_id in pairs if host_id not in skip_hosts]
+    wanted = [pk for pk, host_id, _ in triples if host_id not in skip_hosts]
     frames = []
     for result in CampaignResult.objects.filter(pk__in=wanted).select_related("host").order_by("pk"):
         hostname = result.host.hostname if result.host else result.host_display_name
         answer = CampaignAnswer(campaign.pk, result.rows, result.error, result.stats)
         frames.append(result_frame(campaign.pk, result.host_id, hostname, result.host_display_name, answer))
-    return frames, max(pk for pk, _ in pairs)
+    return frames, max(pk for pk, _, _ in triples)
 
 
 def totals(campaign: Campaign, now: datetime | None = None) -> dict[str, int]:

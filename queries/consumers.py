@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 STATUS_INTERVAL = 5.0
 # Stored results are polled this often: the channel layer may drop messages in a burst.
 CATCH_UP_INTERVAL = 2.0
+# A stored result younger than this is left to the channel layer, which delivers it in milliseconds.
+SETTLE_SECONDS = 1.0
 # A burst of answers would otherwise send one status frame per result.
 STATUS_MIN_GAP = 0.5
 MAX_MESSAGE = 8096  # §4.5: the largest inbound message
@@ -120,21 +123,26 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         totals = await database_sync_to_async(campaigns.totals)(campaign)
         self.expected = totals["online"]
         await self._send_totals(totals)
-        await self._catch_up()
+        await self._catch_up(settled=False)
         await self._send_status()
         self.ticker = asyncio.create_task(self._tick())
 
     async def campaign_result(self, event: dict[str, Any]) -> None:
-        """A result published by whichever process received the host's answer."""
-        await self._send_result(event["data"])
+        """A result published by whichever process received the host's answer: its frame as JSON text."""
+        if self._first_from(event["host_id"]):
+            await self.send(text_data=event["frame"])
         await self._send_status()
 
     async def _send_result(self, frame: dict[str, Any]) -> None:
-        host_id = frame.get("host", {}).get("id")
+        if self._first_from(frame.get("host", {}).get("id")):
+            await self.send_frame("result", frame)
+
+    def _first_from(self, host_id: int | None) -> bool:
+        """Whether this is the host's first result here (a result can be replayed and published both)."""
         if host_id in self.seen_hosts:
-            return  # replayed and published both: send once
+            return False
         self.seen_hosts.add(host_id)
-        await self.send_frame("result", frame)
+        return True
 
     async def _send_totals(self, totals: dict[str, int]) -> None:
         if totals != self.last_totals:
@@ -156,10 +164,14 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         self.last_status, self.last_status_at = status, now
         await self.send_frame("status", status)
 
-    async def _catch_up(self) -> None:
-        """Send stored results this socket has not seen (joined late, or the layer dropped them)."""
+    async def _catch_up(self, settled: bool = True) -> None:
+        """Send stored results this socket has not seen (joined late, or the layer dropped them).
+
+        `settled`: only results stored a while ago; younger ones are still coming through the layer.
+        """
+        settled_before = timezone.now() - timedelta(seconds=SETTLE_SECONDS) if settled else None
         frames, self.last_result_id = await database_sync_to_async(campaigns.stored_frames)(
-            self.campaign, self.last_result_id, frozenset(self.seen_hosts)
+            self.campaign, self.last_result_id, frozenset(self.seen_hosts), settled_before=settled_before
         )
         for frame in frames:
             await self._send_result(frame)

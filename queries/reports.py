@@ -27,7 +27,7 @@ from accounts import permissions
 from accounts.models import User
 from fleetsite.lib import bounds, memo
 from fleetsite.lib.flusher import BatchBuffer
-from fleetsite.lib.rows import insert_many
+from fleetsite.lib.rows import insert_many, json_value
 from hosts.models import Host
 from queries.models import Query, QueryReportRow
 
@@ -260,11 +260,10 @@ def _insert(rows: list[tuple[int, int, dict, datetime]]) -> None:
         # No instance per row: in a running server bulk_create's compiler cost more than the log
         # request that brought the rows (docs/profiles/README.md); mysqlclient folds the executemany
         # into multi-row INSERTs. A request's rows share one receive time, adapted once, not per row.
-        adapt_json, encoder = connection.ops.adapt_json_value, QueryReportRow._meta.get_field("data").encoder
         times: dict[datetime, Any] = {}
         for received in {row[3] for row in rows}:
             times[received] = connection.ops.adapt_datetimefield_value(received)
-        prepared = [(query_id, host_id, adapt_json(data, encoder), times[at]) for query_id, host_id, data, at in rows]
+        prepared = [(query_id, host_id, json_value(data), times[at]) for query_id, host_id, data, at in rows]
         insert_many(QueryReportRow, ("query_id", "host_id", "data", "last_fetched"), prepared, prepared=True)
         return
     table = connection.ops.quote_name(QueryReportRow._meta.db_table)

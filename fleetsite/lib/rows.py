@@ -13,6 +13,7 @@ from functools import cache
 from itertools import chain, islice
 from typing import Any
 
+import orjson
 from django.db import connection, models
 from django.db.models.constants import OnConflict
 
@@ -244,6 +245,33 @@ def insert_many(
             else:
                 values = list(zip(*_columns(batch, convert), strict=True)) if any(convert) else batch
                 cursor.executemany(statement, values)
+
+
+def json_value(value: Any) -> Any:
+    """`value` as a prepared JSON column parameter, written by orjson.
+
+    Django writes JSON with the json module, which cost a tenth of a live-query answer's CPU for
+    its rows; orjson writes the same JSON several times faster. What orjson refuses (keys that are
+    not strings, integers beyond 64 bits) goes the way Django would have written it.
+    """
+    try:
+        text = orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):
+        return connection.ops.adapt_json_value(value, None)
+    return json_text_value(text)
+
+
+def json_text_value(text: bytes) -> Any:
+    """JSON text written already (by orjson), as a prepared JSON column parameter: not encoded again."""
+    if connection.vendor == "postgresql":
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(text, dumps=_unchanged)
+    return text.decode()
+
+
+def _unchanged(text: bytes) -> bytes:
+    return text
 
 
 @cache

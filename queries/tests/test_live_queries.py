@@ -373,3 +373,22 @@ def test_run_by_identifiers_does_not_know_another_teams_labels(api_client_as, ma
     body = {"query": "SELECT 1;", "selected": {"hosts": [], "labels": ["Team B label"]}}
     response = api_client_as(maintainer).post("/api/latest/fleet/queries/run_by_identifiers", body)
     assert response.status_code == 400 and "Team B label" in str(response.json())
+
+
+@pytest.mark.django_db
+def test_the_catch_up_poll_stops_at_a_result_the_layer_may_still_bring_and_skips_none(admin):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    query = Query.objects.create(name="q", query="SELECT 1;", saved=False)
+    campaign = Campaign.objects.create(query=query, user=admin, selected={}, expires_at=timezone.now())
+    now = timezone.now()
+    old, young, old_after_young = (
+        CampaignResult.objects.create(campaign=campaign, host_display_name=name, rows=[{"n": name}], created_at=at)
+        for name, at in (("a", now - timedelta(seconds=5)), ("b", now), ("c", now - timedelta(seconds=5)))
+    )
+    frames, last = campaigns.stored_frames(campaign, settled_before=now - timedelta(seconds=1))
+    assert [frame["rows"][0]["n"] for frame in frames] == ["a"] and last == old.pk
+    frames, last = campaigns.stored_frames(campaign, after_id=last, settled_before=now + timedelta(seconds=1))
+    assert [frame["rows"][0]["n"] for frame in frames] == ["b", "c"] and last == old_after_young.pk
