@@ -17,6 +17,7 @@ from django.utils import timezone
 from enrollment.agent.base import AgentError
 from enrollment.models import EnrollSecret
 from fleetsite.lib import bounds
+from fleetsite.lib.db import atomic_with_retry
 from fleetsite.lib.tokens import digest, random_key
 from hosts import labels, summary
 from hosts.constants import NEVER_UPDATED
@@ -59,6 +60,12 @@ def _new_host_defaults(now: Any) -> dict[str, Any]:
 
 
 def _locked_host(identifier: str) -> Host | None:
+    """The host row, locked.
+
+    On MariaDB the UPDATE that follows finds the row through the narrow (id, team) index, which a
+    concurrent UPDATE of the same host (orbit's device token) may hold while it waits for the row:
+    a deadlock the database breaks by rolling one back, so enrolling runs in `atomic_with_retry`.
+    """
     return Host.objects.select_for_update().filter(osquery_host_id=identifier).first()
 
 
@@ -79,7 +86,8 @@ def enroll_osquery(secret: EnrollSecret, provided_identifier: str, host_details:
         raise AgentError("enroll failed: host_identifier does not fit (too long or has NUL bytes)")
     node_key = new_node_key()
     now = timezone.now()
-    with transaction.atomic():
+
+    def enroll() -> Enrolled:
         host = _locked_host(identifier)
         created = host is None
         if created:
@@ -97,7 +105,9 @@ def enroll_osquery(secret: EnrollSecret, provided_identifier: str, host_details:
         host = _save_new_or_existing(host, created)
         labels.add_to_all_hosts(host)
         _ingest_enroll_details(host, host_details, now)
-    return Enrolled(host=host, node_key=node_key, created=created)
+        return Enrolled(host=host, node_key=node_key, created=created)
+
+    return atomic_with_retry(enroll)
 
 
 def _check_cooldown(host: Host, now: Any) -> None:
@@ -152,7 +162,8 @@ def enroll_orbit(secret: EnrollSecret, fields: dict[str, str]) -> Enrolled:
     identifier = fields.get("osquery_identifier") or fields["hardware_uuid"]
     node_key = new_node_key()
     now = timezone.now()
-    with transaction.atomic():
+
+    def enroll() -> Enrolled:
         host = _locked_host(identifier)
         created = host is None
         if created:
@@ -176,4 +187,6 @@ def enroll_orbit(secret: EnrollSecret, fields: dict[str, str]) -> Enrolled:
         host.team = secret.team
         host = _save_new_or_existing(host, created)
         labels.add_to_all_hosts(host)
-    return Enrolled(host=host, node_key=node_key, created=created)
+        return Enrolled(host=host, node_key=node_key, created=created)
+
+    return atomic_with_retry(enroll)

@@ -158,3 +158,30 @@ def test_host_with_empty_identifier_cannot_enroll(agent, enroll_secret):
     body = payload("enroll_ubuntu", enroll_secret=enroll_secret, host_identifier="", host_details={})
     assert agent.json(ENROLL, body, expect=401)["node_invalid"] is True
     assert not Host.objects.exists()
+
+
+KEY_COLUMNS = (("node_key", "node_key_digest"), ("orbit_node_key", "orbit_node_key_digest"))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("path", "body"), [(ENROLL, "enroll_ubuntu"), ("/api/fleet/orbit/enroll", "orbit_enroll")])
+def test_an_enroll_the_database_picks_as_a_deadlock_victim_runs_again(agent, enroll_secret, monkeypatch, path, body):
+    """MariaDB broke a lock cycle between an osquery enroll and a device-token UPDATE (bench, 2 workers): a 500."""
+    from django.db import OperationalError
+
+    from enrollment import enroll
+
+    add_to_all_hosts, calls = enroll.labels.add_to_all_hosts, []
+
+    def deadlocked_once(host):
+        calls.append(host.pk)
+        if len(calls) == 1:
+            raise OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction")
+        add_to_all_hosts(host)
+
+    monkeypatch.setattr(enroll.labels, "add_to_all_hosts", deadlocked_once)
+    response = agent.post(path, payload(body, enroll_secret=enroll_secret))
+    assert response.status_code == 200, response.content
+    assert len(calls) == 2 and Host.objects.count() == 1  # the second attempt, with nothing left of the first
+    key, column = next((key, column) for key, column in KEY_COLUMNS if key in response.json())
+    assert getattr(Host.objects.get(), column) == digest(response.json()[key])
