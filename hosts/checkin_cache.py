@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -62,9 +63,10 @@ class _Entry:
 _lock = threading.Lock()
 _entries: dict[tuple[str, str, str], _Entry] = {}
 _keys_of: dict[int, set[tuple[str, str, str]]] = {}
-_dropped_at: dict[int, int] = {}  # host id -> the drop count when it was last dropped
+_dropped_at: dict[int, int] = {}  # host id -> the drop count when it was last dropped, oldest first
 _drops = 0  # how many drops this process has made; a load remembers it to know what happened meanwhile
 _all_dropped_at = 0
+_pruned_through = 0  # the newest drop count forgotten from `_dropped_at` to bound its size
 _cursor: str | None = None  # the last stream entry read; None: not reading (yet, or after an outage)
 _read_at = 0.0
 _replay_on_recovery = False
@@ -91,7 +93,7 @@ def get(key: tuple[str, str, str], load: Callable[[], Any]) -> Any:
         _entries.pop(key, None)
         return None
     with _lock:
-        if _all_dropped_at > drops_before or _dropped_at.get(host.pk, -1) > drops_before:
+        if max(_all_dropped_at, _pruned_through, _dropped_at.get(host.pk, -1)) > drops_before:
             return host  # named while it was being read: what was read may be the old row
         if len(_entries) >= MAX_ENTRIES:
             _drop_everything()
@@ -188,13 +190,28 @@ def _drop_here(ids: list[int] | None) -> None:
     global _drops
     with _lock:
         _drops += 1
-        if ids is None or len(_dropped_at) > MAX_ENTRIES:
+        if ids is None:
             _drop_everything()
             return
         for pk in ids:
             for key in _keys_of.pop(pk, ()):
                 _entries.pop(key, None)
+            _dropped_at.pop(pk, None)  # and in again at the end: the dict stays in drop order
             _dropped_at[pk] = _drops
+        if len(_dropped_at) > MAX_ENTRIES:
+            _prune_dropped()
+
+
+def _prune_dropped() -> None:
+    """Forget the older half of the drop records (under `_lock`), not every cached host.
+
+    A record matters only to a load that began before its drop; a load that began before the
+    newest forgotten one is not kept. (Clearing the cache instead made each of a large fleet's
+    hosts read its row again whenever 50,000 distinct hosts had been written.)
+    """
+    global _pruned_through
+    for pk in list(islice(_dropped_at, len(_dropped_at) // 2)):
+        _pruned_through = max(_pruned_through, _dropped_at.pop(pk))
 
 
 def _drop_everything() -> None:

@@ -67,6 +67,34 @@ def test_a_write_to_one_host_keeps_the_others_in_memory(enroll_host, django_asse
         assert lookup(second).computer_name == second.host.computer_name
 
 
+def test_many_written_hosts_leave_the_other_cached_hosts_in_memory(enroll_host, monkeypatch, django_assert_num_queries):
+    monkeypatch.setattr(checkin_cache, "MAX_ENTRIES", 2)
+    kept = enroll_host()
+    lookup(kept)
+    for first in (10**9, 10**9 + 10):  # more written hosts than the records of writes hold
+        checkin_cache.forget_hosts([first, first + 1, first + 2])
+    with django_assert_num_queries(0):
+        assert lookup(kept).pk == kept.host.pk
+
+
+def test_a_host_written_while_it_was_read_is_not_kept_though_the_record_of_it_was_pruned(enroll_host, monkeypatch):
+    monkeypatch.setattr(checkin_cache, "MAX_ENTRIES", 2)
+    host = enroll_host().host
+    loads = []
+
+    def load_while_written(number):
+        loads.append(number)
+        if number == 1:
+            checkin_cache.forget_hosts([host.pk])  # written while it was being read...
+            checkin_cache.forget_hosts([10**9, 10**9 + 1, 10**9 + 2])  # ...and that record pruned since
+        return Host.objects.get(pk=host.pk)
+
+    key = ("default", "node_key_digest", digest("a key"))
+    checkin_cache.get(key, lambda: load_while_written(1))
+    checkin_cache.get(key, lambda: load_while_written(2))  # not answered from memory: read again
+    assert loads == [1, 2]
+
+
 needs_redis = pytest.mark.skipif(not checkin_cache._REDIS, reason="other processes speak through Redis")
 
 
