@@ -19,6 +19,7 @@ from accounts.tokens import issue_session
 from enrollment import secrets as enroll_secrets
 from fleetsite.lib import memo
 from hosts import checkin_cache, seen
+from hosts import search as host_search
 from queries import reports
 
 pytest_plugins = [
@@ -68,6 +69,7 @@ def _test_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
     clear_cache()
     memo.clear_local()
     checkin_cache.clear()
+    host_search.forget_samples()
     seen.buffer.discard()
     reports.pending_rows.discard()
     yield

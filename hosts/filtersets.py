@@ -16,6 +16,7 @@ from fleetsite.api.fields import MAX_ID
 from fleetsite.api.filtersets import LeanFilterSet
 from hosts.choices import HostStatus
 from hosts.models import Host, HostSoftware, Software
+from hosts.search import matching
 from hosts.status import status_q
 from vulnerabilities.models import HostVulnerability, OSVersion
 
@@ -145,14 +146,7 @@ class HostFilterSet(LeanFilterSet):
         text = value.strip()
         if not text:
             return queryset
-        return queryset.filter(
-            Q(hostname__icontains=text)
-            | Q(computer_name__icontains=text)
-            | Q(uuid__icontains=text)
-            | Q(hardware_serial__icontains=text)
-            | Q(primary_ip__icontains=text)
-            | Q(public_ip__icontains=text)
-        )
+        return queryset.filter(matching(text, using=queryset.db))
 
     def filter_label(self, queryset: QuerySet, name: str, value: float) -> QuerySet:
         # A join: (label, host) is unique, so no duplicate rows, and the database walks the

@@ -27,7 +27,10 @@ from hosts.api.serializers import rfc3339, summary_from_row, summary_rows
 from hosts.api.views import get_visible_host, visible_hosts
 from hosts.choices import LabelMembershipType
 from hosts.models import Host, LabelMembership
+from hosts.search import matching
 
+# The target picker matches these (Fleet's searchHosts); the host list adds public_ip.
+TARGET_SEARCHED = ("hostname", "computer_name", "uuid", "hardware_serial", "primary_ip")
 # Fleet's datastore answers at most this many hosts to a search (the target picker's list).
 SEARCH_LIMIT = 10
 # Go's zero time, which Fleet writes when no aggregate was ever counted (none is collected here).
@@ -50,14 +53,8 @@ class HostSearchSerializer(serializers.Serializer):
 
 
 def search_condition(text: str) -> Q:
-    """Fleet's host search: hostname, display name, uuid, serial or IP containing the text."""
-    return (
-        Q(hostname__icontains=text)
-        | Q(computer_name__icontains=text)
-        | Q(uuid__icontains=text)
-        | Q(hardware_serial__icontains=text)
-        | Q(primary_ip__icontains=text)
-    )
+    """Fleet's target search: hostname, display name, uuid, serial or private IP containing the text."""
+    return matching(text, TARGET_SEARCHED)
 
 
 def host_rows(host_ids: list[int]) -> list[dict[str, Any]]:
