@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
@@ -174,11 +173,10 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
     created_at = connection.ops.adapt_datetimefield_value(now)
     results, rows = [], []
     for answer in kept:
-        answer.rows = bounds.fit(CampaignResult, "rows", answer.rows, host.pk)
+        # Each row is written as JSON once: alone for the results page, joined for the answer.
+        answer.rows, texts = bounds.fit_json_list(CampaignResult, "rows", answer.rows, host.pk)
         error = bounds.fit(CampaignResult, "error", answer.error, host.pk)
         stats = bounds.fit(CampaignResult, "stats", answer.stats, host.pk)
-        # Each row is written as JSON once: alone for the results page, joined for the answer.
-        texts = [orjson.dumps(row) for row in answer.rows]  # a list: fitting keeps it one, or makes it []
         whole = b"[" + b",".join(texts) + b"]"
         stored_stats = None if stats is None else json_value(stats)
         results.append(

@@ -99,6 +99,25 @@ def clean_json(value: Any) -> Any:
     return orjson.loads(_JSON_NUL.sub(rb"\1", text))
 
 
+def fit_json_list(
+    model: type[models.Model], name: str, items: list, owner: Any = None
+) -> tuple[list, list[bytes]]:
+    """A JSON list fitted to `model.name`, with each item's JSON text, serializing each item once.
+
+    Live-query answers are written both whole and row by row: fitting then serializing would
+    serialize every row twice. Only a list holding NUL bytes (or too deep to serialize) is
+    fitted as `fit` does, then serialized again.
+    """
+    try:
+        texts = [orjson.dumps(item) for item in items]
+    except (orjson.JSONEncodeError, TypeError):
+        texts = None
+    if texts is None or any(b"\\u0000" in text for text in texts):
+        items = fit(model, name, items, owner) or []
+        texts = [orjson.dumps(item) for item in items]
+    return items, texts
+
+
 def _fit_integer(value: Any, bounds: tuple[int, int]) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 import pytest
 
 from carves.models import Carve
@@ -54,6 +55,26 @@ def test_json_nested_past_what_can_be_written_is_unknown():
     for _ in range(300):
         deep = [deep]
     assert bounds.fit(CampaignResult, "rows", deep) == []  # the field's default
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([{"a": "1"}, {"b": "\\u0000 is text"}], [{"a": "1"}, {"b": "\\u0000 is text"}]),
+        ([{"k\x00": "v"}, {"n": ["\x00"]}], [{"k": "v"}, {"n": [""]}]),
+    ],
+)
+def test_a_json_list_is_fitted_with_each_items_text(rows, expected):
+    fitted, texts = bounds.fit_json_list(CampaignResult, "rows", rows)
+    assert fitted == expected
+    assert [orjson.loads(text) for text in texts] == expected
+
+
+def test_a_json_list_too_deep_to_write_is_unknown_with_no_texts():
+    deep: list = []
+    for _ in range(300):
+        deep = [deep]
+    assert bounds.fit_json_list(CampaignResult, "rows", [deep]) == ([], [])
 
 
 def test_fit_instance_fits_every_column():
