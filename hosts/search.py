@@ -71,6 +71,7 @@ class _Sample:
     size: int  # documents read
     texts: list[str] = field(default_factory=list)  # PostgreSQL and SQLite: each haystack
     words: dict[str, frozenset[int]] = field(default_factory=dict)  # MariaDB: word -> sampled documents
+    charset: str = ""  # MariaDB: the searched columns' character set and collation
     collation: str = ""
 
 
@@ -199,10 +200,10 @@ class _MariaDB(_Backend):
 
     def take(self, cursor: Any, now: float) -> _Sample:
         cursor.execute(
-            "SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-            "AND TABLE_NAME = 'hosts_host' AND COLUMN_NAME = 'hostname'"
+            "SELECT CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'hosts_host' AND COLUMN_NAME = 'hostname'"
         )
-        collation = cursor.fetchone()[0]
+        charset, collation = cursor.fetchone()
         ids = _sample_ids(cursor)
         documents: dict[str, set[int]] = {}
         size = 0
@@ -213,7 +214,7 @@ class _MariaDB(_Backend):
                 for word in grams.split():
                     documents.setdefault(word, set()).add(size)
         words = {word: frozenset(found) for word, found in documents.items()}
-        return _Sample(taken=now, size=size, words=words, collation=collation)
+        return _Sample(taken=now, size=size, words=words, charset=charset, collation=collation)
 
     def usable(self, text: str) -> bool:
         return len(text) >= WINDOW
@@ -221,7 +222,7 @@ class _MariaDB(_Backend):
     def _words(self, connection: Any, sample: _Sample, text: str) -> list[str]:
         """The term's windows as the index writes them: weights under the columns' collation."""
         windows = [text[i : i + WINDOW] for i in range(min(len(text) - WINDOW + 1, MOST_WINDOWS))]
-        weight = f"HEX(WEIGHT_STRING(CONVERT(%s USING utf8mb4) COLLATE {sample.collation}))"
+        weight = f"HEX(WEIGHT_STRING(CONVERT(%s USING {sample.charset}) COLLATE {sample.collation}))"
         with connection.cursor() as cursor:
             cursor.execute("SELECT " + ", ".join(weight for _ in windows), windows)
             weights = cursor.fetchone()
