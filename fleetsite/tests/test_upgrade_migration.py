@@ -63,3 +63,9 @@ def test_a_previous_release_database_upgrades_with_its_data() -> None:
     listing = api.get("/api/latest/fleet/hosts", {"per_page": 10})
     assert listing.status_code == 200
     assert [row["hostname"] for row in listing.json()["hosts"]] == ["upgraded.example"]
+    # The search index (hosts 0010) was filled with the hosts already there.
+    from hosts import search
+
+    narrowed = search.candidates("upgraded.ex", always=True)
+    assert narrowed is not None
+    assert list(Host.objects.filter(pk__in=narrowed).values_list("hostname", flat=True)) == ["upgraded.example"]
