@@ -137,6 +137,9 @@ class Host(models.Model):
             # It holds the team so a team-scoped user's list is read from it alone. Only inserts,
             # deletes and team transfers write it (ids never change).
             models.Index(fields=["id", "team"], name="host_id_team"),
+            # A team's hosts in id order: the team filter's pages and the team-name sort read one range
+            # each (with only (team, online_until), MariaDB sorted a team's 250,000 ids for a page).
+            models.Index(fields=["team", "id"], name="host_team_id"),
         ]
 
     def __str__(self) -> str:

@@ -190,7 +190,7 @@ def _team_page(
     """A page of the list sorted by team name, read team by team; None when only OFFSET can find it.
 
     Sorting a million hosts by a joined name reads and sorts every row (1.3 s). Teams are few and
-    each team's hosts come in id order from the team index, so a page is at most one short read
+    each team's hosts come in id order from the (team, id) index, so a page is at most one short read
     per team, in the order the database sorts their names (its collation), hosts without a team
     where the database puts NULLs.
     """
