@@ -91,6 +91,7 @@ def _plans(host: Host, entries: list[dict[str, Any]]) -> dict[int, _Plan]:
     targets = report_targets()
     plans: dict[int, _Plan] = {}
     allowed_teams = {0, host.team_id or 0}
+    as_sent: bool | None = None  # asked once, when the first row for a report comes
     for entry in entries:
         key = parse_name(entry.get("name"))
         # A host only reports for the global pack and its own team's (a moved host may send stale names).
@@ -100,21 +101,38 @@ def _plans(host: Host, entries: list[dict[str, Any]]) -> dict[int, _Plan]:
         if target is None or target.discard_data:
             continue
         plan = plans.setdefault(target.query_id, _Plan(target))
+        if as_sent is None:
+            as_sent = _storable_as_sent(entries)
         action = entry.get("action")
         if action == "snapshot" or "snapshot" in entry:
             rows = entry.get("snapshot")
             plan.replace = True
             rows = rows if isinstance(rows, list) else []
-            plan.ops = [("added", columns) for columns in (_columns(host, row) for row in rows) if columns is not None]
-        elif action in ("added", "removed") and (columns := _columns(host, entry.get("columns"))) is not None:
+            fitted = (_columns(host, row, as_sent) for row in rows)
+            plan.ops = [("added", columns) for columns in fitted if columns is not None]
+        elif action in ("added", "removed") and (columns := _columns(host, entry.get("columns"), as_sent)) is not None:
             plan.ops.append((action, columns))
     return plans
 
 
-def _columns(host: Host, row: Any) -> dict[str, Any] | None:
+def _storable_as_sent(entries: list[dict[str, Any]]) -> bool:
+    """Whether every row in the request can be stored as it came: serializable, and no NUL byte anywhere.
+
+    One serialization of the whole request instead of fitting row by row: that fitting was the largest
+    part of a log request's own work (docs/profiles/README.md). Otherwise each row is fitted alone.
+    """
+    try:
+        return b"\\u0000" not in orjson.dumps(entries)
+    except (orjson.JSONEncodeError, TypeError):
+        return False
+
+
+def _columns(host: Host, row: Any, as_sent: bool = False) -> dict[str, Any] | None:
     """A result row as it can be stored (no NUL bytes), or None for a row that is no object or too deep."""
     if not isinstance(row, dict):
         return None
+    if as_sent:
+        return row
     columns = bounds.fit(QueryReportRow, "data", row, owner=host.pk, unknown=None)
     return columns if isinstance(columns, dict) else None
 

@@ -108,6 +108,23 @@ def test_rows_are_kept_per_host(
     assert rows_of(users_query, second.host) == [{"uid": "2"}]
 
 
+def test_nul_bytes_are_removed_and_a_row_too_deep_to_store_is_dropped_alone(
+    agent: AgentClient, ubuntu_host: EnrolledHost, users_query: Query
+) -> None:
+    """A clean request's rows are stored as sent; one odd row makes each row be fitted on its own."""
+    name = "pack/Global/users"
+    send(agent, ubuntu_host, snapshot(name, {"uid": "0", "shell": "/bin/\x00sh"}, {"uid\x00": "1"}))
+    assert rows_of(users_query) == [{"uid": "0", "shell": "/bin/sh"}, {"uid": "1"}]
+    send(agent, ubuntu_host, diff(name, "added", {"uid": "2\x00"}), diff(name, "removed", {"uid": "1"}))
+    assert rows_of(users_query) == [{"uid": "0", "shell": "/bin/sh"}, {"uid": "2"}]
+    # Spliced in as text: orjson writes no deeper than 255 levels, so this row cannot be stored.
+    deep = b"[" * 300 + b"1" + b"]" * 300
+    entries = [snapshot(name, {"uid": "3"}, {"deep": "<deep>"}, {"uid": "4"})]
+    raw = orjson.dumps(ubuntu_host.body(log_type="result", data=entries)).replace(b'"<deep>"', deep)
+    assert agent.post(LOG, None, raw=raw).status_code == 200
+    assert rows_of(users_query) == [{"uid": "3"}, {"uid": "4"}]
+
+
 def test_row_cap_per_host_while_ingesting(agent: AgentClient, ubuntu_host: EnrolledHost) -> None:
     query = Query.objects.create(name="capped", query="SELECT 1", interval=60, report_max_rows=2)
     send(agent, ubuntu_host, snapshot("pack/Global/capped", {"n": "1"}, {"n": "2"}, {"n": "3"}))
