@@ -279,7 +279,16 @@ async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, 
             # The first poll after a result finds the queue empty and clears the host's stamp, once;
             # the next repeat queues a script again.
             await _gather_limited([a.orbit_config for a in sample], 32)
+        # After its first answer, a host's detail writes are the hourly refetch, mostly as last time:
+        # its software, users and e-mails unchanged (skipped by their digests), its host row updated.
+        for group in groups:
+            refetch_all(server)
+            await _gather_limited([a.read for a in group], 32)
+            await interleave(phases[REFETCH_WRITE], pid, session, url, [a.write for a in group])
     return list(phases.values())
+
+
+REFETCH_WRITE = "distributed/write (refetch, unchanged)"
 
 
 PHASES = (
@@ -291,6 +300,7 @@ PHASES = (
     "orbit config (script pending)",
     "orbit scripts/result",
     "distributed/write (detail results)",
+    REFETCH_WRITE,
     "osquery enroll",
     "orbit enroll",
 )
