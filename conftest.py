@@ -50,6 +50,29 @@ def _isolated_cache_prefix() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing_by_default() -> Iterator[None]:
+    """MD5 hashing for the suite: PBKDF2's million rounds cost 0.3-1 s a user or login, minutes a run.
+
+    Production keeps Django's default hashers (only the test process changes); a test that is
+    about the hasher itself says `@pytest.mark.real_password_hashing`, and servers the end-to-end
+    tests start hash as production does.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _real_password_hashing(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        yield
+        return
+    from django.conf import global_settings
+
+    with override_settings(PASSWORD_HASHERS=global_settings.PASSWORD_HASHERS):
+        yield
+
+
 def clear_cache() -> None:
     """Empty this run's cache keys only: django-redis's clear() flushes the whole Redis database."""
     if hasattr(cache, "delete_pattern"):
@@ -265,9 +288,3 @@ def api_only_user(db: None) -> User:
     user.api_only = True
     user.save()
     return user
-
-
-@pytest.fixture
-def fast_password_hashing(settings: Any) -> None:
-    """MD5 hashing for tests that create many users (PBKDF2 would spend a second per test)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -26,7 +26,7 @@ LIMIT = 10
 
 
 @pytest.fixture(autouse=True)
-def _lockout_settings(settings: Any, monkeypatch: pytest.MonkeyPatch, fast_password_hashing: None) -> None:
+def _lockout_settings(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The lock-out alone: without the REST login's request-rate throttles, which answer 429 too."""
     settings.AXES_FAILURE_LIMIT = LIMIT
     settings.FLEETSITE_LOGIN_LOCKOUT_SECONDS = 900

@@ -27,11 +27,6 @@ from software_installers.models import SoftwareInstaller
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast(fast_password_hashing: None) -> None:
-    """Nine users per test: hash their passwords cheaply."""
-
-
 GLOBAL = {"g_admin", "g_maintainer", "g_observer", "g_observer_plus", "token_observer", "token_uncapped"}
 TEAM_A = {"a_admin", "a_maintainer", "a_observer", "a_observer_plus", "token_a_observer"}
 EVERYONE = GLOBAL | TEAM_A | {"outsider"}

@@ -20,11 +20,6 @@ BASE = "/api/latest/fleet"
 NEW_PASSWORD = "another long passphrase 77"
 
 
-@pytest.fixture(autouse=True)
-def _fast(fast_password_hashing: None) -> None:
-    """Passwords are hashed cheaply here."""
-
-
 def _session_ids(user: User) -> list[int]:
     return list(AuthToken.objects.filter(user=user, kind=TokenKind.SESSION).order_by("id").values_list("id", flat=True))
 

@@ -85,9 +85,3 @@ def oidc_settings(db: Any, oidc_provider: OidcProviderProcess) -> SSOSettings:
     config.fetch_oidc_provider()
     config.apply({"oidc": {"enable_oidc": True}}, changed)
     return SSOSettings.load()
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    """These tests check who may log in with a password, not the hash: skip PBKDF2's deliberate cost."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
