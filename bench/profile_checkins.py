@@ -40,11 +40,24 @@ KINDS: dict[str, Callable[[Agent], Callable[[], Awaitable[Any]]] | None] = {
     "orbit_config": lambda agent: agent.orbit_config,
     "ping": lambda agent: agent.orbit_ping,
     "log": lambda agent: agent.log,
+    # A first detail answer: each repeat enrolls a fresh group, asks it for its details (not
+    # measured), then measures the answers. One per host: a host answers its details once.
+    "write": lambda agent: agent.write,
 }
+FIRST_ANSWERS = {"write"}
+
+
+async def _fresh_group(session: aiohttp.ClientSession, url: str, secret: str, seed: int, size: int) -> list[Agent]:
+    """Newly enrolled hosts that have just read their detail queries, for a first-answer kind."""
+    agents = [Agent(session, url, HostData(ident, time.time())) for ident in make_identities(size, "mixed", seed=seed)]
+    await _gather_limited([lambda a=a: a.enroll(secret) for a in agents], 16)
+    await _gather_limited([a.read for a in agents], 32)
+    return agents
 
 
 async def run(server: LiveServer, pid: int, secret: str, spy: set[str], out: Path, repeats: int) -> None:
     datas = [HostData(ident, time.time()) for ident in make_identities(HOSTS, "mixed", seed=11)]
+    fresh_seeds = iter(range(1000, 2000))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as session:
         agents = [Agent(session, server.url, data) for data in datas]
         await _gather_limited([lambda a=a: a.enroll(secret) for a in agents], 16)
@@ -56,19 +69,23 @@ async def run(server: LiveServer, pid: int, secret: str, spy: set[str], out: Pat
         results: dict[str, list[float]] = {kind: [] for kind in KINDS}
         for repeat in range(repeats):
             for kind, make in KINDS.items():
+                spied = kind in spy and repeat == 0
                 if make is None:
                     calls = await _empty_calls(session, server.url, HOSTS * 5)
+                elif kind in FIRST_ANSWERS:
+                    size = HOSTS * (5 * 3 if spied else 5)
+                    calls = [make(a) for a in await _fresh_group(session, server.url, secret, next(fresh_seeds), size)]
                 else:
                     calls = [make(agent) for agent in agents] * 5
                 recorder = None
-                if kind in spy and repeat == 0:
+                if spied:
                     recorder = subprocess.Popen(
                         [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "--gil", "-r", "200",
                          "-f", "raw", "-o", str(out / f"{kind}.txt"), "--nonblocking"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     )  # fmt: skip
                     await asyncio.sleep(1)
-                    calls *= 3
+                    calls *= 1 if kind in FIRST_ANSWERS else 3
                 measured, _ = await measure(kind, pid, calls)
                 if recorder is not None:
                     recorder.send_signal(signal.SIGINT)
