@@ -64,6 +64,7 @@ def test_simulated_fleet_enrolls_checks_in_and_shows_up_with_vitals(server):
     assert status == 401
 
 
+@pytest.mark.own_sqlite
 def test_tls_serving_with_a_self_signed_certificate(tmp_path):
     live = LiveServer(data_dir=tmp_path / "tls", tls=True)
     with live:

@@ -65,6 +65,7 @@ async def _scenario(agent_url: str | list[str], socket_server: LiveServer, secre
     assert [frame["type"] for frame in seen.frames][0] == "totals"
 
 
+@pytest.mark.own_sqlite
 def test_live_query_reaches_every_host_and_the_websocket(tmp_path):
     server = LiveServer(data_dir=tmp_path / "one")
     secret = _prepare(server)

@@ -120,6 +120,7 @@ async def _scenario(agent_url: str, api_url: str, secret: str, script_id: int) -
     assert elapsed <= 2 * INTERVAL * 1.05 + 1, f"the batch took {elapsed:.1f} s, more than two orbit config intervals"
 
 
+@pytest.mark.own_sqlite
 def test_a_batch_reaches_200_hosts_within_two_config_intervals(tmp_path):
     server = LiveServer(data_dir=tmp_path / "one")
     secret, script_id = _prepare(server)
