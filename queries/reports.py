@@ -27,7 +27,7 @@ from accounts import permissions
 from accounts.models import User
 from fleetsite.lib import bounds, memo
 from fleetsite.lib.flusher import BatchBuffer
-from fleetsite.lib.rows import insert_many, json_value
+from fleetsite.lib.rows import insert_many, json_values
 from hosts.models import Host
 from queries.models import Query, QueryReportRow
 
@@ -290,7 +290,10 @@ def _insert(rows: list[tuple[int, int, dict, datetime]]) -> None:
         times: dict[datetime, Any] = {}
         for received in {row[3] for row in rows}:
             times[received] = connection.ops.adapt_datetimefield_value(received)
-        prepared = [(query_id, host_id, json_value(data), times[at]) for query_id, host_id, data, at in rows]
+        data = json_values([row[2] for row in rows])
+        prepared = [
+            (query_id, host_id, value, times[at]) for (query_id, host_id, _, at), value in zip(rows, data, strict=True)
+        ]
         insert_many(QueryReportRow, ("query_id", "host_id", "data", "last_fetched"), prepared, prepared=True)
         return
     table = connection.ops.quote_name(QueryReportRow._meta.db_table)
