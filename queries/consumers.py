@@ -128,9 +128,18 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         self.ticker = asyncio.create_task(self._tick())
 
     async def campaign_result(self, event: dict[str, Any]) -> None:
-        """A result published by whichever process received the host's answer: its frame as JSON text."""
-        if self._first_from(event["host_id"]):
-            await self.send(text_data=event["frame"])
+        """A result published by whichever process received the host's answer: its frame as JSON text.
+
+        During a rolling deploy a process from before 893e7e7 may still publish the result itself
+        (`data`, no `frame`): it is sent as well, rather than ending this socket with a KeyError.
+        """
+        frame = event.get("frame")
+        if frame is None:
+            payload = event.get("data")
+            if isinstance(payload, dict):
+                await self._send_result(payload)
+        elif self._first_from(event.get("host_id")):
+            await self.send(text_data=frame)
         await self._send_status()
 
     async def _send_result(self, frame: dict[str, Any]) -> None:

@@ -282,6 +282,28 @@ async def test_websocket_replays_results_received_before_it_joined(admin, agent,
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_a_result_in_the_shape_older_processes_publish_reaches_the_socket(admin, enroll_host):
+    """A rolling deploy: a process from before the frame-as-text change publishes the payload itself."""
+    from channels.layers import get_channel_layer
+
+    enrolled = await database_sync_to_async(enroll_host)()
+    token = await database_sync_to_async(issue_session)(admin)
+    query = await database_sync_to_async(Query.objects.create)(name="q", query="SELECT 1;", saved=False)
+    campaign = await database_sync_to_async(campaigns.start)(admin, query, {"hosts": [enrolled.host.pk]})
+    communicator = WebsocketCommunicator(application, SOCKET)
+    await communicator.connect()
+    await communicator.send_json_to({"type": "auth", "data": {"token": token}})
+    await communicator.send_json_to({"type": "select_campaign", "data": {"campaign_id": campaign.pk}})
+    await frames_until(communicator, "status")
+    payload = {"distributed_query_execution_id": campaign.pk, "host": {"id": enrolled.host.pk}, "rows": [{"a": "1"}]}
+    old_shape = {"type": "campaign.result", "data": payload}
+    await get_channel_layer().group_send(live.group_name(campaign.pk), old_shape)
+    result, _ = await frames_until(communicator, "result")
+    assert result["data"] == payload
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_kept_open_campaign_survives_the_socket(admin, enroll_host):
     from datetime import timedelta
 
