@@ -92,9 +92,18 @@ def token_cap(user: User) -> str | None:
     return getattr(user, "_role_cap", None)
 
 
+_TOP_ROLE = max(RANK, key=RANK.__getitem__)
+
+
 def highest_role(user: User) -> str | None:
-    """The strongest role the request may act with anywhere (global or on any team), after the cap."""
-    roles = [role for role in (global_role(user), *team_roles(user).values()) if role]
+    """The strongest role the request may act with anywhere (global or on any team), after the cap.
+
+    A global admin's teams cannot rank higher, so they are not read: every page's navigation asks.
+    """
+    fleet_wide = global_role(user)
+    if fleet_wide == _TOP_ROLE:
+        return fleet_wide
+    roles = [role for role in (fleet_wide, *team_roles(user).values()) if role]
     return max(roles, key=RANK.__getitem__, default=None)
 
 
