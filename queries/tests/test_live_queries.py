@@ -227,6 +227,20 @@ application = URLRouter(websocket_urlpatterns)
 SOCKET = "/api/latest/fleet/results/websocket"
 
 
+async def watching_a_campaign(admin, enroll_host):
+    """A host, a campaign targeting it and a socket that has joined it (its first status frame read)."""
+    enrolled = await database_sync_to_async(enroll_host)()
+    token = await database_sync_to_async(issue_session)(admin)
+    query = await database_sync_to_async(Query.objects.create)(name="q", query="SELECT 1;", saved=False)
+    campaign = await database_sync_to_async(campaigns.start)(admin, query, {"hosts": [enrolled.host.pk]})
+    communicator = WebsocketCommunicator(application, SOCKET)
+    await communicator.connect()
+    await communicator.send_json_to({"type": "auth", "data": {"token": token}})
+    await communicator.send_json_to({"type": "select_campaign", "data": {"campaign_id": campaign.pk}})
+    await frames_until(communicator, "status")
+    return enrolled, campaign, communicator
+
+
 async def frames_until(communicator, wanted_type, limit=20):
     seen_frames = []
     for _ in range(limit):
@@ -286,15 +300,7 @@ async def test_a_result_in_the_shape_older_processes_publish_reaches_the_socket(
     """A rolling deploy: a process from before the frame-as-text change publishes the payload itself."""
     from channels.layers import get_channel_layer
 
-    enrolled = await database_sync_to_async(enroll_host)()
-    token = await database_sync_to_async(issue_session)(admin)
-    query = await database_sync_to_async(Query.objects.create)(name="q", query="SELECT 1;", saved=False)
-    campaign = await database_sync_to_async(campaigns.start)(admin, query, {"hosts": [enrolled.host.pk]})
-    communicator = WebsocketCommunicator(application, SOCKET)
-    await communicator.connect()
-    await communicator.send_json_to({"type": "auth", "data": {"token": token}})
-    await communicator.send_json_to({"type": "select_campaign", "data": {"campaign_id": campaign.pk}})
-    await frames_until(communicator, "status")
+    enrolled, campaign, communicator = await watching_a_campaign(admin, enroll_host)
     payload = {"distributed_query_execution_id": campaign.pk, "host": {"id": enrolled.host.pk}, "rows": [{"a": "1"}]}
     old_shape = {"type": "campaign.result", "data": payload}
     await get_channel_layer().group_send(live.group_name(campaign.pk), old_shape)
@@ -372,15 +378,7 @@ async def test_websocket_refuses_bad_frames(admin, outsider, enroll_host, messag
 
 @pytest.mark.django_db(transaction=True)
 async def test_results_reach_the_socket_even_when_the_channel_layer_drops_them(admin, agent, enroll_host, monkeypatch):
-    enrolled = await database_sync_to_async(enroll_host)()
-    token = await database_sync_to_async(issue_session)(admin)
-    query = await database_sync_to_async(Query.objects.create)(name="q", query="SELECT 1;", saved=False)
-    campaign = await database_sync_to_async(campaigns.start)(admin, query, {"hosts": [enrolled.host.pk]})
-    communicator = WebsocketCommunicator(application, SOCKET)
-    await communicator.connect()
-    await communicator.send_json_to({"type": "auth", "data": {"token": token}})
-    await communicator.send_json_to({"type": "select_campaign", "data": {"campaign_id": campaign.pk}})
-    await frames_until(communicator, "status")
+    enrolled, campaign, communicator = await watching_a_campaign(admin, enroll_host)
     monkeypatch.setattr(live, "emit", lambda campaign_id, payload: None)  # a full layer drops the message
     await database_sync_to_async(answer)(agent, enrolled, campaign.pk, rows=[{"a": "1"}])
     result, _ = await frames_until(communicator, "result")  # found by the socket's own catch-up poll
