@@ -70,13 +70,14 @@ async def run(server: LiveServer, pid: int, secret: str, spy: set[str], out: Pat
         for repeat in range(repeats):
             for kind, make in KINDS.items():
                 spied = kind in spy and repeat == 0
+                rounds = 5 * (3 if spied else 1)  # a recorded repeat runs three times as long, for samples
                 if make is None:
-                    calls = await _empty_calls(session, server.url, HOSTS * 5)
+                    calls = await _empty_calls(session, server.url, HOSTS * rounds)
                 elif kind in FIRST_ANSWERS:
-                    size = HOSTS * (5 * 3 if spied else 5)
-                    calls = [make(a) for a in await _fresh_group(session, server.url, secret, next(fresh_seeds), size)]
+                    group = await _fresh_group(session, server.url, secret, next(fresh_seeds), HOSTS * rounds)
+                    calls = [make(agent) for agent in group]
                 else:
-                    calls = [make(agent) for agent in agents] * 5
+                    calls = [make(agent) for agent in agents] * rounds
                 recorder = None
                 if spied:
                     recorder = subprocess.Popen(
@@ -85,7 +86,6 @@ async def run(server: LiveServer, pid: int, secret: str, spy: set[str], out: Pat
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     )  # fmt: skip
                     await asyncio.sleep(1)
-                    calls *= 1 if kind in FIRST_ANSWERS else 3
                 measured, _ = await measure(kind, pid, calls)
                 if recorder is not None:
                     recorder.send_signal(signal.SIGINT)
