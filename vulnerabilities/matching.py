@@ -85,11 +85,11 @@ def run(now: datetime | None = None, full: bool | None = None) -> MatchReport:
     now = now or timezone.now()
     with transaction.atomic():
         state = _state()
-        upto = changes.latest_id()
+        logged = changes.visible()
         if full is None:
-            full = state.matched_generation != state.feeds_generation or changes.pending_count(upto) > FULL_RUN_CHANGES
-        report = _full_run(now) if full else _incremental_run(now, upto)
-        changes.forget(upto)
+            full = state.matched_generation != state.feeds_generation or changes.count(logged) > FULL_RUN_CHANGES
+        report = _full_run(now) if full else _incremental_run(now, logged)
+        changes.forget(logged)
         if full:
             state.matched_generation, state.full_run_at = state.feeds_generation, now
         state.run_at = now
@@ -134,10 +134,10 @@ def _full_run(now: datetime) -> MatchReport:
     return report
 
 
-def _incremental_run(now: datetime, upto: int) -> MatchReport:
+def _incremental_run(now: datetime, logged: changes.Ranges) -> MatchReport:
     """Match what the change log names, and every install of hosts whose distribution release changed."""
     report = MatchReport(mode="changes")
-    net = changes.read(upto)
+    net = changes.read(logged)
     report.changes = len(net.installed) + len(net.removed)
     distro = _host_distros()
     known = dict(MatchedHost.objects.values_list("host_id", "ecosystem"))

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from hosts.models import Host, HostSoftware
-from vulnerabilities import feeds, matching
+from vulnerabilities import changes, feeds, matching
 from vulnerabilities.models import HostVulnerability, SoftwareChange
 from vulnerabilities.tests.fixtures import FEEDS, LATER, report_software, software
 from vulnerabilities.tests.test_matching import DSA_5343, open_cves
@@ -130,6 +130,37 @@ def test_a_change_a_full_run_already_counted_opens_nothing_twice(matched: dict[s
 
     assert (report.mode, report.opened) == ("changes", 0)
     assert HostVulnerability.objects.filter(host=mac, cve="CVE-2023-32681").count() == 1
+
+
+@pytest.mark.parametrize("moment", ["while a change-log run reads", "while a full run reads"])
+def test_an_install_committed_below_the_newest_entry_after_a_run_looked_is_matched_next_run(
+    matched: dict[str, Host], monkeypatch, moment: str
+) -> None:
+    """Ids are handed out at INSERT: a check-in can commit an entry below the newest one after a run
+    has read the log. That run must leave it for the next, not delete it unmatched."""
+    win, mac = matched["win"], matched["mac"]
+    requests = software("requests", "2.28.1", "python_packages")
+    first, gap, _ = (
+        SoftwareChange.objects.create(host_id=mac.pk, software_id=installed(mac)[0].pk, installed=True).pk
+        for _ in range(3)
+    )
+    SoftwareChange.objects.filter(pk=gap).delete()  # its check-in is still in flight
+
+    def commit_late() -> None:
+        report_software(win, *installed(win), requests)
+        SoftwareChange.objects.filter(host_id=win.pk).update(id=gap)
+
+    owner, name = (changes, "read") if moment.startswith("while a change-log") else (matching, "_full_run")
+    reading = getattr(owner, name)
+    monkeypatch.setattr(owner, name, lambda *args: (reading(*args), commit_late())[0])
+    matching.run(full=moment.endswith("full run reads"))
+    monkeypatch.undo()
+
+    assert list(SoftwareChange.objects.values_list("id", flat=True)) == [gap]
+    assert "CVE-2023-32681" not in open_cves(win) and first < gap
+    assert matching.run().opened == 1
+    assert "CVE-2023-32681" in open_cves(win)
+    assert_a_full_run_agrees()
 
 
 def test_a_full_run_writes_new_hosts_whole_and_diffs_the_others(matched: dict[str, Host]) -> None:
