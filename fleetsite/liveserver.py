@@ -1,7 +1,7 @@
 """Start a real Fleetsite server process, for end-to-end tests and `make bench`.
 
 It gets its own data directory and its own database (a SQLite file, or a fresh `<name>_e2e`
-database beside the one DATABASE_URL names), so it never touches the caller's data.
+database beside the MySQL or PostgreSQL one DATABASE_URL names), so it never touches the caller's data.
 """
 
 from __future__ import annotations
@@ -40,33 +40,70 @@ def mysql_server(database_url: str) -> Any:
     )  # fmt: skip
 
 
-def isolated_database_url(base_url: str, data_dir: Path, suffix: str = "e2e") -> str:
-    """A database for the server alone: a SQLite file, or a recreated MySQL database."""
-    if not base_url.startswith("mysql"):
-        return f"sqlite:///{data_dir / 'server.sqlite3'}"
-    parts = urlsplit(base_url)
-    name = f"{parts.path.lstrip('/') or 'fleetsite'}_{suffix}"
-    connection = mysql_server(base_url)
+_POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
+
+
+def _is_postgres(database_url: str) -> bool:
+    return database_url.split(":", 1)[0] in _POSTGRES_SCHEMES
+
+
+def _postgres_server(database_url: str) -> Any:
+    """An autocommit connection to the PostgreSQL server of `database_url`, on its `postgres` database."""
+    import psycopg
+
+    parts = urlsplit(database_url)
+    return psycopg.connect(
+        host=parts.hostname or "127.0.0.1", port=parts.port or 5432, user=parts.username or "postgres",
+        password=parts.password or "", dbname="postgres", autocommit=True,
+    )  # fmt: skip
+
+
+def _recreate(database_url: str, name: str) -> None:
+    if _is_postgres(database_url):
+        with _postgres_server(database_url) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return
+    connection = mysql_server(database_url)
     try:
         cursor = connection.cursor()
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     finally:
         connection.close()
+
+
+def isolated_database_url(base_url: str, data_dir: Path, suffix: str = "e2e") -> str:
+    """A database for the server alone: a SQLite file, or a recreated MySQL or PostgreSQL database.
+
+    Named after the base database, `suffix` and the pytest-xdist worker, so that two workers running
+    tests with the same suffix never recreate each other's database.
+    """
+    if not base_url.startswith("mysql") and not _is_postgres(base_url):
+        return f"sqlite:///{data_dir / 'server.sqlite3'}"
+    parts = urlsplit(base_url)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = f"{parts.path.lstrip('/') or 'fleetsite'}_{suffix}" + (f"_{worker}" if worker else "")
+    _recreate(base_url, name)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 def drop_isolated_database(database_url: str) -> None:
-    """Drop a MySQL database `isolated_database_url` made, once nothing uses it (a SQLite file goes with its folder).
+    """Drop a database `isolated_database_url` made, once nothing uses it (a SQLite file goes with its folder).
 
     A bench's database holds a million hosts (about 1.3 GB); left behind, each run's copy waits
     for the next run to recreate it.
     """
+    name = urlsplit(database_url).path.lstrip("/")
+    if _is_postgres(database_url):
+        with _postgres_server(database_url) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
     if not database_url.startswith("mysql"):
         return
     connection = mysql_server(database_url)
     try:
-        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{urlsplit(database_url).path.lstrip('/')}`")
+        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
         connection.close()
 
