@@ -249,12 +249,27 @@ def stored_frames(
     if not triples:
         return [], after_id
     wanted = [pk for pk, host_id, _ in triples if host_id not in skip_hosts]
+    return _frames(campaign, wanted), max(pk for pk, _, _ in triples)
+
+
+def late_frames(campaign: Campaign, through_id: int, skip_hosts: set[int | None] | frozenset) -> list[dict[str, Any]]:
+    """Results at or below result id `through_id` from hosts not in `skip_hosts`.
+
+    Ids are handed out at INSERT, so a check-in that commits late (a busy server, a retried
+    transaction) can store a result below ids a poll has already read past. `stored_frames` never
+    looks there again; a socket still waiting for hosts asks this now and then.
+    """
+    pairs = CampaignResult.objects.filter(campaign=campaign, pk__lte=through_id).values_list("pk", "host_id")
+    return _frames(campaign, [pk for pk, host_id in pairs if host_id not in skip_hosts])
+
+
+def _frames(campaign: Campaign, result_ids: list[int]) -> list[dict[str, Any]]:
     frames = []
-    for result in CampaignResult.objects.filter(pk__in=wanted).select_related("host").order_by("pk"):
+    for result in CampaignResult.objects.filter(pk__in=result_ids).select_related("host").order_by("pk"):
         hostname = result.host.hostname if result.host else result.host_display_name
         answer = CampaignAnswer(campaign.pk, result.rows, result.error, result.stats)
         frames.append(result_frame(campaign.pk, result.host_id, hostname, result.host_display_name, answer))
-    return frames, max(pk for pk, _, _ in triples)
+    return frames
 
 
 def totals(campaign: Campaign, now: datetime | None = None) -> dict[str, int]:

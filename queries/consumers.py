@@ -185,6 +185,16 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         for frame in frames:
             await self._send_result(frame)
 
+    async def _catch_up_late(self) -> None:
+        """Send results stored below the poll's position by check-ins that committed late, while hosts are missing."""
+        if not self.last_result_id or len(self.seen_hosts) >= self.expected:
+            return
+        frames = await database_sync_to_async(campaigns.late_frames)(
+            self.campaign, self.last_result_id, frozenset(self.seen_hosts)
+        )
+        for frame in frames:
+            await self._send_result(frame)
+
     async def _tick(self) -> None:
         """§4.5: totals and status every 5 seconds; stored results every 2."""
         elapsed = 0.0
@@ -197,6 +207,7 @@ class ResultsConsumer(AsyncWebsocketConsumer):
                 await self._catch_up()
                 if elapsed >= STATUS_INTERVAL:
                     elapsed = 0.0
+                    await self._catch_up_late()
                     await self._send_totals(await database_sync_to_async(campaigns.totals)(self.campaign))
                 await self._send_status()
             except Exception:

@@ -386,6 +386,45 @@ async def test_results_reach_the_socket_even_when_the_channel_layer_drops_them(a
     await communicator.disconnect()
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_a_result_committed_below_ids_the_poll_read_past_still_reaches_the_socket(
+    admin, agent, enroll_host, monkeypatch
+):
+    """Ids are handed out at INSERT: a check-in that commits late stores its result below the poll's position."""
+    from queries import consumers
+
+    monkeypatch.setattr(consumers, "CATCH_UP_INTERVAL", 0.05)
+    monkeypatch.setattr(consumers, "STATUS_INTERVAL", 0.1)
+    monkeypatch.setattr(consumers, "SETTLE_SECONDS", 0)
+    monkeypatch.setattr(live, "emit", lambda campaign_id, payload: None)  # a full layer drops every message
+    early, late = [await database_sync_to_async(enroll_host)(host_identifier=name) for name in ("early", "late")]
+    token = await database_sync_to_async(issue_session)(admin)
+    query = await database_sync_to_async(Query.objects.create)(name="q", query="SELECT 1;", saved=False)
+    campaign = await database_sync_to_async(campaigns.start)(admin, query, {"hosts": [early.host.pk, late.host.pk]})
+    communicator = WebsocketCommunicator(application, SOCKET)
+    await communicator.connect()
+    await communicator.send_json_to({"type": "auth", "data": {"token": token}})
+    await communicator.send_json_to({"type": "select_campaign", "data": {"campaign_id": campaign.pk}})
+    # The late host's result will take this id, below the early host's.
+    other = await database_sync_to_async(Campaign.objects.create)(
+        query=query, user=admin, selected={}, expires_at=campaign.expires_at
+    )
+    placeholder = await database_sync_to_async(CampaignResult.objects.create)(campaign=other, host_display_name="x")
+    await database_sync_to_async(answer)(agent, early, campaign.pk, rows=[{"a": "early"}])
+    first, _ = await frames_until(communicator, "result")
+    assert first["data"]["host"]["id"] == early.host.pk
+
+    def commit_late() -> None:
+        CampaignResult.objects.filter(pk=placeholder.pk).delete()
+        answer(agent, late, campaign.pk, rows=[{"a": "late"}])
+        CampaignResult.objects.filter(campaign=campaign, host=late.host).update(id=placeholder.pk)
+
+    await database_sync_to_async(commit_late)()
+    second, _ = await frames_until(communicator, "result")
+    assert second["data"]["host"]["id"] == late.host.pk and second["data"]["rows"][0]["a"] == "late"
+    await communicator.disconnect()
+
+
 def test_run_by_identifiers_does_not_know_another_teams_labels(api_client_as, maintainer, other_team):
     from hosts.models import Label
 
