@@ -252,14 +252,18 @@ def stored_frames(
     return _frames(campaign, wanted), max(pk for pk, _, _ in triples)
 
 
-def late_frames(campaign: Campaign, through_id: int, skip_hosts: set[int | None] | frozenset) -> list[dict[str, Any]]:
-    """Results at or below result id `through_id` from hosts not in `skip_hosts`.
+def late_frames(
+    campaign: Campaign, after_id: int, through_id: int, skip_hosts: set[int | None] | frozenset
+) -> list[dict[str, Any]]:
+    """Results with ids after `after_id`, up to `through_id`, from hosts not in `skip_hosts`.
 
     Ids are handed out at INSERT, so a check-in that commits late (a busy server, a retried
     transaction) can store a result below ids a poll has already read past. `stored_frames` never
-    looks there again; a socket still waiting for hosts asks this now and then.
+    looks there again; a socket still waiting for hosts asks this now and then, over the ids it
+    read recently (the campaign's index holds them in id order).
     """
-    pairs = CampaignResult.objects.filter(campaign=campaign, pk__lte=through_id).values_list("pk", "host_id")
+    found = CampaignResult.objects.filter(campaign=campaign, pk__gt=after_id, pk__lte=through_id)
+    pairs = found.values_list("pk", "host_id")
     return _frames(campaign, [pk for pk, host_id in pairs if host_id not in skip_hosts])
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,9 @@ STATUS_INTERVAL = 5.0
 CATCH_UP_INTERVAL = 2.0
 # A stored result younger than this is left to the channel layer, which delivers it in milliseconds.
 SETTLE_SECONDS = 1.0
+# How late a check-in may commit its result and still be found below the poll's position: far
+# beyond any transaction (MySQL gives up on a lock after 50 s), and it bounds what is read again.
+LATE_SECONDS = 60.0
 # A burst of answers would otherwise send one status frame per result.
 STATUS_MIN_GAP = 0.5
 MAX_MESSAGE = 8096  # §4.5: the largest inbound message
@@ -57,6 +61,7 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         self.last_totals: dict[str, int] | None = None
         self.ticker: asyncio.Task | None = None
         self.last_result_id = 0
+        self.positions: deque[tuple[float, int]] = deque()  # (loop time, last_result_id) after each poll
         self.last_status_at = 0.0
         await self.accept()
 
@@ -182,6 +187,11 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         frames, self.last_result_id = await database_sync_to_async(campaigns.stored_frames)(
             self.campaign, self.last_result_id, frozenset(self.seen_hosts), settled_before=settled_before
         )
+        now = asyncio.get_running_loop().time()
+        self.positions.append((now, self.last_result_id))
+        # Kept back to the last position older than LATE_SECONDS: where `_catch_up_late` starts.
+        while len(self.positions) > 1 and self.positions[1][0] <= now - LATE_SECONDS:
+            self.positions.popleft()
         for frame in frames:
             await self._send_result(frame)
 
@@ -189,8 +199,11 @@ class ResultsConsumer(AsyncWebsocketConsumer):
         """Send results stored below the poll's position by check-ins that committed late, while hosts are missing."""
         if not self.last_result_id or len(self.seen_hosts) >= self.expected:
             return
+        # Above where the poll stood LATE_SECONDS ago: older results are all in, and sent.
+        since, position = self.positions[0]
+        floor = position if since <= asyncio.get_running_loop().time() - LATE_SECONDS else 0
         frames = await database_sync_to_async(campaigns.late_frames)(
-            self.campaign, self.last_result_id, frozenset(self.seen_hosts)
+            self.campaign, floor, self.last_result_id, frozenset(self.seen_hosts)
         )
         for frame in frames:
             await self._send_result(frame)

@@ -425,6 +425,21 @@ async def test_a_result_committed_below_ids_the_poll_read_past_still_reaches_the
     await communicator.disconnect()
 
 
+@pytest.mark.django_db
+def test_the_look_back_for_late_results_reads_only_its_window_and_hosts_not_shown(admin, enroll_host):
+    from django.utils import timezone
+
+    hosts = [enroll_host(host_identifier=name).host for name in ("a", "b", "c", "d")]
+    query = Query.objects.create(name="q", query="SELECT 1;", saved=False)
+    campaign = Campaign.objects.create(query=query, user=admin, selected={}, expires_at=timezone.now())
+    ids = [
+        CampaignResult.objects.create(campaign=campaign, host=host, host_display_name=host.hostname, rows=[]).pk
+        for host in hosts
+    ]
+    frames = campaigns.late_frames(campaign, ids[0], ids[2], skip_hosts={hosts[1].pk})
+    assert [frame["host"]["id"] for frame in frames] == [hosts[2].pk]
+
+
 def test_run_by_identifiers_does_not_know_another_teams_labels(api_client_as, maintainer, other_team):
     from hosts.models import Label
 
