@@ -107,13 +107,37 @@ CONCURRENCY = 8
 
 
 async def measure(
-    name: str, pid: int, calls: list[Callable[[], Awaitable[Any]]], concurrency: int = CONCURRENCY
+    name: str,
+    pid: int,
+    calls: list[Callable[[], Awaitable[Any]]],
+    concurrency: int = CONCURRENCY,
+    flush: Callable[[], Awaitable[Any]] | None = None,
 ) -> tuple[Measurement, list[Any]]:
+    """The server's CPU over `calls`; with `flush`, the writes they left behind are made inside the window.
+
+    `flush` runs before the window too, so the window pays for its own writes only.
+    """
+    if flush is not None:
+        await flush()
     cpu_before, started = process_cpu_seconds(pid), time.monotonic()
     results = await _gather_limited(calls, concurrency)
+    if flush is not None:
+        await flush()
     wall = time.monotonic() - started
     cpu_ms = (process_cpu_seconds(pid) - cpu_before) * 1000
     return Measurement(name, len(calls), cpu_ms, wall), results
+
+
+def server_flush(session: aiohttp.ClientSession, url: str) -> Callable[[], Awaitable[Any]]:
+    """`/bench/flush` (bench/urls.py): seen times and report rows written now, not by the flusher 2 s later."""
+
+    async def flush() -> None:
+        async with session.post(url + "/bench/flush") as response:
+            if response.status != 200:
+                raise RuntimeError(f"/bench/flush: HTTP {response.status}")
+            await response.read()
+
+    return flush
 
 
 class Agent:
@@ -213,8 +237,10 @@ async def interleave(
     case_calls: list[Callable[[], Awaitable[Any]]],
 ) -> list[Any]:
     """One repeat: the empty view with as many requests as the case, then the case."""
-    empty, _ = await measure("empty view", pid, await _empty_calls(session, url, max(len(case_calls), 200)))
-    case, answers = await measure(result.name, pid, case_calls)
+    flush = server_flush(session, url)
+    empty_calls = await _empty_calls(session, url, max(len(case_calls), 200))
+    empty, _ = await measure("empty view", pid, empty_calls, flush=flush)
+    case, answers = await measure(result.name, pid, case_calls, flush=flush)
     result.empties.append(empty)
     result.cases.append(case)
     return answers

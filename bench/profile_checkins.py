@@ -27,7 +27,7 @@ import aiohttp
 
 from agentsim.catalogue import HostData
 from agentsim.identity import make_identities
-from bench.checkins import Agent, _empty_calls, _gather_limited, measure
+from bench.checkins import Agent, _empty_calls, _gather_limited, measure, server_flush
 from bench.live_query import prepare_admin, prepare_logged_query
 from bench.server import bench_server, stop_and_drop
 from fleetsite.liveserver import LiveServer
@@ -86,7 +86,7 @@ async def run(server: LiveServer, pid: int, secret: str, spy: set[str], out: Pat
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     )  # fmt: skip
                     await asyncio.sleep(1)
-                measured, _ = await measure(kind, pid, calls)
+                measured, _ = await measure(kind, pid, calls, flush=server_flush(session, server.url))
                 if recorder is not None:
                     recorder.send_signal(signal.SIGINT)
                     recorder.wait()
