@@ -99,9 +99,7 @@ def clean_json(value: Any) -> Any:
     return orjson.loads(_JSON_NUL.sub(rb"\1", text))
 
 
-def fit_json_list(
-    model: type[models.Model], name: str, items: list, owner: Any = None
-) -> tuple[list, list[bytes]]:
+def fit_json_list(model: type[models.Model], name: str, items: list, owner: Any = None) -> tuple[list, list[bytes]]:
     """A JSON list fitted to `model.name`, with each item's JSON text, serializing each item once.
 
     Live-query answers are written both whole and row by row: fitting then serializing would
