@@ -42,6 +42,7 @@ lint: install-dev
 test: install-dev
 	$(if $(filter skip,$(TEST_TOOLS)),@true,bash .ci/test-tools)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 bench: install-dev
