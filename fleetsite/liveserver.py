@@ -58,19 +58,31 @@ def _postgres_server(database_url: str) -> Any:
     )  # fmt: skip
 
 
-def _recreate(database_url: str, name: str) -> None:
+def _on_server(database_url: str, statements: list[str]) -> None:
+    """Run `statements` on the MySQL or PostgreSQL server of `database_url`, outside any database of it."""
     if _is_postgres(database_url):
         with _postgres_server(database_url) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            connection.execute(f'CREATE DATABASE "{name}"')
+            for statement in statements:
+                connection.execute(statement)
         return
     connection = mysql_server(database_url)
     try:
         cursor = connection.cursor()
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        for statement in statements:
+            cursor.execute(statement)
     finally:
         connection.close()
+
+
+def _drop_statement(database_url: str, name: str) -> str:
+    if _is_postgres(database_url):
+        return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    return f"DROP DATABASE IF EXISTS `{name}`"
+
+
+def _has_server(database_url: str) -> bool:
+    """Whether the URL names a database server (MySQL or PostgreSQL) rather than a SQLite file."""
+    return database_url.startswith("mysql") or _is_postgres(database_url)
 
 
 def isolated_database_url(base_url: str, data_dir: Path, suffix: str = "e2e") -> str:
@@ -79,12 +91,17 @@ def isolated_database_url(base_url: str, data_dir: Path, suffix: str = "e2e") ->
     Named after the base database, `suffix` and the pytest-xdist worker, so that two workers running
     tests with the same suffix never recreate each other's database.
     """
-    if not base_url.startswith("mysql") and not _is_postgres(base_url):
+    if not _has_server(base_url):
         return f"sqlite:///{data_dir / 'server.sqlite3'}"
     parts = urlsplit(base_url)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     name = f"{parts.path.lstrip('/') or 'fleetsite'}_{suffix}" + (f"_{worker}" if worker else "")
-    _recreate(base_url, name)
+    create = (
+        f'CREATE DATABASE "{name}"'
+        if _is_postgres(base_url)
+        else f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )
+    _on_server(base_url, [_drop_statement(base_url, name), create])
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
@@ -94,18 +111,8 @@ def drop_isolated_database(database_url: str) -> None:
     A bench's database holds a million hosts (about 1.3 GB); left behind, each run's copy waits
     for the next run to recreate it.
     """
-    name = urlsplit(database_url).path.lstrip("/")
-    if _is_postgres(database_url):
-        with _postgres_server(database_url) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        return
-    if not database_url.startswith("mysql"):
-        return
-    connection = mysql_server(database_url)
-    try:
-        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-    finally:
-        connection.close()
+    if _has_server(database_url):
+        _on_server(database_url, [_drop_statement(database_url, urlsplit(database_url).path.lstrip("/"))])
 
 
 @dataclass
