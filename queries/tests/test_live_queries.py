@@ -227,12 +227,16 @@ application = URLRouter(websocket_urlpatterns)
 SOCKET = "/api/latest/fleet/results/websocket"
 
 
-async def watching_a_campaign(admin, enroll_host):
-    """A host, a campaign targeting it and a socket that has joined it (its first status frame read)."""
-    enrolled = await database_sync_to_async(enroll_host)()
+async def watching_a_campaign(admin, enroll_host, names=("",)):
+    """Hosts (one per name; "" is the fixture's default), a campaign targeting them and a socket that
+    has joined it (its first status frame read)."""
+    enrolled = [
+        await database_sync_to_async(enroll_host)(**({"host_identifier": name} if name else {})) for name in names
+    ]
     token = await database_sync_to_async(issue_session)(admin)
     query = await database_sync_to_async(Query.objects.create)(name="q", query="SELECT 1;", saved=False)
-    campaign = await database_sync_to_async(campaigns.start)(admin, query, {"hosts": [enrolled.host.pk]})
+    targets = {"hosts": [each.host.pk for each in enrolled]}
+    campaign = await database_sync_to_async(campaigns.start)(admin, query, targets)
     communicator = WebsocketCommunicator(application, SOCKET)
     await communicator.connect()
     await communicator.send_json_to({"type": "auth", "data": {"token": token}})
@@ -300,7 +304,7 @@ async def test_a_result_in_the_shape_older_processes_publish_reaches_the_socket(
     """A rolling deploy: a process from before the frame-as-text change publishes the payload itself."""
     from channels.layers import get_channel_layer
 
-    enrolled, campaign, communicator = await watching_a_campaign(admin, enroll_host)
+    (enrolled,), campaign, communicator = await watching_a_campaign(admin, enroll_host)
     payload = {"distributed_query_execution_id": campaign.pk, "host": {"id": enrolled.host.pk}, "rows": [{"a": "1"}]}
     old_shape = {"type": "campaign.result", "data": payload}
     await get_channel_layer().group_send(live.group_name(campaign.pk), old_shape)
@@ -378,7 +382,7 @@ async def test_websocket_refuses_bad_frames(admin, outsider, enroll_host, messag
 
 @pytest.mark.django_db(transaction=True)
 async def test_results_reach_the_socket_even_when_the_channel_layer_drops_them(admin, agent, enroll_host, monkeypatch):
-    enrolled, campaign, communicator = await watching_a_campaign(admin, enroll_host)
+    (enrolled,), campaign, communicator = await watching_a_campaign(admin, enroll_host)
     monkeypatch.setattr(live, "emit", lambda campaign_id, payload: None)  # a full layer drops the message
     await database_sync_to_async(answer)(agent, enrolled, campaign.pk, rows=[{"a": "1"}])
     result, _ = await frames_until(communicator, "result")  # found by the socket's own catch-up poll
@@ -397,17 +401,10 @@ async def test_a_result_committed_below_ids_the_poll_read_past_still_reaches_the
     monkeypatch.setattr(consumers, "STATUS_INTERVAL", 0.1)
     monkeypatch.setattr(consumers, "SETTLE_SECONDS", 0)
     monkeypatch.setattr(live, "emit", lambda campaign_id, payload: None)  # a full layer drops every message
-    early, late = [await database_sync_to_async(enroll_host)(host_identifier=name) for name in ("early", "late")]
-    token = await database_sync_to_async(issue_session)(admin)
-    query = await database_sync_to_async(Query.objects.create)(name="q", query="SELECT 1;", saved=False)
-    campaign = await database_sync_to_async(campaigns.start)(admin, query, {"hosts": [early.host.pk, late.host.pk]})
-    communicator = WebsocketCommunicator(application, SOCKET)
-    await communicator.connect()
-    await communicator.send_json_to({"type": "auth", "data": {"token": token}})
-    await communicator.send_json_to({"type": "select_campaign", "data": {"campaign_id": campaign.pk}})
+    (early, late), campaign, communicator = await watching_a_campaign(admin, enroll_host, ("early", "late"))
     # The late host's result will take this id, below the early host's.
     other = await database_sync_to_async(Campaign.objects.create)(
-        query=query, user=admin, selected={}, expires_at=campaign.expires_at
+        query_id=campaign.query_id, user=admin, selected={}, expires_at=campaign.expires_at
     )
     placeholder = await database_sync_to_async(CampaignResult.objects.create)(campaign=other, host_display_name="x")
     await database_sync_to_async(answer)(agent, early, campaign.pk, rows=[{"a": "early"}])
