@@ -59,6 +59,7 @@ async def run(server: LiveServer, pid: int, secret: str, spy: set[str], out: Pat
     datas = [HostData(ident, time.time()) for ident in make_identities(HOSTS, "mixed", seed=11)]
     fresh_seeds = iter(range(1000, 2000))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as session:
+        flush = server_flush(session, server.url)
         agents = [Agent(session, server.url, data) for data in datas]
         await _gather_limited([lambda a=a: a.enroll(secret) for a in agents], 16)
         await _gather_limited([lambda a=a: a.orbit_enroll(secret) for a in agents], 16)
@@ -86,7 +87,7 @@ async def run(server: LiveServer, pid: int, secret: str, spy: set[str], out: Pat
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     )  # fmt: skip
                     await asyncio.sleep(1)
-                measured, _ = await measure(kind, pid, calls, flush=server_flush(session, server.url))
+                measured, _ = await measure(kind, pid, calls, flush=flush)
                 if recorder is not None:
                     recorder.send_signal(signal.SIGINT)
                     recorder.wait()
