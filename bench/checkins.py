@@ -3,6 +3,15 @@
 Each phase sends one kind of request from many simulated hosts and divides the server
 process's CPU time (user + system, from /proc) by the number of requests. The load generator
 runs in this process, so only the server's own CPU is counted.
+
+Each case is measured twice, each time beside the empty view sent the same way:
+- paced: requests start at a steady `PACED_RATE`, as agents send them (issue 13 asks for the
+  check-in ratios paced). Every request then wakes the server on its own, and that wake-up costs
+  the empty view as much as an agent request: on the soak's VM the empty view took 1.1 CPU-ms
+  paced against 0.65 busy, the same as the soak's 0.9 CPU-ms per request;
+- busy: `CONCURRENCY` requests at a time, back to back, the server's cost per request when it
+  has no pause between them; the transport's wake-ups are shared out and the handler's own
+  cost shows more.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +71,13 @@ class Interleaved:
 
     The machine's speed drifts from minute to minute; a ratio taken from two batches seconds
     apart on the same process is what the code controls, so each repeat gives its own ratio.
+    `paced` holds the same case measured paced (`PACED_RATE`), where the phase measures it so.
     """
 
     name: str
     cases: list[Measurement] = field(default_factory=list)
     empties: list[Measurement] = field(default_factory=list)
+    paced: Interleaved | None = None
 
     @property
     def ratios(self) -> list[float]:
@@ -102,8 +114,25 @@ async def _gather_limited(calls: list[Callable[[], Awaitable[Any]]], concurrency
     return await asyncio.gather(*(limited(call) for call in calls))
 
 
+async def _paced(calls: list[Callable[[], Awaitable[Any]]], rate: float) -> list[Any]:
+    """Start call i at i / rate seconds, whether or not the earlier ones have answered (agents do not wait)."""
+    started = time.monotonic()
+
+    async def at(index: int, call: Callable[[], Awaitable[Any]]) -> Any:
+        await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+        return await call()
+
+    return await asyncio.gather(*(at(index, call) for index, call in enumerate(calls)))
+
+
 # Both sides of a comparison use the same client concurrency, so neither gains from batching.
 CONCURRENCY = 8
+# Requests per second in a paced window: the soak's 1,000 hosts at fleetd's intervals send about 190.
+PACED_RATE = 200.0
+# A detail write costs about 4 CPU-ms: at PACED_RATE it would keep the server 80% busy, not paced.
+PACED_WRITE_RATE = 100.0
+# Requests in a paced window of a repeatable request (2 s at PACED_RATE; /proc counts 10 ms ticks).
+PACED_REQUESTS = 400
 
 
 async def measure(
@@ -112,15 +141,17 @@ async def measure(
     calls: list[Callable[[], Awaitable[Any]]],
     concurrency: int = CONCURRENCY,
     flush: Callable[[], Awaitable[Any]] | None = None,
+    rate: float | None = None,
 ) -> tuple[Measurement, list[Any]]:
     """The server's CPU over `calls`; with `flush`, the writes they left behind are made inside the window.
 
-    `flush` runs before the window too, so the window pays for its own writes only.
+    `flush` runs before the window too, so the window pays for its own writes only. With `rate`,
+    the calls are paced at that many a second instead of `concurrency` at a time.
     """
     if flush is not None:
         await flush()
     cpu_before, started = process_cpu_seconds(pid), time.monotonic()
-    results = await _gather_limited(calls, concurrency)
+    results = await (_paced(calls, rate) if rate else _gather_limited(calls, concurrency))
     if flush is not None:
         await flush()
     wall = time.monotonic() - started
@@ -235,15 +266,34 @@ async def interleave(
     session: aiohttp.ClientSession,
     url: str,
     case_calls: list[Callable[[], Awaitable[Any]]],
+    paced_calls: list[Callable[[], Awaitable[Any]]] | None = None,
+    rate: float = PACED_RATE,
 ) -> list[Any]:
-    """One repeat: the empty view with as many requests as the case, then the case."""
+    """One repeat: the empty view with as many requests as the case, then the case; then both again paced.
+
+    The paced pair runs when `paced_calls` are given, at `rate`. The answers returned are the
+    busy case's followed by the paced case's.
+    """
     flush = server_flush(session, url)
-    empty_calls = await _empty_calls(session, url, max(len(case_calls), 200))
-    empty, _ = await measure("empty view", pid, empty_calls, flush=flush)
-    case, answers = await measure(result.name, pid, case_calls, flush=flush)
-    result.empties.append(empty)
-    result.cases.append(case)
+    answers = []
+    modes = [(result, case_calls, None)]
+    if paced_calls:
+        result.paced = result.paced or Interleaved(result.name)
+        modes.append((result.paced, paced_calls, rate))
+    for into, calls, rate in modes:
+        empty_calls = await _empty_calls(session, url, len(calls) if rate else max(len(calls), 200))
+        empty, _ = await measure("empty view", pid, empty_calls, flush=flush, rate=rate)
+        case, case_answers = await measure(result.name, pid, calls, flush=flush, rate=rate)
+        into.empties.append(empty)
+        into.cases.append(case)
+        answers += case_answers
     return answers
+
+
+def _halves(calls: list[Callable[[], Awaitable[Any]]]) -> tuple[list[Callable[[], Awaitable[Any]]], ...]:
+    """The calls of a request a host sends once (a first answer, a refetch): half busy, half paced."""
+    middle = len(calls) // 2
+    return calls[:middle], calls[middle:]
 
 
 async def empty_view_only(url: str, pid: int, count: int) -> Measurement:
@@ -269,16 +319,19 @@ async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, 
         agents = [Agent(session, url, data) for data in datas]
         groups = [agents[i * hosts : (i + 1) * hosts] for i in range(repeats)]
         phases = {name: Interleaved(name) for name in PHASES}
+        # Enrollment is measured busy only: it has no target, and paced at PACED_RATE it would not be.
         for group in groups:
             await interleave(phases["osquery enroll"], pid, session, url, [lambda a=a: a.enroll(secret) for a in group])
             await interleave(
                 phases["orbit enroll"], pid, session, url, [lambda a=a: a.orbit_enroll(secret) for a in group]
             )
         sample = agents[: hosts * max(1, min(repeats, 3))]
+        first_answer = phases["distributed/write (detail results)"]
         for group in groups:
             refetch_all(server)
             await _gather_limited([a.read for a in group], 32)  # the read that hands out detail queries
-            await interleave(phases["distributed/write (detail results)"], pid, session, url, [a.write for a in group])
+            writes = _halves([a.write for a in group])
+            await interleave(first_answer, pid, session, url, *writes, rate=PACED_WRITE_RATE)
         # Steady state: every host has stored its details and answered its labels: nothing is due.
         await _gather_limited([a.read for a in agents], 32)
         await _gather_limited([a.write for a in agents], 32)
@@ -286,16 +339,22 @@ async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, 
         # The idle polls first, all repeats: in a steady fleet a poll finds its host as the last poll
         # left it. The first repeat follows the writes above (every host changed), so it shows
         # a poll after a change to its host (the spread's upper end); the median, the steady state.
+        idle = {
+            "osquery config": Agent.config,
+            "distributed/read (idle)": Agent.read,
+            "orbit config": Agent.orbit_config,
+            "orbit ping": Agent.orbit_ping,
+            "log (result, 10 rows)": Agent.log,
+        }
         for _ in range(repeats):
-            await interleave(phases["osquery config"], pid, session, url, [a.config for a in sample])
-            sent = await interleave(phases["distributed/read (idle)"], pid, session, url, [a.read for a in sample])
-            if any(sent):
-                print(f"  note: {sum(1 for n in sent if n)} idle reads still carried queries")
-            await interleave(phases["orbit config"], pid, session, url, [a.orbit_config for a in sample])
-            await interleave(phases["orbit ping"], pid, session, url, [a.orbit_ping for a in sample])
-            await interleave(phases["log (result, 10 rows)"], pid, session, url, [a.log for a in sample])
+            for name, request in idle.items():
+                calls = [partial(request, a) for a in sample]
+                sent = await interleave(phases[name], pid, session, url, calls, calls[:PACED_REQUESTS])
+                if request is Agent.read and any(sent):
+                    print(f"  note: {sum(1 for n in sent if n)} idle reads still carried queries")
         for _ in range(repeats):
             # fleetd's work: a script waiting for each host, announced by orbit config, then its result.
+            # Measured busy only (issue 15's ratios), so each repeat queues one script per host.
             queue_scripts(server, [a.data.ident.hardware_uuid for a in sample])
             configs = [a.orbit_config for a in sample]
             await interleave(phases["orbit config (script pending)"], pid, session, url, configs)
@@ -310,7 +369,8 @@ async def checkin_phases(server: LiveServer, pid: int, secret: str, hosts: int, 
         for group in groups:
             refetch_all(server)
             await _gather_limited([a.read for a in group], 32)
-            await interleave(phases[REFETCH_WRITE], pid, session, url, [a.write for a in group])
+            writes = _halves([a.write for a in group])
+            await interleave(phases[REFETCH_WRITE], pid, session, url, *writes, rate=PACED_WRITE_RATE)
     return list(phases.values())
 
 
