@@ -7,19 +7,22 @@ campaign's channel group, so a websocket hears them whichever process received t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import User
 from fleetsite.lib import bounds, memo
-from fleetsite.lib.rows import insert_many, json_text_value, json_value
+from fleetsite.lib.rows import insert_many, json_text_value, json_text_values, json_value, select_where
 from hosts.constants import DISTRIBUTED_QUERY_PREFIX, MISSING_AFTER
 from hosts.distributed import PendingQueries, WriteResults
 from hosts.models import Host, LabelMembership
@@ -115,12 +118,19 @@ def add_pending(host: Host, pending: PendingQueries) -> None:
     active = active_campaigns()
     if not active:
         return
-    waiting = CampaignTarget.objects.filter(
-        host_id=host.pk, status=TargetStatus.PENDING, campaign_id__in=list(active)
-    ).values_list("campaign_id", flat=True)
-    for campaign_id in waiting:
+    for campaign_id in _waiting_for(host):
         if campaign_id in active:
             pending.add(f"{DISTRIBUTED_QUERY_PREFIX}{campaign_id}", active[campaign_id])
+
+
+def _waiting_for(host: Host) -> list[int]:
+    """The campaigns still waiting for this host's answer, by the (host, status) index.
+
+    Asked by every check-in of every host while a campaign is open: in SQL built once, since
+    building the queryset cost as much as running it (docs/profiles/README.md).
+    """
+    rows = select_where(CampaignTarget, ("campaign",), {"host": host.pk, "status": int(TargetStatus.PENDING)})
+    return [campaign_id for (campaign_id,) in rows]
 
 
 @dataclass
@@ -153,12 +163,7 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
     Only this host's rows are written: touching the shared campaign row here would make every
     answering host queue on one row lock (and deadlock under load). The websocket marks it running.
     """
-    ids = [answer.campaign_id for answer in answers]
-    targeted = set(
-        CampaignTarget.objects.filter(host_id=host.pk, campaign_id__in=ids, status=TargetStatus.PENDING).values_list(
-            "campaign_id", flat=True
-        )
-    )
+    targeted = set(_waiting_for(host))
     kept = [answer for answer in answers if answer.campaign_id in targeted]
     answers[:] = kept
     if not kept:
@@ -184,8 +189,8 @@ def save(host: Host, answers: list[CampaignAnswer], now: datetime) -> None:
         )
         if error is None:
             rows += [
-                (answer.campaign_id, host.pk, display_name, number, json_text_value(text), row_search_text(row))
-                for number, (row, text) in enumerate(zip(answer.rows, texts, strict=True))
+                (answer.campaign_id, host.pk, display_name, number, stored, row_search_text(row))
+                for number, (row, stored) in enumerate(zip(answer.rows, json_text_values(texts), strict=True))
                 if isinstance(row, dict)
             ]
     insert_many(CampaignResult, _RESULT_COLUMNS, results, prepared=True)
@@ -199,7 +204,7 @@ _ROW_COLUMNS = ("campaign", "host", "host_display_name", "row_number", "data", "
 
 def row_search_text(row: dict[str, Any]) -> str:
     """What the column-text filter matches: the values, lowercased, tab-joined."""
-    return "\t".join(str(value) for value in row.values()).lower()
+    return "\t".join(map(str, row.values())).lower()
 
 
 def result_frame(
@@ -268,12 +273,30 @@ def late_frames(
 
 
 def _frames(campaign: Campaign, result_ids: list[int]) -> list[dict[str, Any]]:
+    """The frames of these results, their rows read as text and parsed by orjson.
+
+    In a burst of answers the socket's poll loads most of them (the channel layer drops what
+    overflows it): through the JSONField, the json module's parsing and a whole host row per
+    result were a tenth of the server's CPU (docs/profiles/README.md).
+    """
+    stored = CampaignResult.objects.filter(pk__in=result_ids).order_by("pk")
+    columns = stored.values_list(
+        "host_id", "host__hostname", "host_display_name", Cast("rows", TextField()), "error", "stats"
+    )
     frames = []
-    for result in CampaignResult.objects.filter(pk__in=result_ids).select_related("host").order_by("pk"):
-        hostname = result.host.hostname if result.host else result.host_display_name
-        answer = CampaignAnswer(campaign.pk, result.rows, result.error, result.stats)
-        frames.append(result_frame(campaign.pk, result.host_id, hostname, result.host_display_name, answer))
+    for host_id, hostname, display_name, rows, error, stats in columns:
+        answer = CampaignAnswer(campaign.pk, _parsed(rows), error, stats)
+        frames.append(
+            result_frame(campaign.pk, host_id, display_name if hostname is None else hostname, display_name, answer)
+        )
     return frames
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # written before rows were written by orjson (NaN, say)
+        return json.loads(text)
 
 
 def totals(campaign: Campaign, now: datetime | None = None) -> dict[str, int]:

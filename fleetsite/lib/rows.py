@@ -277,6 +277,12 @@ def json_text_value(text: bytes) -> Any:
     return _json_text(text, connection.vendor == "postgresql")
 
 
+def json_text_values(texts: Iterable[bytes]) -> list[Any]:
+    """`json_text_value` of each text, the connection asked once (a live-query answer has hundreds of rows)."""
+    postgresql = connection.vendor == "postgresql"
+    return [_json_text(text, postgresql) for text in texts]
+
+
 def _json_text(text: bytes, postgresql: bool) -> Any:
     if postgresql:
         from psycopg.types.json import Jsonb

@@ -13,6 +13,7 @@ from accounts.tokens import issue_session
 from activities.models import Activity
 from fleetsite.routing import websocket_urlpatterns
 from hosts import seen
+from hosts.models import Host
 from queries import campaigns, live
 from queries.choices import CampaignStatus, TargetStatus
 from queries.models import Campaign, CampaignResult, CampaignTarget, Query
@@ -463,3 +464,29 @@ def test_the_catch_up_poll_stops_at_a_result_the_layer_may_still_bring_and_skips
     assert [frame["rows"][0]["n"] for frame in frames] == ["a"] and last == old.pk
     frames, last = campaigns.stored_frames(campaign, after_id=last, settled_before=now + timedelta(seconds=1))
     assert [frame["rows"][0]["n"] for frame in frames] == ["b", "c"] and last == old_after_young.pk
+
+
+@pytest.mark.django_db
+def test_stored_results_replay_their_rows_error_and_stats_under_the_hosts_name_or_the_stored_one(admin, enroll_host):
+    from django.utils import timezone
+
+    kept, gone = (enroll_host(host_identifier=name).host for name in ("kept", "gone"))
+    Host.objects.filter(pk=kept.pk).update(hostname="kept.example")
+    query = Query.objects.create(name="q", query="SELECT 1;", saved=False)
+    campaign = Campaign.objects.create(query=query, user=admin, selected={}, expires_at=timezone.now())
+    rows = [{"name": 'naïve "quoted" \\ 🙂', "n": "1"}, {"name": "", "n": "2"}]
+    CampaignResult.objects.create(
+        campaign=campaign, host=kept, host_display_name="Kept's Mac", rows=rows, stats={"wall_time_ms": 3}
+    )
+    CampaignResult.objects.create(campaign=campaign, host=gone, host_display_name="Gone PC", rows=[], error="no table")
+    Host.objects.filter(pk=gone.pk).delete()
+
+    frames, _ = campaigns.stored_frames(campaign)
+
+    assert [frame["host"] for frame in frames] == [
+        {"id": kept.pk, "hostname": "kept.example", "display_name": "Kept's Mac"},
+        {"id": None, "hostname": "Gone PC", "display_name": "Gone PC"},
+    ]
+    names = {"host_hostname": "kept.example", "host_display_name": "Kept's Mac"}
+    assert frames[0]["rows"] == [{**row, **names} for row in rows] and frames[0]["stats"] == {"wall_time_ms": 3}
+    assert frames[1]["rows"] == [] and frames[1]["error"] == "no table"
