@@ -4,7 +4,8 @@ Each phase sends one kind of request from many simulated hosts and divides the s
 process's CPU time (user + system, from /proc) by the number of requests. The load generator
 runs in this process, so only the server's own CPU is counted.
 
-Each case is measured twice, each time beside the empty view sent the same way:
+Each check-in and detail write is measured twice, each time beside the empty view sent the same
+way (enrollment and the script phases busy only):
 - paced: requests start at a steady `PACED_RATE`, as agents send them (issue 13 asks for the
   check-in ratios paced). Every request then wakes the server on its own, and that wake-up costs
   the empty view as much as an agent request: on the soak's VM the empty view took 1.1 CPU-ms
@@ -280,10 +281,10 @@ async def interleave(
     if paced_calls:
         result.paced = result.paced or Interleaved(result.name)
         modes.append((result.paced, paced_calls, rate))
-    for into, calls, rate in modes:
-        empty_calls = await _empty_calls(session, url, len(calls) if rate else max(len(calls), 200))
-        empty, _ = await measure("empty view", pid, empty_calls, flush=flush, rate=rate)
-        case, case_answers = await measure(result.name, pid, calls, flush=flush, rate=rate)
+    for into, calls, pace in modes:
+        empty_calls = await _empty_calls(session, url, len(calls) if pace else max(len(calls), 200))
+        empty, _ = await measure("empty view", pid, empty_calls, flush=flush, rate=pace)
+        case, case_answers = await measure(result.name, pid, calls, flush=flush, rate=pace)
         into.empties.append(empty)
         into.cases.append(case)
         answers += case_answers
